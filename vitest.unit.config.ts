@@ -1,0 +1,9 @@
+import { defineConfig } from "vitest/config";
+
+// Tier 1: pure modules (no Workers imports) in plain Node. Fast and many.
+export default defineConfig({
+  test: {
+    include: ["test/unit/**/*.test.ts"],
+    environment: "node",
+  },
+});
