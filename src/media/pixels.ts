@@ -1,0 +1,160 @@
+/**
+ * Raw frame validation and conversion to RGBA, the input of the JPEG encoder (DESIGN §5
+ * VideoFrame: RGB24 from media bots, RGBA from browser canvases, I420 from WebRTC decoders).
+ * Runs once per sampled frame, so each conversion is a single pass with no per-pixel allocation.
+ */
+
+export type RawPixelFormat = "RGB24" | "RGBA" | "I420";
+
+export type FrameErrorCode = "bad_dimensions" | "bad_frame_size" | "frame_too_large";
+
+/** A frame rejected before conversion; `code` is suitable for a client `error` event. */
+export class FrameError extends Error {
+  override readonly name = "FrameError";
+
+  constructor(
+    readonly code: FrameErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface FrameLimits {
+  maxWidth: number;
+  maxHeight: number;
+  maxPixels: number;
+}
+
+const RGBA_BYTES_PER_PIXEL = 4;
+const RGB24_BYTES_PER_PIXEL = 3;
+const OPAQUE = 255;
+
+/** Bytes a frame of this format and size must have. I420: w*h luma + two ceil(w/2) x ceil(h/2) chroma planes. */
+export function expectedByteLength(format: RawPixelFormat, width: number, height: number): number {
+  if (!isDimension(width) || !isDimension(height)) {
+    throw new FrameError("bad_dimensions", `dimensions must be non-negative integers, got ${width}x${height}`);
+  }
+  switch (format) {
+    case "RGB24":
+      return width * height * RGB24_BYTES_PER_PIXEL;
+    case "RGBA":
+      return width * height * RGBA_BYTES_PER_PIXEL;
+    case "I420":
+      return width * height + 2 * Math.ceil(width / 2) * Math.ceil(height / 2);
+    default:
+      return unsupported(format);
+  }
+}
+
+/** Throws a FrameError unless width and height are positive integers within the limits. */
+export function validateDimensions(width: number, height: number, limits: FrameLimits): void {
+  if (!isDimension(width) || !isDimension(height) || width === 0 || height === 0) {
+    throw new FrameError("bad_dimensions", `width and height must be positive integers, got ${width}x${height}`);
+  }
+  if (width > limits.maxWidth || height > limits.maxHeight) {
+    throw new FrameError(
+      "frame_too_large",
+      `${width}x${height} exceeds the maximum of ${limits.maxWidth}x${limits.maxHeight}`,
+    );
+  }
+  if (width * height > limits.maxPixels) {
+    throw new FrameError(
+      "frame_too_large",
+      `${width}x${height} is ${width * height} pixels, more than the maximum of ${limits.maxPixels}`,
+    );
+  }
+}
+
+/**
+ * Validates a raw frame and returns it as width*height*4 RGBA bytes (alpha 255 for RGB24 and I420).
+ * RGBA input is returned as a view over the same memory, not a copy.
+ */
+export function toRgba(
+  format: RawPixelFormat,
+  width: number,
+  height: number,
+  data: Uint8Array,
+  limits: FrameLimits,
+): Uint8ClampedArray {
+  validateDimensions(width, height, limits);
+  const expectedBytes = expectedByteLength(format, width, height);
+  if (data.byteLength !== expectedBytes) {
+    throw new FrameError(
+      "bad_frame_size",
+      `${format} ${width}x${height} needs ${expectedBytes} bytes, got ${data.byteLength}`,
+    );
+  }
+  switch (format) {
+    case "RGBA":
+      return new Uint8ClampedArray(data.buffer, data.byteOffset, data.byteLength);
+    case "RGB24":
+      return rgb24ToRgba(data, width * height);
+    case "I420":
+      return i420ToRgba(data, width, height);
+    default:
+      return unsupported(format);
+  }
+}
+
+function rgb24ToRgba(rgb: Uint8Array, pixelCount: number): Uint8ClampedArray {
+  const out = new Uint8ClampedArray(pixelCount * RGBA_BYTES_PER_PIXEL);
+  for (let src = 0, dst = 0; dst < out.length; src += 3, dst += 4) {
+    out[dst] = rgb[src]!;
+    out[dst + 1] = rgb[src + 1]!;
+    out[dst + 2] = rgb[src + 2]!;
+    out[dst + 3] = OPAQUE;
+  }
+  return out;
+}
+
+// BT.601 limited range (Y 16-235, UV 16-240) to full-range RGB, in 8.8 fixed point:
+// R = 1.164 (Y-16) + 1.596 (V-128); G = 1.164 (Y-16) - 0.391 (U-128) - 0.813 (V-128);
+// B = 1.164 (Y-16) + 2.018 (U-128). The coefficients below are those times 256, rounded.
+const Y_SCALE = 298;
+const V_TO_R = 409;
+const U_TO_G = 100;
+const V_TO_G = 208;
+const U_TO_B = 516;
+const ROUND_HALF = 128;
+
+/** Planar 4:2:0 (Y plane, then U, then V; chroma planes ceil(w/2) x ceil(h/2)) to RGBA. */
+function i420ToRgba(yuv: Uint8Array, width: number, height: number): Uint8ClampedArray {
+  const chromaWidth = Math.ceil(width / 2);
+  const uPlane = width * height;
+  const vPlane = uPlane + chromaWidth * Math.ceil(height / 2);
+  // Writes to a Uint8ClampedArray clamp to 0..255, so no explicit clamping is needed.
+  const out = new Uint8ClampedArray(width * height * RGBA_BYTES_PER_PIXEL);
+  let dst = 0;
+  for (let row = 0; row < height; row++) {
+    const yRow = row * width;
+    const chromaRow = (row >> 1) * chromaWidth;
+    for (let col = 0; col < width; col += 2) {
+      // One chroma sample covers this pixel and the next one on the row.
+      const chroma = chromaRow + (col >> 1);
+      const u = yuv[uPlane + chroma]! - 128;
+      const v = yuv[vPlane + chroma]! - 128;
+      const rOffset = V_TO_R * v + ROUND_HALF;
+      const gOffset = ROUND_HALF - U_TO_G * u - V_TO_G * v;
+      const bOffset = U_TO_B * u + ROUND_HALF;
+      const pairEnd = col + 1 < width ? col + 2 : col + 1;
+      for (let x = col; x < pairEnd; x++) {
+        const luma = Y_SCALE * (yuv[yRow + x]! - 16);
+        out[dst] = (luma + rOffset) >> 8;
+        out[dst + 1] = (luma + gOffset) >> 8;
+        out[dst + 2] = (luma + bOffset) >> 8;
+        out[dst + 3] = OPAQUE;
+        dst += 4;
+      }
+    }
+  }
+  return out;
+}
+
+function isDimension(value: number): boolean {
+  return Number.isSafeInteger(value) && value >= 0;
+}
+
+function unsupported(format: never): never {
+  throw new TypeError(`unsupported raw pixel format: ${String(format)}`);
+}
