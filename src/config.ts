@@ -1,0 +1,162 @@
+/**
+ * Limits and defaults (DESIGN.md §4), with units in their names, and the parser that turns the
+ * Worker's string vars into a validated Config. Pure: no Workers imports.
+ */
+
+export const DEFAULT_DATASPIKE_WS_URL = "wss://api.dataspike.io/api/v4/deepfake/stream";
+
+export const VIDEO_NORMAL_FPS = 0.2;
+export const VIDEO_BURST_FPS = 1.0;
+export const VIDEO_JPEG_QUALITY = 75;
+export const VIDEO_MAX_WIDTH = 1920;
+export const VIDEO_MAX_HEIGHT = 1080;
+/** Sampler tolerance as a share of the period, so jittered clients at the announced rate keep every frame. */
+export const SAMPLER_TOLERANCE_RATIO = 0.25;
+
+export const QUEUE_MAX_ITEMS = 16;
+export const RECONNECT_INITIAL_MS = 1_000;
+export const RECONNECT_MAX_MS = 10_000;
+export const RECONNECT_JITTER_RATIO = 0.5;
+/** A connection that stays open this long counts as healthy and resets the backoff. */
+export const UPSTREAM_HEALTHY_AFTER_MS = 10_000;
+/** How long the upstream stays open after the last client socket leaves. */
+export const UPSTREAM_IDLE_CLOSE_MS = 10_000;
+/** Upstream connect attempts that take longer are abandoned and retried. */
+export const UPSTREAM_CONNECT_TIMEOUT_MS = 10_000;
+
+/** A track stops counting towards the participant's level when closed or silent this long. */
+export const TRACK_TTL_MS = 120_000;
+/** Largest binary message a client may send (Workers' WebSocket receive limit is 1 MiB). */
+export const MAX_CLIENT_MESSAGE_BYTES = 1_048_576;
+export const MAX_TRACK_ID_CHARS = 128;
+/** Client sockets per participant. */
+export const MAX_CLIENTS_PER_PARTICIPANT = 16;
+/** Distinct video tracks per participant (each has its own sampler). */
+export const MAX_VIDEO_TRACKS = 8;
+/** A socket that sends this many bad messages in a row is closed with 1008. */
+export const MAX_CONSECUTIVE_BAD_MESSAGES = 50;
+/** In-memory counters are written to storage at most this often. */
+export const COUNTERS_FLUSH_MS = 5_000;
+
+export const PARTICIPANT_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+export const CONNECT_TOKEN_MAX_TTL_S = 24 * 3600;
+export const CONNECT_TOKEN_DEFAULT_TTL_S = 3600;
+
+export interface Config {
+  devMode: boolean;
+  /** True when objects stream to the built-in simulator (DEV_MODE and no API key). */
+  simulated: boolean;
+  dataspikeApiKey: string;
+  dataspikeWsUrl: string;
+  connectTokenSecret: string | null;
+  adminApiKey: string | null;
+  video: { normalFps: number; burstFps: number; jpegQuality: number; maxWidth: number; maxHeight: number };
+  queueMaxItems: number;
+  reconnect: { initialMs: number; maxMs: number; jitterRatio: number };
+  upstreamIdleCloseMs: number;
+}
+
+/** The vars parseConfig reads; structurally compatible with the Worker's Env. */
+export interface ConfigVars {
+  DEV_MODE?: string;
+  DATASPIKE_API_KEY?: string;
+  DATASPIKE_WS_URL?: string;
+  CONNECT_TOKEN_SECRET?: string;
+  ADMIN_API_KEY?: string;
+  VIDEO_NORMAL_FPS?: string;
+  VIDEO_BURST_FPS?: string;
+  VIDEO_JPEG_QUALITY?: string;
+  VIDEO_MAX_WIDTH?: string;
+  VIDEO_MAX_HEIGHT?: string;
+  QUEUE_MAX_ITEMS?: string;
+  RECONNECT_INITIAL_MS?: string;
+  RECONNECT_MAX_MS?: string;
+  RECONNECT_JITTER_RATIO?: string;
+  UPSTREAM_IDLE_CLOSE_MS?: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration: ${problems.join("; ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** The fixed key the participant object presents to the built-in simulator. */
+export const SIMULATOR_API_KEY = "simulator-dev-key";
+
+const cache = new WeakMap<object, Config>();
+
+/** Parses and validates the vars; throws ConfigError listing every problem. Cached per env object. */
+export function parseConfig(vars: ConfigVars): Config {
+  const cached = cache.get(vars);
+  if (cached) return cached;
+  const problems: string[] = [];
+  const num = (name: keyof ConfigVars, fallback: number, min: number, max: number, integer = false): number => {
+    const raw = vars[name];
+    if (raw === undefined || raw.trim() === "") return fallback;
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
+      problems.push(`${name}=${JSON.stringify(raw)} must be ${integer ? "an integer" : "a number"} in [${min}, ${max}]`);
+      return fallback;
+    }
+    return value;
+  };
+
+  const devModeRaw = (vars.DEV_MODE ?? "").trim().toLowerCase();
+  if (!["", "true", "false"].includes(devModeRaw)) problems.push(`DEV_MODE=${JSON.stringify(vars.DEV_MODE)} must be "true" or "false"`);
+  const devMode = devModeRaw === "true";
+  const apiKey = (vars.DATASPIKE_API_KEY ?? "").trim();
+  const simulated = devMode && apiKey === "";
+
+  const wsUrl = (vars.DATASPIKE_WS_URL ?? "").trim() || DEFAULT_DATASPIKE_WS_URL;
+  try {
+    const url = new URL(wsUrl);
+    if (!["ws:", "wss:", "http:", "https:"].includes(url.protocol)) throw new Error("bad scheme");
+  } catch {
+    problems.push(`DATASPIKE_WS_URL=${JSON.stringify(wsUrl)} must be a ws(s):// or http(s):// URL`);
+  }
+
+  const connectTokenSecret = (vars.CONNECT_TOKEN_SECRET ?? "").trim() || null;
+  const adminApiKey = (vars.ADMIN_API_KEY ?? "").trim() || null;
+  if (!devMode) {
+    // Fail closed: production needs every secret.
+    if (!apiKey) problems.push("DATASPIKE_API_KEY is not set (set it with `wrangler secret put DATASPIKE_API_KEY`, or DEV_MODE=true for the simulator)");
+    if (!connectTokenSecret) problems.push("CONNECT_TOKEN_SECRET is not set (`wrangler secret put CONNECT_TOKEN_SECRET`)");
+    if (!adminApiKey) problems.push("ADMIN_API_KEY is not set (`wrangler secret put ADMIN_API_KEY`)");
+  }
+  if (connectTokenSecret && connectTokenSecret.length < 16) problems.push("CONNECT_TOKEN_SECRET must be at least 16 characters");
+
+  const normalFps = num("VIDEO_NORMAL_FPS", VIDEO_NORMAL_FPS, 0, 30);
+  const burstFps = num("VIDEO_BURST_FPS", VIDEO_BURST_FPS, 0, 30);
+  const initialMs = num("RECONNECT_INITIAL_MS", RECONNECT_INITIAL_MS, 10, 600_000, true);
+  const maxMs = num("RECONNECT_MAX_MS", RECONNECT_MAX_MS, 10, 3_600_000, true);
+  if (maxMs < initialMs) problems.push(`RECONNECT_MAX_MS (${maxMs}) must be >= RECONNECT_INITIAL_MS (${initialMs})`);
+
+  const config: Config = {
+    devMode,
+    simulated,
+    dataspikeApiKey: simulated ? SIMULATOR_API_KEY : apiKey,
+    dataspikeWsUrl: wsUrl,
+    connectTokenSecret,
+    adminApiKey,
+    video: {
+      normalFps,
+      burstFps,
+      jpegQuality: num("VIDEO_JPEG_QUALITY", VIDEO_JPEG_QUALITY, 0, 100, true),
+      maxWidth: num("VIDEO_MAX_WIDTH", VIDEO_MAX_WIDTH, 16, 7680, true),
+      maxHeight: num("VIDEO_MAX_HEIGHT", VIDEO_MAX_HEIGHT, 16, 4320, true),
+    },
+    queueMaxItems: num("QUEUE_MAX_ITEMS", QUEUE_MAX_ITEMS, 1, 1024, true),
+    reconnect: { initialMs, maxMs, jitterRatio: num("RECONNECT_JITTER_RATIO", RECONNECT_JITTER_RATIO, 0, 1) },
+    upstreamIdleCloseMs: num("UPSTREAM_IDLE_CLOSE_MS", UPSTREAM_IDLE_CLOSE_MS, 0, 3_600_000, true),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  cache.set(vars, config);
+  return config;
+}
+
+/** The http(s) URL that fetch() needs for an outgoing WebSocket upgrade. */
+export function upgradeUrl(wsUrl: string): string {
+  return wsUrl.replace(/^ws(s?):\/\//i, "http$1://");
+}

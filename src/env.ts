@@ -1,0 +1,29 @@
+/**
+ * Bindings and vars of the Worker, declared once (see wrangler.toml and the README's configuration table).
+ * Every var arrives as a string; src/config.ts parses and validates them.
+ */
+export interface Env {
+  PARTICIPANT_SESSION: DurableObjectNamespace;
+  UPSTREAM_SIMULATOR: DurableObjectNamespace;
+
+  /** "true" enables local development mode: the simulator and relaxed auth. Never set it in production. */
+  DEV_MODE?: string;
+  /** Secret. Without it (in DEV_MODE) objects stream to the built-in simulator. */
+  DATASPIKE_API_KEY?: string;
+  DATASPIKE_WS_URL?: string;
+  /** Secret used to sign and verify HS256 connect tokens. */
+  CONNECT_TOKEN_SECRET?: string;
+  /** Secret bearer key for management routes (tokens, snapshots, deletes). */
+  ADMIN_API_KEY?: string;
+
+  VIDEO_NORMAL_FPS?: string;
+  VIDEO_BURST_FPS?: string;
+  VIDEO_JPEG_QUALITY?: string;
+  VIDEO_MAX_WIDTH?: string;
+  VIDEO_MAX_HEIGHT?: string;
+  QUEUE_MAX_ITEMS?: string;
+  RECONNECT_INITIAL_MS?: string;
+  RECONNECT_MAX_MS?: string;
+  RECONNECT_JITTER_RATIO?: string;
+  UPSTREAM_IDLE_CLOSE_MS?: string;
+}

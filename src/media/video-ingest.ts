@@ -1,0 +1,108 @@
+/**
+ * The video path of one participant (DESIGN.md §2): source filter -> validation -> adaptive sampler
+ * -> pixel conversion -> JPEG. Pure: the JPEG encoder is injected, so it runs in Node tests with the
+ * same WASM codec.
+ */
+import type { ClientInput } from "../session/client-messages.js";
+import { ClientInputError } from "../session/client-messages.js";
+import { VideoSampler } from "./sampler.js";
+import { expectedByteLength, toRgba, validateDimensions, type FrameLimits } from "./pixels.js";
+
+export type VideoFrameInput = Extract<ClientInput, { kind: "video" }>;
+export type JpegEncoder = (rgba: Uint8ClampedArray, width: number, height: number, quality: number) => Promise<Uint8Array>;
+
+export interface VideoIngestOptions {
+  fps: number;
+  jpegQuality: number;
+  limits: FrameLimits;
+  toleranceRatio: number;
+  maxTracks: number;
+  encode: JpegEncoder;
+}
+
+export type VideoOutcome =
+  | { kind: "screen" }
+  | { kind: "skipped" }
+  | { kind: "jpeg"; trackId: string; data: Uint8Array; passthrough: boolean };
+
+/** JPEG SOI marker followed by the start of the next marker. */
+export function looksLikeJpeg(data: Uint8Array): boolean {
+  return data.byteLength > 4 && data[0] === 0xff && data[1] === 0xd8 && data[2] === 0xff;
+}
+
+export class VideoIngest {
+  readonly #samplers = new Map<string, VideoSampler>();
+  #fps: number;
+
+  constructor(private readonly options: VideoIngestOptions) {
+    this.#fps = options.fps;
+  }
+
+  get fps(): number {
+    return this.#fps;
+  }
+
+  /** Changes the sampling rate of every track (level change). */
+  setFps(fps: number, nowMs: number): void {
+    this.#fps = fps;
+    for (const sampler of this.#samplers.values()) sampler.setFps(fps, nowMs);
+  }
+
+  forgetTrack(trackId: string): void {
+    this.#samplers.delete(trackId);
+  }
+
+  /**
+   * Screen share is dropped first, then the frame is validated (cheap length checks only), then the
+   * sampler decides; only sampled frames are converted and encoded. Throws ClientInputError.
+   */
+  async process(frame: VideoFrameInput, nowMs: number): Promise<VideoOutcome> {
+    if (frame.source === "screen") return { kind: "screen" };
+    if (frame.format === "JPEG") {
+      if (!looksLikeJpeg(frame.data)) throw new ClientInputError("bad_jpeg", "format JPEG but data does not start with a JPEG SOI marker");
+    } else {
+      try {
+        validateDimensions(frame.width, frame.height, this.options.limits);
+      } catch (err) {
+        throw asClientError(err);
+      }
+      const expected = expectedByteLength(frame.format, frame.width, frame.height);
+      if (frame.data.byteLength !== expected) {
+        throw new ClientInputError(
+          "bad_frame_size",
+          `${frame.format} ${frame.width}x${frame.height} needs ${expected} bytes, got ${frame.data.byteLength}`,
+        );
+      }
+    }
+    if (!this.#sampler(frame.trackId).offer(nowMs)) return { kind: "skipped" };
+    if (frame.format === "JPEG") return { kind: "jpeg", trackId: frame.trackId, data: frame.data, passthrough: true };
+    let rgba: Uint8ClampedArray;
+    try {
+      rgba = toRgba(frame.format, frame.width, frame.height, frame.data, this.options.limits);
+    } catch (err) {
+      throw asClientError(err);
+    }
+    const data = await this.options.encode(rgba, frame.width, frame.height, this.options.jpegQuality);
+    return { kind: "jpeg", trackId: frame.trackId, data, passthrough: false };
+  }
+
+  #sampler(trackId: string): VideoSampler {
+    let sampler = this.#samplers.get(trackId);
+    if (!sampler) {
+      if (this.#samplers.size >= this.options.maxTracks) {
+        throw new ClientInputError("bad_track_id", `too many video tracks (at most ${this.options.maxTracks} per participant)`);
+      }
+      sampler = new VideoSampler(this.#fps, { toleranceRatio: this.options.toleranceRatio });
+      this.#samplers.set(trackId, sampler);
+    }
+    return sampler;
+  }
+}
+
+function asClientError(err: unknown): Error {
+  if (err instanceof ClientInputError) return err;
+  if (err instanceof Error && "code" in err && typeof err.code === "string") {
+    return new ClientInputError(err.code as ClientInputError["code"], err.message);
+  }
+  return err instanceof Error ? err : new Error(String(err));
+}

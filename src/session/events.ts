@@ -1,0 +1,33 @@
+/**
+ * Worker -> client events (DESIGN.md §5): JSON text, one object per message, with a `type`.
+ */
+import type { Level } from "../detection/state-machine.js";
+
+/** The webhook payload of DESIGN.md §7, also pushed to client sockets on every transition. */
+export interface DeepfakeAlert {
+  type: "deepfake_alert";
+  id: string;
+  level: Level;
+  previous_level: Level;
+  participant_id: string;
+  track_id: string;
+  message: string;
+  timestamp_ms: number;
+}
+
+export type ServerEvent =
+  | { type: "ready"; participant_id: string; level: Level; video_fps: number; simulated: boolean; dev_mode: boolean; notice?: string }
+  | { type: "rate"; video_fps: number }
+  | DeepfakeAlert
+  | { type: "upstream"; status: "connected" | "reconnecting"; retry_in_ms?: number }
+  | { type: "upstream_error"; track_id: string; message: string }
+  | { type: "error"; code: string; message: string };
+
+/** A sortable, unique event id: time prefix (ms, base36) + 80 random bits. */
+export function newEventId(nowMs: number): string {
+  const random = new Uint8Array(10);
+  crypto.getRandomValues(random);
+  let suffix = "";
+  for (const byte of random) suffix += byte.toString(16).padStart(2, "0");
+  return `evt_${nowMs.toString(36).padStart(9, "0")}${suffix}`;
+}
