@@ -1,0 +1,441 @@
+/**
+ * UpstreamLink (DESIGN.md §2, §4): one connect attempt shared by concurrent sends, the bounded
+ * queue flushed in order, drop-oldest, reconnect 1 s -> 10 s, reset after a healthy connection,
+ * connect timeouts, stop(). Fake clock and fake sockets: every wait is exact, in fake time.
+ */
+import { beforeEach, describe, expect, it } from "vitest";
+import { Backoff } from "../../src/upstream/backoff";
+import { SendQueue } from "../../src/upstream/send-queue";
+import { UpstreamLink, type Timers, type UpstreamHooks, type UpstreamSocket } from "../../src/upstream/connection";
+
+/** Lets pending promise callbacks run (the link chains a few `then`s per step). */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 10; i++) await Promise.resolve();
+}
+
+/** Timers on a virtual clock; `advance` fires due timers in deadline order, settling promises in between. */
+class FakeClock implements Timers {
+  #now = 0;
+  #nextId = 1;
+  readonly #timers = new Map<number, { at: number; fn: () => void }>();
+
+  now(): number {
+    return this.#now;
+  }
+  setTimeout(fn: () => void, ms: number): unknown {
+    const id = this.#nextId++;
+    this.#timers.set(id, { at: this.#now + ms, fn });
+    return id;
+  }
+  clearTimeout(handle: unknown): void {
+    this.#timers.delete(handle as number);
+  }
+  get pending(): number {
+    return this.#timers.size;
+  }
+  async advance(ms: number): Promise<void> {
+    const target = this.#now + ms;
+    await settle();
+    for (;;) {
+      let next: [number, { at: number; fn: () => void }] | undefined;
+      for (const entry of this.#timers) if (entry[1].at <= target && (!next || entry[1].at < next[1].at)) next = entry;
+      if (!next) break;
+      this.#timers.delete(next[0]);
+      this.#now = next[1].at;
+      next[1].fn();
+      await settle();
+    }
+    this.#now = target;
+  }
+}
+
+type Listener = (event: { data: unknown }) => void;
+
+/** The part of a WebSocket the link uses, recording what it is asked to do. */
+class FakeSocket implements UpstreamSocket {
+  readonly sent: Uint8Array[] = [];
+  closed: { code?: number; reason?: string } | null = null;
+  failSend = false;
+  readonly #listeners = new Map<string, Listener[]>();
+
+  send(data: ArrayBuffer | Uint8Array): void {
+    if (this.failSend) throw new Error("socket is closed");
+    this.sent.push(data instanceof Uint8Array ? data : new Uint8Array(data));
+  }
+  close(code?: number, reason?: string): void {
+    this.closed ??= { code, reason };
+  }
+  addEventListener(type: string, listener: Listener): void {
+    this.#listeners.set(type, [...(this.#listeners.get(type) ?? []), listener]);
+  }
+  fire(type: "message" | "close" | "error", data?: unknown): void {
+    for (const listener of this.#listeners.get(type) ?? []) listener({ data });
+  }
+  get sentText(): string[] {
+    return this.sent.map((bytes) => new TextDecoder().decode(bytes));
+  }
+}
+
+interface Attempt {
+  at: number;
+  resolve(socket: FakeSocket): void;
+  reject(err: Error): void;
+}
+
+const HEALTHY_AFTER_MS = 5_000;
+const CONNECT_TIMEOUT_MS = 3_000;
+
+let clock: FakeClock;
+let attempts: Attempt[];
+let events: string[];
+let retries: number[];
+let dropped: number;
+let messages: ArrayBuffer[];
+
+function makeLink(capacity = 16): UpstreamLink {
+  const hooks: UpstreamHooks = {
+    connected: () => events.push("connected"),
+    reconnecting: (retryInMs, reason) => {
+      retries.push(retryInMs);
+      events.push(`reconnecting ${retryInMs} ${reason}`);
+    },
+    message: (data) => messages.push(data),
+    dropped: (count) => (dropped += count),
+    sent: () => events.push("sent"),
+  };
+  return new UpstreamLink({
+    connect: () =>
+      new Promise<UpstreamSocket>((resolve, reject) => {
+        attempts.push({ at: clock.now(), resolve, reject });
+      }),
+    backoff: new Backoff({ initialMs: 1000, maxMs: 10_000, jitterRatio: 0.5, random: () => 0 }),
+    queue: new SendQueue<Uint8Array>(capacity),
+    healthyAfterMs: HEALTHY_AFTER_MS,
+    connectTimeoutMs: CONNECT_TIMEOUT_MS,
+    hooks,
+    timers: clock,
+  });
+}
+
+const msg = (text: string): Uint8Array => new TextEncoder().encode(text);
+
+/** Resolves the latest connect attempt with a fresh socket. */
+async function accept(): Promise<FakeSocket> {
+  const socket = new FakeSocket();
+  attempts.at(-1)!.resolve(socket);
+  await settle();
+  return socket;
+}
+
+async function fail(message = "502 Bad Gateway"): Promise<void> {
+  attempts.at(-1)!.reject(new Error(message));
+  await settle();
+}
+
+beforeEach(() => {
+  clock = new FakeClock();
+  attempts = [];
+  events = [];
+  retries = [];
+  dropped = 0;
+  messages = [];
+});
+
+describe("connecting", () => {
+  it("does not connect before start(); start() connects once", async () => {
+    const link = makeLink();
+    link.send(msg("a"));
+    await settle();
+    expect(attempts).toHaveLength(0);
+    expect(link.status).toBe("idle");
+    expect(link.queued).toBe(1);
+    link.start();
+    link.start();
+    await settle();
+    expect(attempts).toHaveLength(1);
+    expect(link.status).toBe("connecting");
+  });
+
+  it("concurrent sends while connecting share one connect call", async () => {
+    const link = makeLink();
+    link.start();
+    for (const text of ["a", "b", "c", "d"]) link.send(msg(text));
+    await settle();
+    expect(attempts).toHaveLength(1);
+    expect(link.queued).toBe(4);
+  });
+
+  it("flushes queued messages in order on connect, then sends directly", async () => {
+    const link = makeLink();
+    link.start();
+    for (const text of ["a", "b", "c"]) link.send(msg(text));
+    const socket = await accept();
+    expect(socket.sentText).toEqual(["a", "b", "c"]);
+    expect(events).toEqual(["connected", "sent", "sent", "sent"]);
+    expect(link.status).toBe("connected");
+    expect(link.sent).toBe(3);
+    expect(link.connects).toBe(1);
+    expect(link.queued).toBe(0);
+    link.send(msg("d"));
+    expect(socket.sentText).toEqual(["a", "b", "c", "d"]);
+    expect(attempts).toHaveLength(1);
+  });
+
+  it("a full queue drops the OLDEST message and reports it", async () => {
+    const link = makeLink(3);
+    link.start();
+    for (const text of ["1", "2", "3", "4", "5"]) link.send(msg(text));
+    expect(dropped).toBe(2);
+    expect(link.queued).toBe(3);
+    const socket = await accept();
+    expect(socket.sentText).toEqual(["3", "4", "5"]);
+  });
+
+  it("passes binary upstream messages to the hook; text arrives as an empty buffer", async () => {
+    const link = makeLink();
+    link.start();
+    const socket = await accept();
+    socket.fire("message", new Uint8Array([8, 4]).buffer);
+    const backing = new Uint8Array([0, 1, 8, 2, 0]);
+    socket.fire("message", backing.subarray(2, 4));
+    socket.fire("message", "hello");
+    expect(messages.map((m) => [...new Uint8Array(m)])).toEqual([[8, 4], [8, 2], []]);
+    expect(link.status).toBe("connected");
+  });
+});
+
+describe("reconnecting", () => {
+  it("after a drop, retries after 1000, 2000, 4000, 8000, 10000, 10000 ms while connects fail", async () => {
+    const link = makeLink();
+    link.start();
+    const socket = await accept();
+    await clock.advance(1000);
+    socket.fire("close");
+    expect(link.status).toBe("reconnecting");
+    expect(events.at(-1)).toBe("reconnecting 1000 upstream closed the connection");
+    const dropAt = clock.now();
+
+    const expected = [1000, 2000, 4000, 8000, 10_000, 10_000];
+    let t = dropAt;
+    for (const [i, delay] of expected.entries()) {
+      await clock.advance(delay - 1);
+      expect(attempts).toHaveLength(i + 1); // not yet
+      await clock.advance(1);
+      expect(attempts).toHaveLength(i + 2);
+      t += delay;
+      expect(attempts.at(-1)!.at).toBe(t);
+      await fail();
+    }
+    expect(retries).toEqual([...expected, 10_000]);
+    expect(events.at(-1)).toBe("reconnecting 10000 connect failed: 502 Bad Gateway");
+  });
+
+  it("a failed first connect schedules a retry in 1000 ms, then the link connects and flushes", async () => {
+    const link = makeLink();
+    link.start();
+    link.send(msg("kept"));
+    await fail("ECONNREFUSED");
+    expect(retries).toEqual([1000]);
+    expect(events).toEqual(["reconnecting 1000 connect failed: ECONNREFUSED"]);
+    expect(link.status).toBe("reconnecting");
+    link.send(msg("also kept")); // must not start a connect of its own while a retry is scheduled
+    await settle();
+    expect(attempts).toHaveLength(1);
+    await clock.advance(1000);
+    expect(attempts).toHaveLength(2);
+    const socket = await accept();
+    expect(socket.sentText).toEqual(["kept", "also kept"]);
+    expect(link.status).toBe("connected");
+  });
+
+  it("error followed by close schedules a single retry", async () => {
+    const link = makeLink();
+    link.start();
+    const socket = await accept();
+    socket.fire("error");
+    socket.fire("close");
+    expect(retries).toEqual([1000]);
+    expect(events.at(-1)).toBe("reconnecting 1000 upstream connection error");
+    await clock.advance(1000);
+    expect(attempts).toHaveLength(2);
+  });
+
+  it("ignores messages and closes from a socket that was replaced", async () => {
+    const link = makeLink();
+    link.start();
+    const old = await accept();
+    old.fire("close");
+    await clock.advance(1000);
+    const current = await accept();
+    old.fire("message", new Uint8Array([1]).buffer);
+    old.fire("close");
+    expect(messages).toHaveLength(0);
+    expect(retries).toEqual([1000]);
+    expect(link.status).toBe("connected");
+    current.fire("message", new Uint8Array([2]).buffer);
+    expect(messages).toHaveLength(1);
+  });
+
+  it("staying connected for healthyAfterMs resets the backoff to 1000 ms", async () => {
+    const link = makeLink();
+    link.start();
+    await fail();
+    for (const delay of [1000, 2000, 4000]) {
+      await clock.advance(delay);
+      await fail();
+    }
+    expect(retries).toEqual([1000, 2000, 4000, 8000]);
+    await clock.advance(8000);
+    const socket = await accept();
+    await clock.advance(HEALTHY_AFTER_MS);
+    socket.fire("close");
+    expect(retries.at(-1)).toBe(1000);
+  });
+
+  it("a connection dropped before healthyAfterMs does not reset the backoff", async () => {
+    const link = makeLink();
+    link.start();
+    await fail();
+    await clock.advance(1000);
+    await fail();
+    await clock.advance(2000);
+    const socket = await accept();
+    await clock.advance(HEALTHY_AFTER_MS - 1);
+    socket.fire("close");
+    expect(retries).toEqual([1000, 2000, 4000]);
+    // The healthy timer of the dropped socket must not reset the schedule later either.
+    await clock.advance(4000);
+    await fail();
+    expect(retries).toEqual([1000, 2000, 4000, 8000]);
+  });
+
+  it("a connect that hangs times out after connectTimeoutMs and is retried; a late socket is closed", async () => {
+    const link = makeLink();
+    link.start();
+    link.send(msg("m"));
+    const hanging = attempts[0]!;
+    await clock.advance(CONNECT_TIMEOUT_MS - 1);
+    expect(retries).toEqual([]);
+    await clock.advance(1);
+    expect(retries).toEqual([1000]);
+    expect(events.at(-1)).toBe(`reconnecting 1000 connect failed: timed out after ${CONNECT_TIMEOUT_MS} ms`);
+    expect(link.status).toBe("reconnecting");
+
+    const late = new FakeSocket();
+    hanging.resolve(late);
+    await settle();
+    expect(late.closed).toEqual({ code: 1000, reason: "connect timeout" });
+    expect(late.sent).toHaveLength(0);
+    expect(link.connects).toBe(0);
+
+    await clock.advance(1000);
+    expect(attempts).toHaveLength(2);
+    const socket = await accept();
+    expect(socket.sentText).toEqual(["m"]);
+  });
+
+  it("a send that throws keeps the message queued for the next connection", async () => {
+    const link = makeLink();
+    link.start();
+    const first = await accept();
+    link.send(msg("a"));
+    first.failSend = true;
+    link.send(msg("b"));
+    link.send(msg("c"));
+    expect(first.sentText).toEqual(["a"]);
+    expect(first.closed?.code).toBe(1011);
+    expect(link.queued).toBe(2);
+    expect(link.sent).toBe(1);
+    expect(retries).toEqual([1000]);
+    expect(events.at(-1)).toBe("reconnecting 1000 send failed");
+    first.fire("close"); // the close event of the socket we gave up on changes nothing
+    expect(retries).toEqual([1000]);
+
+    await clock.advance(1000);
+    const second = await accept();
+    expect(second.sentText).toEqual(["b", "c"]);
+    expect(link.sent).toBe(3);
+    expect(link.queued).toBe(0);
+  });
+});
+
+describe("stop()", () => {
+  it("closes the socket with 1000 and the reason, clears the queue, and does not reconnect", async () => {
+    const link = makeLink();
+    link.start();
+    const socket = await accept();
+    socket.failSend = true;
+    link.send(msg("x")); // stays queued, retry scheduled
+    expect(link.queued).toBe(1);
+    link.stop("last client left");
+    expect(link.status).toBe("idle");
+    expect(link.queued).toBe(0);
+    await clock.advance(60_000);
+    expect(attempts).toHaveLength(1);
+    expect(clock.pending).toBe(0);
+  });
+
+  it("closes a connected socket and ignores its close event", async () => {
+    const link = makeLink();
+    link.start();
+    const socket = await accept();
+    link.send(msg("x"));
+    link.stop("last client left");
+    expect(socket.closed).toEqual({ code: 1000, reason: "last client left" });
+    socket.fire("close");
+    await clock.advance(60_000);
+    expect(retries).toEqual([]);
+    expect(attempts).toHaveLength(1);
+    expect(link.status).toBe("idle");
+    expect(clock.pending).toBe(0);
+  });
+
+  it("cancels a scheduled retry", async () => {
+    const link = makeLink();
+    link.start();
+    const socket = await accept();
+    socket.fire("close");
+    expect(retries).toEqual([1000]);
+    link.stop();
+    await clock.advance(60_000);
+    expect(attempts).toHaveLength(1);
+  });
+
+  it("a socket that arrives after stop() is closed, not adopted", async () => {
+    const link = makeLink();
+    link.start();
+    link.send(msg("x"));
+    link.stop();
+    const socket = await accept();
+    expect(socket.closed?.code).toBe(1000);
+    expect(socket.sent).toHaveLength(0);
+    expect(link.status).toBe("idle");
+    expect(link.connects).toBe(0);
+    expect(events).toEqual([]);
+  });
+
+  it("a connect failure after stop() schedules nothing", async () => {
+    const link = makeLink();
+    link.start();
+    link.stop();
+    await fail();
+    await clock.advance(60_000);
+    expect(retries).toEqual([]);
+    expect(attempts).toHaveLength(1);
+  });
+
+  it("start() after stop() connects again with the messages sent since", async () => {
+    const link = makeLink();
+    link.start();
+    const first = await accept();
+    link.stop();
+    link.send(msg("later"));
+    link.start();
+    await settle();
+    expect(attempts).toHaveLength(2);
+    const second = await accept();
+    expect(first.sent).toHaveLength(0);
+    expect(second.sentText).toEqual(["later"]);
+    expect(link.connects).toBe(2);
+  });
+});
