@@ -165,12 +165,12 @@ export class UpstreamLink {
     const lost = (why: string) => () => {
       if (this.#socket !== socket) return;
       this.#socket = null;
-      if (this.#healthyTimer !== null) this.#timers.clearTimeout(this.#healthyTimer);
-      this.#healthyTimer = null;
+      this.#clearHealthyTimer();
       if (this.#wanted) this.#scheduleRetry(why);
     };
     socket.addEventListener("close", lost("upstream closed the connection"));
     socket.addEventListener("error", lost("upstream connection error"));
+    this.#clearHealthyTimer();
     this.#healthyTimer = this.#timers.setTimeout(() => {
       this.#healthyTimer = null;
       if (this.#socket === socket) this.options.backoff.reset();
@@ -196,6 +196,7 @@ export class UpstreamLink {
         // The socket died under us; the message stays queued for the next connection.
         const socket = this.#socket;
         this.#socket = null;
+        this.#clearHealthyTimer();
         try {
           socket.close(1011, "send failed");
         } catch {
@@ -210,10 +211,14 @@ export class UpstreamLink {
     }
   }
 
+  #clearHealthyTimer(): void {
+    if (this.#healthyTimer !== null) this.#timers.clearTimeout(this.#healthyTimer);
+    this.#healthyTimer = null;
+  }
+
   #cancelTimers(): void {
     if (this.#retryTimer !== null) this.#timers.clearTimeout(this.#retryTimer);
-    if (this.#healthyTimer !== null) this.#timers.clearTimeout(this.#healthyTimer);
     this.#retryTimer = null;
-    this.#healthyTimer = null;
+    this.#clearHealthyTimer();
   }
 }

@@ -1,0 +1,100 @@
+import { exports } from "cloudflare:workers";
+import { deepfake_edge } from "../../src/gen/ingest.js";
+
+export const ADMIN = { Authorization: "Bearer workers-test-admin" };
+const v1 = deepfake_edge.v1;
+
+export function call(path: string, init?: RequestInit): Promise<Response> {
+  return exports.default.fetch(new Request(`https://edge.test${path}`, init));
+}
+
+export async function mintToken(participantId: string, ttlS = 600): Promise<string> {
+  const res = await call("/v1/tokens", {
+    method: "POST",
+    headers: { ...ADMIN, "content-type": "application/json" },
+    body: JSON.stringify({ participant_id: participantId, ttl_s: ttlS }),
+  });
+  if (res.status !== 200) throw new Error(`token mint failed: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { token: string }).token;
+}
+
+export interface EventSocket {
+  ws: WebSocket;
+  events: Array<Record<string, unknown>>;
+  next(type: string, timeoutMs?: number): Promise<Record<string, unknown>>;
+  sendVideo(frame: { trackId?: string; width: number; height: number; format: "RGB24" | "RGBA" | "I420" | "JPEG"; source?: "camera" | "screen"; data: Uint8Array }): void;
+}
+
+/** Opens a participant socket through the Worker (as a client would) and collects its JSON events. */
+export async function connect(participantId: string, token?: string): Promise<EventSocket> {
+  const res = await call(`/v1/participants/${participantId}/stream`, {
+    headers: { Upgrade: "websocket", ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+  });
+  if (res.status !== 101 || !res.webSocket) throw new Error(`upgrade failed: ${res.status} ${await res.text()}`);
+  const ws = res.webSocket;
+  ws.accept();
+  const events: Array<Record<string, unknown>> = [];
+  let cursor = 0;
+  const waiters: Array<() => void> = [];
+  ws.addEventListener("message", (event) => {
+    events.push(JSON.parse(event.data as string) as Record<string, unknown>);
+    for (const wake of waiters.splice(0)) wake();
+  });
+  return {
+    ws,
+    events,
+    async next(type, timeoutMs = 5_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        while (cursor < events.length) {
+          const event = events[cursor++]!;
+          if (event.type === type) return event;
+        }
+        if (Date.now() > deadline) throw new Error(`no ${type} event within ${timeoutMs} ms; got ${JSON.stringify(events)}`);
+        await Promise.race([new Promise<void>((resolve) => waiters.push(resolve)), new Promise((r) => setTimeout(r, 50))]);
+      }
+    },
+    sendVideo(frame) {
+      ws.send(
+        v1.ClientMessage.encode({
+          video: {
+            trackId: frame.trackId ?? "cam",
+            width: frame.width,
+            height: frame.height,
+            format: v1.PixelFormat[frame.format],
+            source: frame.source === "screen" ? v1.VideoSource.SCREEN : v1.VideoSource.CAMERA,
+            timestampMs: Date.now(),
+            data: frame.data,
+          },
+        }).finish(),
+      );
+    },
+  };
+}
+
+export function rgbFrame(width: number, height: number, seed = 0): Uint8Array {
+  const data = new Uint8Array(width * height * 3);
+  for (let i = 0; i < width * height; i++) {
+    data[i * 3] = (i + seed) & 255;
+    data[i * 3 + 1] = (i >> 6) & 255;
+    data[i * 3 + 2] = seed & 255;
+  }
+  return data;
+}
+
+export async function simulatorStats(participantId: string): Promise<{ level: string; jpeg_frames: number; rejected: number; last_jpeg: { width: number; height: number } | null }> {
+  const res = await call(`/v1/dev/simulator/${participantId}`);
+  return res.json();
+}
+
+export async function steer(participantId: string, level: string): Promise<Response> {
+  return call(`/v1/dev/simulator/${participantId}`, { method: "POST", body: JSON.stringify({ level }) });
+}
+
+export async function waitUntil(check: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
