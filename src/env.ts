@@ -2,9 +2,12 @@
  * Bindings and vars of the Worker, declared once (see wrangler.toml and the README's configuration table).
  * Every var arrives as a string; src/config.ts parses and validates them.
  */
+import type { ParticipantSession } from "./session/participant-session.js";
+import type { UpstreamSimulator } from "./simulator/upstream-simulator.js";
+
 export interface Env {
-  PARTICIPANT_SESSION: DurableObjectNamespace;
-  UPSTREAM_SIMULATOR: DurableObjectNamespace;
+  PARTICIPANT_SESSION: DurableObjectNamespace<ParticipantSession>;
+  UPSTREAM_SIMULATOR: DurableObjectNamespace<UpstreamSimulator>;
 
   /** "true" enables local development mode: the simulator and relaxed auth. Never set it in production. */
   DEV_MODE?: string;
@@ -26,4 +29,15 @@ export interface Env {
   RECONNECT_MAX_MS?: string;
   RECONNECT_JITTER_RATIO?: string;
   UPSTREAM_IDLE_CLOSE_MS?: string;
+}
+
+type WorkerEnv = Env;
+declare global {
+  // Types `env` imported from "cloudflare:workers" (used by the Workers-pool tests).
+  namespace Cloudflare {
+    interface Env extends WorkerEnv {}
+    interface GlobalProps {
+      mainModule: typeof import("./index.js");
+    }
+  }
 }
