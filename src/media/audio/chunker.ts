@@ -1,0 +1,91 @@
+/**
+ * Speech-gated upstream chunks (DESIGN.md §3, §4, §10): gathers 16 kHz mono samples while the
+ * participant speaks and emits exactly AUDIO_CHUNK_SAMPLES (48000) samples as s16le bytes (96000).
+ *
+ * - A full buffer is emitted at once, mid-utterance.
+ * - When speech ends with >= AUDIO_MIN_FLUSH_SAMPLES (1 s) buffered, the rest is zero-padded to
+ *   48000 samples and emitted; a shorter remainder is discarded.
+ * - Minimum interval (intervalMs, 0 = no limit): while less than intervalMs has passed since the
+ *   last emitted chunk, speech is discarded, not buffered. Gathering resumes with the first speech
+ *   after the interval, so the next chunk is fresh audio rather than audio that waited a minute.
+ *   Consecutive chunks are therefore at least intervalMs apart (plus the time to gather one).
+ * - Each instance owns its buffer (the reference shared one buffer across instances).
+ */
+import { AUDIO_CHUNK_SAMPLES, AUDIO_MIN_FLUSH_SAMPLES } from "./constants.js";
+import { encodeS16le } from "./pcm.js";
+
+export interface ChunkerOptions {
+  /** Minimum ms between two emitted chunks; 0 means no limit. */
+  intervalMs: number;
+}
+
+export class AudioChunker {
+  readonly intervalMs: number;
+  readonly #buffer = new Float32Array(AUDIO_CHUNK_SAMPLES);
+  #filled = 0;
+  #lastEmitMs: number | null = null;
+
+  constructor(options: ChunkerOptions) {
+    if (!Number.isFinite(options.intervalMs) || options.intervalMs < 0) {
+      throw new RangeError(`intervalMs must be a non-negative number, got ${options.intervalMs}`);
+    }
+    this.intervalMs = options.intervalMs;
+  }
+
+  /** Samples currently buffered towards the next chunk. */
+  get bufferedSamples(): number {
+    return this.#filled;
+  }
+
+  /** When the last chunk was emitted (the caller's clock), or null if none yet. */
+  get lastEmitMs(): number | null {
+    return this.#lastEmitMs;
+  }
+
+  /**
+   * Offers samples with the current speaking state. Speech is buffered (or discarded while the
+   * interval runs); samples offered with speaking = false are discarded and end any buffered
+   * utterance, as speechEnded() does. Returns the chunks completed, each 96000 bytes.
+   */
+  push(samples: Float32Array, speaking: boolean, nowMs: number): Uint8Array[] {
+    if (!speaking) return this.speechEnded(nowMs);
+    const chunks: Uint8Array[] = [];
+    let i = 0;
+    while (i < samples.length) {
+      if (this.#filled === 0 && this.#waiting(nowMs)) break;
+      const take = Math.min(AUDIO_CHUNK_SAMPLES - this.#filled, samples.length - i);
+      this.#buffer.set(samples.subarray(i, i + take), this.#filled);
+      this.#filled += take;
+      i += take;
+      if (this.#filled === AUDIO_CHUNK_SAMPLES) chunks.push(this.#emit(nowMs));
+    }
+    return chunks;
+  }
+
+  /** Speech stopped: emits the buffer zero-padded if it holds at least 1 s, otherwise drops it. */
+  speechEnded(nowMs: number): Uint8Array[] {
+    if (this.#filled === 0) return [];
+    if (this.#filled < AUDIO_MIN_FLUSH_SAMPLES) {
+      this.#filled = 0;
+      return [];
+    }
+    this.#buffer.fill(0, this.#filled);
+    return [this.#emit(nowMs)];
+  }
+
+  /** Drops any buffered audio; the interval clock is kept. */
+  discard(): void {
+    this.#filled = 0;
+  }
+
+  #waiting(nowMs: number): boolean {
+    return this.intervalMs > 0 && this.#lastEmitMs !== null && nowMs - this.#lastEmitMs < this.intervalMs;
+  }
+
+  #emit(nowMs: number): Uint8Array {
+    const bytes = encodeS16le(this.#buffer);
+    this.#filled = 0;
+    this.#lastEmitMs = nowMs;
+    return bytes;
+  }
+}
