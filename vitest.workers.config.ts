@@ -19,6 +19,7 @@ export default defineConfig({
   ],
   test: {
     include: ["test/workers/**/*.test.ts"],
+    setupFiles: ["test/workers/setup.ts"],
     testTimeout: 30_000,
     // Objects log every join and transition; show logs only for failing tests.
     silent: "passed-only",

@@ -2,6 +2,7 @@
  * Limits and defaults (DESIGN.md §4), with units in their names, and the parser that turns the
  * Worker's string vars into a validated Config. Pure: no Workers imports.
  */
+import { AUDIO_INTERVAL_S } from "./media/audio/constants.js";
 
 export const DEFAULT_DATASPIKE_WS_URL = "wss://api.dataspike.io/api/v4/deepfake/stream";
 
@@ -51,6 +52,8 @@ export interface Config {
   connectTokenSecret: string | null;
   adminApiKey: string | null;
   video: { normalFps: number; burstFps: number; jpegQuality: number; maxWidth: number; maxHeight: number };
+  /** Minimum ms between two audio chunks of a track; 0 = no limit. */
+  audioIntervalMs: number;
   queueMaxItems: number;
   reconnect: { initialMs: number; maxMs: number; jitterRatio: number };
   upstreamIdleCloseMs: number;
@@ -68,6 +71,7 @@ export interface ConfigVars {
   VIDEO_JPEG_QUALITY?: string;
   VIDEO_MAX_WIDTH?: string;
   VIDEO_MAX_HEIGHT?: string;
+  AUDIO_INTERVAL_S?: string;
   QUEUE_MAX_ITEMS?: string;
   RECONNECT_INITIAL_MS?: string;
   RECONNECT_MAX_MS?: string;
@@ -147,6 +151,7 @@ export function parseConfig(vars: ConfigVars): Config {
       maxWidth: num("VIDEO_MAX_WIDTH", VIDEO_MAX_WIDTH, 16, 7680, true),
       maxHeight: num("VIDEO_MAX_HEIGHT", VIDEO_MAX_HEIGHT, 16, 4320, true),
     },
+    audioIntervalMs: num("AUDIO_INTERVAL_S", AUDIO_INTERVAL_S, 0, 86_400) * 1000,
     queueMaxItems: num("QUEUE_MAX_ITEMS", QUEUE_MAX_ITEMS, 1, 1024, true),
     reconnect: { initialMs, maxMs, jitterRatio: num("RECONNECT_JITTER_RATIO", RECONNECT_JITTER_RATIO, 0, 1) },
     upstreamIdleCloseMs: num("UPSTREAM_IDLE_CLOSE_MS", UPSTREAM_IDLE_CLOSE_MS, 0, 3_600_000, true),

@@ -24,6 +24,7 @@ export interface Env {
   VIDEO_JPEG_QUALITY?: string;
   VIDEO_MAX_WIDTH?: string;
   VIDEO_MAX_HEIGHT?: string;
+  AUDIO_INTERVAL_S?: string;
   QUEUE_MAX_ITEMS?: string;
   RECONNECT_INITIAL_MS?: string;
   RECONNECT_MAX_MS?: string;

@@ -81,15 +81,19 @@ function toParticipant(c: Context<AppEnv>, participantId: string, path: string):
   return stub.fetch(request);
 }
 
-app.get("/v1/participants/:id/stream", async (c) => {
-  const id = c.req.param("id");
-  if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
-    return jsonError(c, 426, "upgrade_required", "this endpoint is a WebSocket: send Upgrade: websocket");
-  }
-  const auth = await authorizeParticipant(c.var.config, c.req.raw, id);
-  if (!auth.ok) return denied(c, auth);
-  return toParticipant(c, id, "/stream");
-});
+// WebSocket routes: the participant stream (ingest + events) and the Cloudflare Realtime SFU adapter
+// feeds (`pullTrackToWebSocket` with outputCodec jpeg / pcm: protobuf Packets, token as ?token=).
+for (const route of ["stream", "sfu/video", "sfu/audio"]) {
+  app.get(`/v1/participants/:id/${route}`, async (c) => {
+    const id = c.req.param("id");
+    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+      return jsonError(c, 426, "upgrade_required", "this endpoint is a WebSocket: send Upgrade: websocket");
+    }
+    const auth = await authorizeParticipant(c.var.config, c.req.raw, id);
+    if (!auth.ok) return denied(c, auth);
+    return toParticipant(c, id, `/${route}`);
+  });
+}
 
 app.get("/v1/participants/:id", async (c) => {
   const auth = authorizeAdmin(c.var.config, c.req.raw);

@@ -20,6 +20,8 @@ import {
   type Config,
 } from "../config.js";
 import { DetectionState, type Level } from "../detection/state-machine.js";
+import { AudioIngest, type AudioChunk } from "../media/audio/audio-ingest.js";
+import { AudioError } from "../media/audio/pcm.js";
 import { encodeJpeg } from "../media/jpeg.js";
 import { VideoIngest } from "../media/video-ingest.js";
 import { Backoff } from "../upstream/backoff.js";
@@ -29,13 +31,25 @@ import { SendQueue } from "../upstream/send-queue.js";
 import { errorMessage, log } from "../log.js";
 import { ClientInputError, parseClientMessage, type ClientInput } from "./client-messages.js";
 import { newEventId, type DeepfakeAlert, type ServerEvent } from "./events.js";
+import { parseSfuPacket, sfuPcmFrame } from "./sfu-packets.js";
 import { SessionStore } from "./store.js";
 
 /** Header the router uses to tell the object which participant it serves. */
 export const PARTICIPANT_HEADER = "x-participant-id";
 
+/**
+ * What a socket is: a participant client (ingest + events) or a Realtime SFU adapter feed (protobuf
+ * Packets, no events). Stored as the socket's hibernation tag.
+ */
+type SocketRole = "client" | "sfu-video" | "sfu-audio";
+const SOCKET_ROLES: readonly SocketRole[] = ["client", "sfu-video", "sfu-audio"];
+/** Track ids used for SFU adapter feeds (the adapter carries none). */
+const SFU_VIDEO_TRACK = "sfu-video";
+const SFU_AUDIO_TRACK = "sfu-audio";
+
 /** Small, typed socket attachment: ids and flags only, never buffers. */
 interface ClientAttachment {
+  role: SocketRole;
   joinedAtMs: number;
   client?: string;
   vad?: boolean;
@@ -46,6 +60,8 @@ const COUNTER_NAMES = [
   "messages_received",
   "frames_received",
   "frames_sampled",
+  "audio_frames_received",
+  "audio_chunks_sent",
   "frames_skipped",
   "screen_frames_dropped",
   "messages_sent",
@@ -65,6 +81,9 @@ export class ParticipantSession extends DurableObject<Env> {
   readonly #store: SessionStore;
   readonly #detection: DetectionState;
   readonly #video: VideoIngest;
+  /** Client audio (trusts Speaking markers when the client sends them) and SFU audio (built-in gate). */
+  readonly #audio: AudioIngest;
+  readonly #sfuAudio: AudioIngest;
   readonly #link: UpstreamLink;
   readonly #counters: Record<CounterName, number>;
   #participantId: string | null;
@@ -96,6 +115,8 @@ export class ParticipantSession extends DurableObject<Env> {
       maxTracks: MAX_VIDEO_TRACKS,
       encode: encodeJpeg,
     });
+    this.#audio = new AudioIngest({ intervalMs: this.#config.audioIntervalMs });
+    this.#sfuAudio = new AudioIngest({ intervalMs: this.#config.audioIntervalMs });
     this.#link = new UpstreamLink({
       connect: () => this.#connectUpstream(),
       backoff: new Backoff(this.#config.reconnect),
@@ -126,7 +147,9 @@ export class ParticipantSession extends DurableObject<Env> {
       const url = new URL(request.url);
       const participantId = request.headers.get(PARTICIPANT_HEADER);
       if (participantId) this.#adoptParticipant(participantId);
-      if (url.pathname === "/stream") return this.#acceptClient(request);
+      if (url.pathname === "/stream") return this.#accept(request, "client");
+      if (url.pathname === "/sfu/video") return this.#accept(request, "sfu-video");
+      if (url.pathname === "/sfu/audio") return this.#accept(request, "sfu-audio");
       if (url.pathname === "/snapshot" && request.method === "GET") return Response.json(this.#snapshot());
       return Response.json({ error: "not_found", message: `no such object route ${url.pathname}` }, { status: 404 });
     } catch (err) {
@@ -139,9 +162,14 @@ export class ParticipantSession extends DurableObject<Env> {
     try {
       this.#count("messages_received");
       if (this.#participantId) this.#link.start();
-      const input = parseClientMessage(message);
-      this.#badStreak.delete(ws);
-      await this.#handle(ws, input);
+      const role = this.#role(ws);
+      if (role === "client") {
+        const input = parseClientMessage(message);
+        this.#badStreak.delete(ws);
+        await this.#handle(ws, input);
+      } else {
+        await this.#handleSfu(ws, role, message);
+      }
     } catch (err) {
       this.#reject(ws, err);
     }
@@ -163,7 +191,7 @@ export class ParticipantSession extends DurableObject<Env> {
 
   // ---- clients ------------------------------------------------------------------------------
 
-  #acceptClient(request: Request): Response {
+  #accept(request: Request, role: SocketRole): Response {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return Response.json({ error: "upgrade_required", message: "expected a WebSocket upgrade" }, { status: 426 });
     }
@@ -177,9 +205,12 @@ export class ParticipantSession extends DurableObject<Env> {
       );
     }
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
-    this.ctx.acceptWebSocket(server);
-    server.serializeAttachment({ joinedAtMs: Date.now() } satisfies ClientAttachment);
+    this.ctx.acceptWebSocket(server, [role]);
+    server.serializeAttachment({ role, joinedAtMs: Date.now() } satisfies ClientAttachment);
     this.#cancelIdleClose();
+    this.#link.start();
+    log("info", "client joined", { participant: this.#participantId, role, clients: this.#clients().length, simulated: this.#config.simulated });
+    if (role !== "client") return new Response(null, { status: 101, webSocket: client });
     this.#send(server, {
       type: "ready",
       participant_id: this.#participantId,
@@ -190,17 +221,15 @@ export class ParticipantSession extends DurableObject<Env> {
       ...(this.#config.simulated ? { notice: "SIMULATED RESULTS: no DATASPIKE_API_KEY is set, a local simulator answers" } : {}),
     });
     if (this.#link.status === "connected") this.#send(server, { type: "upstream", status: "connected" });
-    this.#link.start();
-    log("info", "client joined", { participant: this.#participantId, clients: this.#clients().length, simulated: this.#config.simulated });
     return new Response(null, { status: 101, webSocket: client });
   }
 
   async #handle(ws: WebSocket, input: ClientInput): Promise<void> {
     switch (input.kind) {
       case "hello": {
-        const attachment = (ws.deserializeAttachment() ?? { joinedAtMs: Date.now() }) as ClientAttachment;
+        const attachment = (ws.deserializeAttachment() ?? { role: "client", joinedAtMs: Date.now() }) as ClientAttachment;
         ws.serializeAttachment({ ...attachment, client: input.client, vad: input.vad, honorsRate: input.honorsRate } satisfies ClientAttachment);
-        return;
+        return this.#sendAudio(this.#audio.setClientVad(input.vad, Date.now()));
       }
       case "video": {
         this.#count("frames_received");
@@ -221,11 +250,63 @@ export class ParticipantSession extends DurableObject<Env> {
         );
         return;
       }
-      case "audio":
-        throw new ClientInputError("unsupported_format", "audio ingest is not enabled on this deployment yet");
+      case "audio": {
+        this.#count("audio_frames_received");
+        const now = Date.now();
+        const chunks = this.#audioFrame(this.#audio, input, now);
+        this.#noteTrack(ws, input.trackId, now);
+        return this.#sendAudio(chunks);
+      }
       case "speaking":
-        return;
+        return this.#sendAudio(this.#audio.speaking(input.speaking, Date.now()));
     }
+  }
+
+  /** A Realtime SFU adapter message: a Packet whose payload is a JPEG (video) or 48 kHz stereo PCM (audio). */
+  async #handleSfu(ws: WebSocket, role: "sfu-video" | "sfu-audio", message: ArrayBuffer | string): Promise<void> {
+    const packet = parseSfuPacket(message);
+    this.#badStreak.delete(ws);
+    const now = Date.now();
+    if (role === "sfu-audio") {
+      this.#count("audio_frames_received");
+      const chunks = this.#audioFrame(this.#sfuAudio, sfuPcmFrame(packet, SFU_AUDIO_TRACK), now);
+      this.#noteTrack(ws, SFU_AUDIO_TRACK, now);
+      return this.#sendAudio(chunks);
+    }
+    await this.#handle(ws, {
+      kind: "video",
+      trackId: SFU_VIDEO_TRACK,
+      width: 0,
+      height: 0,
+      format: "JPEG",
+      source: "camera",
+      timestampMs: now,
+      data: packet.payload,
+    });
+  }
+
+  #audioFrame(ingest: AudioIngest, frame: { trackId: string; sampleRate: number; channels: number; data: Uint8Array }, nowMs: number): AudioChunk[] {
+    try {
+      return ingest.pushFrame(frame, nowMs);
+    } catch (err) {
+      if (err instanceof AudioError) throw new ClientInputError("bad_audio", err.message);
+      throw err;
+    }
+  }
+
+  #sendAudio(chunks: AudioChunk[]): void {
+    const now = Date.now();
+    for (const chunk of chunks) {
+      this.#count("audio_chunks_sent");
+      this.#link.send(
+        encodeFrameRequest({ participantId: this.#participantId!, trackId: chunk.trackId, timestampMs: now, format: FrameFormat.PCM, data: chunk.pcm }),
+      );
+    }
+  }
+
+  #role(ws: WebSocket): SocketRole {
+    const tag = this.ctx.getTags(ws).find((t): t is SocketRole => SOCKET_ROLES.includes(t as SocketRole));
+    return tag ?? "client";
   }
 
   #reject(ws: WebSocket, err: unknown): void {
@@ -261,16 +342,22 @@ export class ParticipantSession extends DurableObject<Env> {
     const tracks = this.#socketTracks.get(ws);
     this.#socketTracks.delete(ws);
     const stillFed = new Set([...this.#socketTracks.values()].flatMap((set) => [...set]));
+    // An utterance in progress when its socket leaves is still sent (padded, if >= 1 s).
+    const role = this.#role(ws);
+    if (tracks && role !== "sfu-video") this.#sendAudio((role === "sfu-audio" ? this.#sfuAudio : this.#audio).flush(Date.now()));
     for (const trackId of tracks ?? []) {
       if (stillFed.has(trackId)) continue;
       this.#detection.closeTrack(trackId);
       this.#video.forgetTrack(trackId);
+      this.#audio.forgetTrack(trackId);
+      this.#sfuAudio.forgetTrack(trackId);
     }
     const remaining = this.#clients().filter((socket) => socket !== ws).length;
     log("info", "client left", { participant: this.#participantId, clients: remaining });
     if (remaining === 0) this.#scheduleIdleClose();
   }
 
+  /** Every live socket of this participant: clients and SFU adapter feeds. */
   #clients(): WebSocket[] {
     return this.ctx.getWebSockets();
   }
@@ -285,7 +372,8 @@ export class ParticipantSession extends DurableObject<Env> {
 
   #broadcast(event: ServerEvent): void {
     const text = JSON.stringify(event);
-    for (const ws of this.#clients()) {
+    // SFU adapter feeds speak protobuf Packets only; events go to participant clients.
+    for (const ws of this.ctx.getWebSockets("client")) {
       try {
         ws.send(text);
       } catch {
