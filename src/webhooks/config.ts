@@ -1,0 +1,87 @@
+/**
+ * Webhook vars (DESIGN.md §7) -> a validated WebhookConfig. Fails closed: URLs without a secret is
+ * an error. Pure: no Workers imports.
+ */
+import { parseRetrySchedule } from "./schedule.js";
+import { parseWebhookSecret } from "./signing.js";
+import { WEBHOOK_TIMEOUT_MS } from "./deliver.js";
+
+export const WEBHOOK_MAX_URLS = 10;
+export const WEBHOOK_TIMEOUT_MIN_MS = 100;
+export const WEBHOOK_TIMEOUT_MAX_MS = 60_000;
+
+export interface WebhookVars {
+  /** Comma-separated http(s) URLs; blank disables webhooks. */
+  WEBHOOK_URLS?: string;
+  /** `whsec_<base64>`; required when WEBHOOK_URLS is set. */
+  WEBHOOK_SECRET?: string;
+  /** e.g. "5s,5m,30m,2h" or "200,400,800" (ms); blank = the Standard Webhooks default. */
+  WEBHOOK_RETRY_SCHEDULE?: string;
+  WEBHOOK_TIMEOUT_MS?: string;
+}
+
+export interface WebhookConfig {
+  /** Empty when webhooks are off. */
+  urls: string[];
+  /** Null when webhooks are off. */
+  secretKey: Uint8Array<ArrayBuffer> | null;
+  scheduleMs: number[];
+  timeoutMs: number;
+}
+
+/** Returns the config, or throws an Error listing every problem (never echoing the secret). */
+export function parseWebhookConfig(vars: WebhookVars): WebhookConfig {
+  const problems: string[] = [];
+
+  const urls: string[] = [];
+  for (const raw of (vars.WEBHOOK_URLS ?? "").split(",")) {
+    const text = raw.trim();
+    if (text === "") continue;
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      problems.push(`WEBHOOK_URLS entry ${JSON.stringify(text)} is not a URL`);
+      continue;
+    }
+    if (url.protocol !== "https:" && url.protocol !== "http:") {
+      problems.push(`WEBHOOK_URLS entry ${JSON.stringify(text)} must be http(s)`);
+      continue;
+    }
+    if (!urls.includes(url.href)) urls.push(url.href);
+  }
+  if (urls.length > WEBHOOK_MAX_URLS) problems.push(`WEBHOOK_URLS has ${urls.length} URLs; at most ${WEBHOOK_MAX_URLS} are allowed`);
+
+  let secretKey: Uint8Array<ArrayBuffer> | null = null;
+  const secret = (vars.WEBHOOK_SECRET ?? "").trim();
+  if (secret !== "") {
+    try {
+      secretKey = parseWebhookSecret(secret);
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
+  } else if (urls.length > 0) {
+    problems.push("WEBHOOK_SECRET is not set but WEBHOOK_URLS is (`wrangler secret put WEBHOOK_SECRET` with a whsec_<base64> value)");
+  }
+
+  let scheduleMs: number[] = [];
+  try {
+    scheduleMs = parseRetrySchedule(vars.WEBHOOK_RETRY_SCHEDULE ?? "");
+  } catch (err) {
+    problems.push((err as Error).message);
+  }
+
+  let timeoutMs = WEBHOOK_TIMEOUT_MS;
+  const timeoutRaw = (vars.WEBHOOK_TIMEOUT_MS ?? "").trim();
+  if (timeoutRaw !== "") {
+    const value = Number(timeoutRaw);
+    if (!Number.isInteger(value) || value < WEBHOOK_TIMEOUT_MIN_MS || value > WEBHOOK_TIMEOUT_MAX_MS) {
+      problems.push(`WEBHOOK_TIMEOUT_MS=${JSON.stringify(timeoutRaw)} must be an integer in [${WEBHOOK_TIMEOUT_MIN_MS}, ${WEBHOOK_TIMEOUT_MAX_MS}]`);
+    } else {
+      timeoutMs = value;
+    }
+  }
+
+  if (problems.length > 0) throw new Error(`Invalid webhook configuration: ${problems.join("; ")}`);
+  return { urls, secretKey: urls.length > 0 ? secretKey : null, scheduleMs, timeoutMs };
+}

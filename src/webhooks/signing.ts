@@ -1,0 +1,96 @@
+/**
+ * Standard Webhooks signing (DESIGN.md §7): `webhook-signature: v1,<base64 HMAC-SHA256 of
+ * "id.timestamp.body">` with a `whsec_<base64>` secret, so consumers verify with the official
+ * `standardwebhooks` library. WebCrypto only: runs in workerd and Node alike.
+ */
+
+export const WEBHOOK_SECRET_PREFIX = "whsec_";
+/** The spec asks for secrets of 24 to 64 random bytes; shorter ones are refused. */
+export const WEBHOOK_SECRET_MIN_BYTES = 24;
+export const WEBHOOK_SECRET_MAX_BYTES = 64;
+
+export class WebhookSecretError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "WebhookSecretError";
+  }
+}
+
+const encoder = new TextEncoder();
+const STANDARD_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+function base64Encode(bytes: Uint8Array): string {
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary);
+}
+
+/**
+ * Decodes `whsec_<standard padded base64>` into the raw HMAC key. The message never contains the
+ * secret itself, so it is safe to log.
+ */
+export function parseWebhookSecret(secret: string): Uint8Array<ArrayBuffer> {
+  const text = secret.trim();
+  if (!text.startsWith(WEBHOOK_SECRET_PREFIX)) {
+    throw new WebhookSecretError(`WEBHOOK_SECRET must look like "${WEBHOOK_SECRET_PREFIX}<base64>" (the Standard Webhooks format)`);
+  }
+  const encoded = text.slice(WEBHOOK_SECRET_PREFIX.length);
+  if (encoded === "" || !STANDARD_BASE64.test(encoded)) {
+    throw new WebhookSecretError(`WEBHOOK_SECRET after "${WEBHOOK_SECRET_PREFIX}" must be standard, padded base64`);
+  }
+  const binary = atob(encoded);
+  const key = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) key[i] = binary.charCodeAt(i);
+  if (key.length < WEBHOOK_SECRET_MIN_BYTES || key.length > WEBHOOK_SECRET_MAX_BYTES) {
+    throw new WebhookSecretError(
+      `WEBHOOK_SECRET decodes to ${key.length} bytes; use ${WEBHOOK_SECRET_MIN_BYTES}-${WEBHOOK_SECRET_MAX_BYTES} random bytes ` +
+        `(e.g. "${WEBHOOK_SECRET_PREFIX}$(openssl rand -base64 32)")`,
+    );
+  }
+  return key;
+}
+
+/** The inverse of parseWebhookSecret: `whsec_<base64>` for a raw key (tests, docs). */
+export function formatWebhookSecret(key: Uint8Array): string {
+  return `${WEBHOOK_SECRET_PREFIX}${base64Encode(key)}`;
+}
+
+/** Imported keys, cached per key array (a deployment has one secret). */
+const keyCache = new WeakMap<Uint8Array, Promise<CryptoKey>>();
+
+function hmacKey(secretKey: Uint8Array): Promise<CryptoKey> {
+  let key = keyCache.get(secretKey);
+  if (!key) {
+    key = crypto.subtle.importKey("raw", new Uint8Array(secretKey), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+    keyCache.set(secretKey, key);
+  }
+  return key;
+}
+
+/** `v1,<base64 HMAC-SHA256 of "id.timestampS.body">`, the `webhook-signature` header value. */
+export async function signWebhook(secretKey: Uint8Array, id: string, timestampS: number, body: string): Promise<string> {
+  if (!Number.isSafeInteger(timestampS) || timestampS < 0) {
+    throw new RangeError(`webhook timestamp must be whole seconds since the epoch, got ${timestampS}`);
+  }
+  if (id === "") throw new RangeError("webhook id must not be empty");
+  const mac = await crypto.subtle.sign("HMAC", await hmacKey(secretKey), encoder.encode(`${id}.${timestampS}.${body}`));
+  return `v1,${base64Encode(new Uint8Array(mac))}`;
+}
+
+export interface WebhookHeaders {
+  "webhook-id": string;
+  "webhook-timestamp": string;
+  "webhook-signature": string;
+  "content-type": "application/json";
+  [name: string]: string;
+}
+
+/** The request headers of one delivery attempt. Use a fresh timestamp per attempt. */
+export async function webhookHeaders(secretKey: Uint8Array, id: string, timestampS: number, body: string): Promise<WebhookHeaders> {
+  return {
+    "webhook-id": id,
+    "webhook-timestamp": String(timestampS),
+    "webhook-signature": await signWebhook(secretKey, id, timestampS, body),
+    "content-type": "application/json",
+  };
+}

@@ -1,0 +1,340 @@
+/**
+ * Webhook delivery (DESIGN.md §7): one attempt with a timeout that never throws, and runs that
+ * drain an outbox in order per URL, concurrently across URLs, on the retry schedule. A fake fetch
+ * and an in-memory outbox with the same head-of-line and lease rules as the SQLite one; one test
+ * posts to a real local HTTP server that verifies with the official `standardwebhooks` package.
+ */
+import { createServer, type IncomingMessage } from "node:http";
+import type { AddressInfo } from "node:net";
+import { describe, expect, it } from "vitest";
+import { Webhook } from "standardwebhooks";
+import { deliverOnce, runDueDeliveries, type DeliveryOutbox, type FetchLike } from "../../src/webhooks/deliver";
+import type { DueDelivery } from "../../src/webhooks/outbox";
+import { formatWebhookSecret, parseWebhookSecret } from "../../src/webhooks/signing";
+import type { LogFields } from "../../src/log";
+
+const SECRET = formatWebhookSecret(new Uint8Array(32).map((_, i) => i * 7 + 1));
+const KEY = parseWebhookSecret(SECRET);
+const T0_MS = Date.now();
+
+type Init = Parameters<FetchLike>[1];
+interface Call {
+  url: string;
+  init: Init;
+}
+
+/** A fetch answering from a per-call script; records every call. */
+function fakeFetch(answer: (call: Call, index: number) => Promise<Response> | Response): { fetch: FetchLike; calls: Call[] } {
+  const calls: Call[] = [];
+  return {
+    calls,
+    fetch: async (url, init) => {
+      const call = { url, init };
+      calls.push(call);
+      return answer(call, calls.length - 1);
+    },
+  };
+}
+
+const ok = () => new Response("ok", { status: 200 });
+
+interface Row {
+  seq: number;
+  eventId: string;
+  url: string;
+  body: string;
+  status: "pending" | "delivered" | "failed";
+  attempts: number;
+  nextAttemptMs: number | null;
+  lastError: string | null;
+  lastStatus: number | null;
+}
+
+/** In-memory outbox with the SQLite outbox's rules: head of line per URL, leased claims. */
+class FakeOutbox implements DeliveryOutbox {
+  readonly rows: Row[] = [];
+
+  add(eventId: string, url: string, atMs = T0_MS): void {
+    const body = JSON.stringify({ type: "deepfake_alert", id: eventId });
+    this.rows.push({ seq: this.rows.length + 1, eventId, url, body, status: "pending", attempts: 0, nextAttemptMs: atMs, lastError: null, lastStatus: null });
+  }
+  #heads(): Row[] {
+    const heads = new Map<string, Row>();
+    for (const row of this.rows) if (row.status === "pending" && !heads.has(row.url)) heads.set(row.url, row);
+    return [...heads.values()];
+  }
+  #due(row: Row): DueDelivery {
+    return { seq: row.seq, eventId: row.eventId, url: row.url, body: row.body, attempts: row.attempts };
+  }
+  due(nowMs: number, limit: number): DueDelivery[] {
+    return this.#heads()
+      .filter((row) => row.nextAttemptMs! <= nowMs)
+      .sort((a, b) => a.nextAttemptMs! - b.nextAttemptMs! || a.seq - b.seq)
+      .slice(0, limit)
+      .map((row) => this.#due(row));
+  }
+  dueForUrl(url: string, nowMs: number): DueDelivery | null {
+    const head = this.#heads().find((row) => row.url === url);
+    return head && head.nextAttemptMs! <= nowMs ? this.#due(head) : null;
+  }
+  claim(seq: number, leaseUntilMs: number, nowMs: number): number | null {
+    const row = this.rows[seq - 1]!;
+    if (row.status !== "pending" || row.nextAttemptMs! > nowMs) return null;
+    row.attempts++;
+    row.nextAttemptMs = leaseUntilMs;
+    return row.attempts;
+  }
+  markDelivered(seq: number, status: number): void {
+    Object.assign(this.rows[seq - 1]!, { status: "delivered", lastStatus: status, lastError: null, nextAttemptMs: null });
+  }
+  markRetry(seq: number, error: string | null, status: number | null, nextAttemptMs: number): void {
+    Object.assign(this.rows[seq - 1]!, { lastError: error, lastStatus: status, nextAttemptMs });
+  }
+  markFailed(seq: number, error: string | null, status: number | null): void {
+    Object.assign(this.rows[seq - 1]!, { status: "failed", lastError: error, lastStatus: status, nextAttemptMs: null });
+  }
+  nextDueMs(): number | null {
+    const times = this.#heads().map((row) => row.nextAttemptMs!);
+    return times.length ? Math.min(...times) : null;
+  }
+}
+
+function logger() {
+  const lines: Array<{ level: string; msg: string; fields: LogFields }> = [];
+  return { lines, log: (level: "info" | "warn" | "error", msg: string, fields: LogFields) => void lines.push({ level, msg, fields }) };
+}
+
+function deferred<T>() {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+describe("deliverOnce", () => {
+  const send = (fetch: FetchLike, timeoutMs = 1_000) => deliverOnce(fetch, "https://hooks.example/a", '{"x":1}', { "webhook-id": "evt_1" }, timeoutMs, () => T0_MS);
+
+  it("POSTs the body and headers without following redirects; 2xx is delivered", async () => {
+    const fake = fakeFetch(() => new Response(null, { status: 204 }));
+    expect(await send(fake.fetch)).toEqual({ kind: "delivered", status: 204, error: null, retryAfterMs: null });
+    expect(fake.calls[0]).toMatchObject({ url: "https://hooks.example/a", init: { method: "POST", body: '{"x":1}', headers: { "webhook-id": "evt_1" }, redirect: "manual" } });
+  });
+
+  it("retries a 500 and a redirect, and stops at 410", async () => {
+    expect(await send(fakeFetch(() => new Response("boom", { status: 500, statusText: "Internal Server Error" })).fetch)).toEqual({
+      kind: "retry",
+      status: 500,
+      error: "HTTP 500 Internal Server Error",
+      retryAfterMs: null,
+    });
+    expect(await send(fakeFetch(() => new Response(null, { status: 302, headers: { location: "/x" } })).fetch)).toMatchObject({ kind: "retry", status: 302 });
+    expect(await send(fakeFetch(() => new Response(null, { status: 410 })).fetch)).toMatchObject({ kind: "failed", status: 410, error: "HTTP 410" });
+  });
+
+  it("reads Retry-After on a 429 (seconds or date)", async () => {
+    expect(await send(fakeFetch(() => new Response(null, { status: 429, headers: { "retry-after": "30" } })).fetch)).toMatchObject({
+      kind: "retry",
+      status: 429,
+      retryAfterMs: 30_000,
+    });
+    const date = new Date(T0_MS + 120_000).toUTCString();
+    const result = await send(fakeFetch(() => new Response(null, { status: 503, headers: { "retry-after": date } })).fetch);
+    expect(result.retryAfterMs).toBeGreaterThan(119_000);
+    expect(result.retryAfterMs).toBeLessThanOrEqual(120_000);
+  });
+
+  it("turns a network error, even a synchronous throw, into a retry with status null", async () => {
+    const rejecting: FetchLike = () => Promise.reject(new TypeError("fetch failed: ECONNREFUSED"));
+    expect(await send(rejecting)).toEqual({ kind: "retry", status: null, error: "network error: fetch failed: ECONNREFUSED", retryAfterMs: null });
+    const throwing: FetchLike = () => {
+      throw new Error("bad url");
+    };
+    expect(await send(throwing)).toMatchObject({ kind: "retry", status: null, error: "network error: bad url" });
+  });
+
+  it("aborts after the timeout, also when the fetch ignores the signal", async () => {
+    let aborted = false;
+    const honouring: FetchLike = (_url, init) =>
+      new Promise((_resolve, reject) => init.signal.addEventListener("abort", () => ((aborted = true), reject(new DOMException("aborted", "AbortError")))));
+    const started = Date.now();
+    expect(await send(honouring, 50)).toEqual({ kind: "retry", status: null, error: "timed out after 50 ms", retryAfterMs: null });
+    expect(aborted).toBe(true);
+    const ignoring: FetchLike = () => new Promise(() => {});
+    expect(await send(ignoring, 50)).toMatchObject({ kind: "retry", error: "timed out after 50 ms" });
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+});
+
+describe("runDueDeliveries", () => {
+  it("drains every URL's backlog in order, signed for the official verifier, webhook-id = event id", async () => {
+    const outbox = new FakeOutbox();
+    for (const id of ["evt_1", "evt_2", "evt_3"]) for (const url of ["https://a.example/h", "https://b.example/h"]) outbox.add(id, url);
+    const fake = fakeFetch(ok);
+    const summary = await runDueDeliveries(outbox, { secretKey: KEY, fetcher: fake.fetch, now: () => T0_MS });
+    expect(summary).toEqual({ attempted: 6, delivered: 6, retried: 0, failed: 0, nextDueMs: null });
+    for (const host of ["a.example", "b.example"]) {
+      const ids = fake.calls.filter((c) => c.url.includes(host)).map((c) => c.init.headers["webhook-id"]);
+      expect(ids).toEqual(["evt_1", "evt_2", "evt_3"]);
+    }
+    const wh = new Webhook(SECRET);
+    for (const call of fake.calls) {
+      expect(call.init.headers["webhook-timestamp"]).toBe(String(Math.floor(T0_MS / 1000)));
+      expect(wh.verify(call.init.body, call.init.headers)).toEqual(JSON.parse(call.init.body));
+    }
+    expect(outbox.rows.every((row) => row.status === "delivered" && row.attempts === 1 && row.lastStatus === 200)).toBe(true);
+  });
+
+  it("delivers concurrently across URLs: a slow consumer does not hold up another", async () => {
+    const outbox = new FakeOutbox();
+    outbox.add("evt_1", "https://slow.example/");
+    outbox.add("evt_1", "https://fast.example/");
+    outbox.add("evt_2", "https://fast.example/");
+    const slow = deferred<Response>();
+    const fake = fakeFetch((call) => (call.url.includes("slow") ? slow.promise : ok()));
+    const run = runDueDeliveries(outbox, { secretKey: KEY, fetcher: fake.fetch, now: () => T0_MS });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(outbox.rows.filter((r) => r.url.includes("fast")).map((r) => r.status)).toEqual(["delivered", "delivered"]);
+    expect(outbox.rows[0]!.status).toBe("pending");
+    slow.resolve(ok());
+    expect((await run).delivered).toBe(3);
+  });
+
+  it("on a 500 schedules the retry and keeps the URL's later events back", async () => {
+    const outbox = new FakeOutbox();
+    outbox.add("evt_1", "https://a.example/");
+    outbox.add("evt_2", "https://a.example/");
+    outbox.add("evt_1", "https://b.example/");
+    const fake = fakeFetch((call) => (call.url.includes("a.example") ? new Response(null, { status: 500 }) : ok()));
+    const summary = await runDueDeliveries(outbox, { secretKey: KEY, fetcher: fake.fetch, now: () => T0_MS, schedule: [1_000, 2_000], random: () => 0.5 });
+    expect(summary).toEqual({ attempted: 2, delivered: 1, retried: 1, failed: 0, nextDueMs: T0_MS + 1_000 });
+    expect(outbox.rows[0]).toMatchObject({ status: "pending", attempts: 1, nextAttemptMs: T0_MS + 1_000, lastStatus: 500, lastError: "HTTP 500" });
+    expect(outbox.rows[1]).toMatchObject({ status: "pending", attempts: 0 });
+    expect(fake.calls.filter((c) => c.init.headers["webhook-id"] === "evt_2")).toHaveLength(0);
+    // Not due yet: nothing happens.
+    expect((await runDueDeliveries(outbox, { secretKey: KEY, fetcher: fake.fetch, now: () => T0_MS + 999 })).attempted).toBe(0);
+  });
+
+  it("honours a Retry-After longer than the schedule", async () => {
+    const outbox = new FakeOutbox();
+    outbox.add("evt_1", "https://a.example/");
+    const fake = fakeFetch(() => new Response(null, { status: 429, headers: { "retry-after": "60" } }));
+    const summary = await runDueDeliveries(outbox, { secretKey: KEY, fetcher: fake.fetch, now: () => T0_MS, schedule: [1_000], random: () => 0.5 });
+    expect(summary.nextDueMs).toBe(T0_MS + 60_000);
+    expect(outbox.rows[0]).toMatchObject({ lastStatus: 429, nextAttemptMs: T0_MS + 60_000 });
+  });
+
+  it("retries with a fresh timestamp each attempt, then marks failed after the last and logs once without secrets", async () => {
+    const outbox = new FakeOutbox();
+    outbox.add("evt_1", "https://hooks.example/secret-path-token?k=abc");
+    outbox.add("evt_2", "https://hooks.example/secret-path-token?k=abc");
+    const log = logger();
+    let clock = T0_MS;
+    const fake = fakeFetch((_call, i) => (i < 3 ? new Response(null, { status: 503 }) : ok()));
+    const options = { secretKey: KEY, fetcher: fake.fetch, now: () => clock, schedule: [2_000, 4_000], random: () => 0.5, log: log.log, logFields: { participant: "alice" } };
+    await runDueDeliveries(outbox, options);
+    clock = outbox.nextDueMs()!;
+    expect(clock).toBe(T0_MS + 2_000);
+    await runDueDeliveries(outbox, options);
+    clock = outbox.nextDueMs()!;
+    expect(clock).toBe(T0_MS + 6_000);
+    expect(log.lines).toHaveLength(0);
+    // Third and last attempt fails: the event is given up and evt_2 goes out in the same run.
+    const summary = await runDueDeliveries(outbox, options);
+    expect(summary).toMatchObject({ attempted: 2, failed: 1, delivered: 1, nextDueMs: null });
+    expect(outbox.rows[0]).toMatchObject({ status: "failed", attempts: 3, lastStatus: 503 });
+    expect(outbox.rows[1]).toMatchObject({ status: "delivered", attempts: 1 });
+    expect(fake.calls.map((c) => c.init.headers["webhook-timestamp"])).toEqual(
+      [T0_MS, T0_MS + 2_000, T0_MS + 6_000, T0_MS + 6_000].map((ms) => String(Math.floor(ms / 1000))),
+    );
+    expect(log.lines).toEqual([
+      {
+        level: "error",
+        msg: "webhook delivery failed",
+        fields: { participant: "alice", event: "evt_1", url_host: "hooks.example", status: 503, attempts: 3, reason: "retries exhausted", error: "HTTP 503" },
+      },
+    ]);
+    const logged = JSON.stringify(log.lines);
+    expect(logged).not.toContain("secret-path-token");
+    expect(logged).not.toContain(SECRET.slice(6));
+  });
+
+  it("gives up at once on 410 and moves on to the URL's next event", async () => {
+    const outbox = new FakeOutbox();
+    outbox.add("evt_1", "https://gone.example/");
+    outbox.add("evt_2", "https://gone.example/");
+    const log = logger();
+    const fake = fakeFetch(() => new Response(null, { status: 410 }));
+    const summary = await runDueDeliveries(outbox, { secretKey: KEY, fetcher: fake.fetch, now: () => T0_MS, log: log.log });
+    expect(summary).toMatchObject({ attempted: 2, failed: 2, nextDueMs: null });
+    expect(log.lines.map((l) => [l.fields.event, l.fields.reason])).toEqual([
+      ["evt_1", "410 gone"],
+      ["evt_2", "410 gone"],
+    ]);
+  });
+
+  it("records network errors and timeouts as retries and never throws", async () => {
+    const outbox = new FakeOutbox();
+    outbox.add("evt_1", "https://down.example/");
+    outbox.add("evt_1", "https://hang.example/");
+    const fetcher: FetchLike = (url) => (url.includes("down") ? Promise.reject(new TypeError("connect ECONNREFUSED")) : new Promise(() => {}));
+    const summary = await runDueDeliveries(outbox, { secretKey: KEY, fetcher, now: () => T0_MS, timeoutMs: 30, schedule: [5_000], random: () => 0.5 });
+    expect(summary).toMatchObject({ attempted: 2, retried: 2 });
+    expect(outbox.rows[0]).toMatchObject({ lastStatus: null, lastError: "network error: connect ECONNREFUSED", nextAttemptMs: T0_MS + 5_000 });
+    expect(outbox.rows[1]).toMatchObject({ lastStatus: null, lastError: "timed out after 30 ms" });
+  });
+
+  it("does not attempt a row twice when two runs overlap (the claim leases it)", async () => {
+    const outbox = new FakeOutbox();
+    outbox.add("evt_1", "https://a.example/");
+    const gate = deferred<Response>();
+    const fake = fakeFetch(() => gate.promise);
+    const first = runDueDeliveries(outbox, { secretKey: KEY, fetcher: fake.fetch, now: () => T0_MS, timeoutMs: 1_000 });
+    await new Promise((r) => setTimeout(r, 10));
+    const second = await runDueDeliveries(outbox, { secretKey: KEY, fetcher: fake.fetch, now: () => T0_MS });
+    expect(second.attempted).toBe(0);
+    // While in flight, the deadline is the lease: if the object died now, the row would be due then.
+    expect(second.nextDueMs).toBe(T0_MS + 1_000 + 5_000);
+    gate.resolve(ok());
+    expect((await first).delivered).toBe(1);
+    expect(fake.calls).toHaveLength(1);
+  });
+
+  it("stops after maxAttemptsPerRun and leaves the rest due", async () => {
+    const outbox = new FakeOutbox();
+    for (let i = 1; i <= 5; i++) outbox.add(`evt_${i}`, "https://a.example/");
+    const summary = await runDueDeliveries(outbox, { secretKey: KEY, fetcher: fakeFetch(ok).fetch, now: () => T0_MS, maxAttemptsPerRun: 3 });
+    expect(summary).toMatchObject({ attempted: 3, delivered: 3, nextDueMs: T0_MS });
+  });
+
+  it("posts to a real HTTP server that verifies with standardwebhooks (default fetch)", async () => {
+    const received: string[] = [];
+    const wh = new Webhook(SECRET);
+    const server = createServer((req: IncomingMessage, res) => {
+      let body = "";
+      req.on("data", (chunk: Buffer) => (body += chunk.toString()));
+      req.on("end", () => {
+        try {
+          const payload = wh.verify(body, req.headers as Record<string, string>) as { id: string };
+          received.push(`${req.method} ${req.headers["content-type"]} ${payload.id}`);
+          res.writeHead(received.length === 1 ? 500 : 200).end();
+        } catch {
+          res.writeHead(400).end();
+        }
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+      const outbox = new FakeOutbox();
+      outbox.add("evt_1", url);
+      outbox.add("evt_2", url);
+      const first = await runDueDeliveries(outbox, { secretKey: KEY, schedule: [1], random: () => 0.5 });
+      expect(first).toMatchObject({ attempted: 1, retried: 1 });
+      await new Promise((r) => setTimeout(r, 5));
+      const second = await runDueDeliveries(outbox, { secretKey: KEY, schedule: [1] });
+      expect(second).toMatchObject({ attempted: 2, delivered: 2, nextDueMs: null });
+      expect(received).toEqual(["POST application/json evt_1", "POST application/json evt_1", "POST application/json evt_2"]);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
+});
