@@ -1,0 +1,386 @@
+/**
+ * DeepfakeEdgeClient: one participant's WebSocket to the service (DESIGN.md §5), for browsers and
+ * Node. Sends protobuf ClientMessages, emits typed events, honours the announced video rate,
+ * reconnects with backoff, and never sends while disconnected (it drops and counts instead).
+ */
+import { deepfake_edge } from "../gen/ingest.js";
+import { MAX_CLIENT_MESSAGE_BYTES, RECONNECT_INITIAL_MS, RECONNECT_JITTER_RATIO, RECONNECT_MAX_MS } from "../config.js";
+import { Backoff } from "../upstream/backoff.js";
+import type { Timers } from "../upstream/connection.js";
+import { parseServerEvent, type ReadyEvent, type ServerEvent } from "./events.js";
+import { ClientEmitter } from "./emitter.js";
+import { RateGate } from "./rate-gate.js";
+import {
+  AuthError,
+  SOCKET_OPEN,
+  browserSocketFactory,
+  refusedUpgradeStatus,
+  streamUrl,
+  tokenClaims,
+  type SocketFactory,
+  type WebSocketLike,
+} from "./socket.js";
+import { audioMessage, videoMessage, type AudioFrameInput, type VideoFrameInput, type VideoFrameMeta } from "./messages.js";
+import {
+  CLIENT_HEALTHY_AFTER_MS,
+  CLIENT_MAX_BUFFERED_BYTES,
+  TERMINAL_CLOSE_CODES,
+  type ClientOptions,
+  type ClientStats,
+  type ConnectionState,
+  type DropReason,
+  type RenderedFrame,
+  type SendResult,
+  type StateChange,
+} from "./options.js";
+
+const v1 = deepfake_edge.v1;
+
+const defaultTimers: Timers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+  now: () => (typeof performance !== "undefined" ? performance.now() : Date.now()),
+};
+
+interface Deferred {
+  promise: Promise<ReadyEvent>;
+  resolve(ready: ReadyEvent): void;
+  reject(error: Error): void;
+}
+
+export class DeepfakeEdgeClient extends ClientEmitter {
+  readonly url: string;
+  readonly #options: ClientOptions;
+  readonly #factory: SocketFactory;
+  readonly #timers: Timers;
+  readonly #backoff: Backoff;
+  readonly #healthyAfterMs: number;
+  readonly #maxBuffered: number;
+  readonly #gate = new RateGate();
+  #state: ConnectionState = "idle";
+  #socket: WebSocketLike | null = null;
+  #ready = false;
+  #audioRejected = false;
+  #audioSentHere = 0;
+  #wanted = false;
+  #attemptId = 0;
+  #retryTimer: unknown = null;
+  #healthyTimer: unknown = null;
+  #deferred: Deferred | null = null;
+  #speaking: boolean | null = null;
+  #stats: ClientStats = {
+    connects: 0,
+    reconnects: 0,
+    sent: { messages: 0, bytes: 0, videoFrames: 0, videoBytes: 0, audioFrames: 0, audioBytes: 0 },
+    dropped: { disconnected: 0, not_ready: 0, rate_limited: 0, backpressure: 0, too_large: 0, audio_rejected: 0 },
+    serverErrors: 0,
+    badEvents: 0,
+  };
+
+  constructor(options: ClientOptions) {
+    super();
+    this.#options = options;
+    this.url = streamUrl(options.baseUrl, options.participantId);
+    this.#factory = options.socketFactory ?? browserSocketFactory();
+    this.#timers = options.timers ?? defaultTimers;
+    const reconnect = options.reconnect === false ? {} : (options.reconnect ?? {});
+    this.#backoff = new Backoff({
+      initialMs: reconnect.initialMs ?? RECONNECT_INITIAL_MS,
+      maxMs: reconnect.maxMs ?? RECONNECT_MAX_MS,
+      jitterRatio: reconnect.jitterRatio ?? RECONNECT_JITTER_RATIO,
+      ...(options.random ? { random: options.random } : {}),
+    });
+    this.#healthyAfterMs = reconnect.healthyAfterMs ?? CLIENT_HEALTHY_AFTER_MS;
+    this.#maxBuffered = options.maxBufferedBytes ?? CLIENT_MAX_BUFFERED_BYTES;
+  }
+
+  get state(): ConnectionState {
+    return this.#state;
+  }
+  /** The video rate last announced by the server (null before the first `ready`). */
+  get videoFps(): number | null {
+    return this.#gate.fps;
+  }
+  /** True between `ready` and the socket going away. */
+  get isReady(): boolean {
+    return this.#ready && this.#socket?.readyState === SOCKET_OPEN;
+  }
+  get stats(): ClientStats {
+    return structuredClone(this.#stats);
+  }
+
+  /**
+   * Opens the socket (and keeps it open: it reconnects until close()). Resolves on the first
+   * `ready`; rejects with AuthError when the token is refused, or with an Error after close().
+   */
+  connect(): Promise<ReadyEvent> {
+    if (this.#deferred) return this.#deferred.promise;
+    let resolve!: (ready: ReadyEvent) => void;
+    let reject!: (error: Error) => void;
+    const promise = new Promise<ReadyEvent>((res, rej) => ((resolve = res), (reject = rej)));
+    promise.catch(() => undefined); // a caller that never awaits must not see an unhandled rejection
+    this.#deferred = { promise, resolve, reject };
+    this.#wanted = true;
+    this.#backoff.reset();
+    void this.#attempt();
+    return promise;
+  }
+
+  /** Closes the socket for good (no reconnect). connect() may be called again later. */
+  close(code = 1000, reason = "client closed"): void {
+    this.#wanted = false;
+    this.#attemptId++;
+    this.#clearTimers();
+    const socket = this.#socket;
+    this.#socket = null;
+    this.#ready = false;
+    try {
+      socket?.close(code, reason);
+    } catch {
+      // already closing
+    }
+    this.#finish(new Error("client closed"), { code, reason });
+  }
+
+  sendHello(): SendResult {
+    const hello = this.#options.hello ?? {};
+    return this.#send("other", {
+      hello: { client: hello.client ?? "deepfake-edge-sdk", vad: hello.vad ?? false, honorsRate: this.#options.honorRate ?? true },
+    });
+  }
+
+  /** Tells the server whether the participant speaks (for hosts with a VAD; set hello.vad). Resent after a reconnect. */
+  setSpeaking(speaking: boolean): SendResult {
+    this.#speaking = speaking;
+    return this.#send("other", { speaking: { speaking } });
+  }
+
+  /** Sends one frame if it is due at the announced rate; raw formats are checked for size first. */
+  sendVideo(frame: VideoFrameInput): SendResult {
+    const message = videoMessage(frame); // validates before any decision
+    const verdict = this.#admitVideo(frame.trackId);
+    return verdict === "sent" ? this.#send("video", message) : verdict;
+  }
+
+  /**
+   * Like sendVideo, but the pixels are produced only for a frame that is due: a browser draws and
+   * encodes its canvas (async) only at the announced rate, not for every camera frame.
+   */
+  async captureVideo(meta: VideoFrameMeta, render: () => RenderedFrame | Promise<RenderedFrame>): Promise<SendResult> {
+    const verdict = this.#admitVideo(meta.trackId);
+    if (verdict !== "sent") return verdict;
+    const rendered = await render();
+    const frame = rendered instanceof Uint8Array ? { ...meta, data: rendered } : { ...meta, ...rendered };
+    return this.#send("video", videoMessage(frame));
+  }
+
+  /** Sends one s16 PCM frame (20 ms recommended). Dropped when disconnected or when this server rejects audio. */
+  sendAudio(frame: AudioFrameInput): SendResult {
+    const message = audioMessage(frame);
+    if (this.#audioRejected) return this.#drop("audio_rejected");
+    return this.#send("audio", message);
+  }
+
+  // ---- sending --------------------------------------------------------------------------------
+
+  #admitVideo(trackId: string | undefined): SendResult {
+    const socket = this.#socket;
+    if (!socket || socket.readyState !== SOCKET_OPEN) return this.#drop("disconnected");
+    if (!this.#ready) return this.#drop("not_ready");
+    if (socket.bufferedAmount > this.#maxBuffered) return this.#drop("backpressure");
+    if ((this.#options.honorRate ?? true) && !this.#gate.take(trackId || "camera", this.#timers.now())) return this.#drop("rate_limited");
+    return "sent";
+  }
+
+  #send(kind: "video" | "audio" | "other", message: deepfake_edge.v1.ClientMessage.$Properties): SendResult {
+    const socket = this.#socket;
+    if (!socket || socket.readyState !== SOCKET_OPEN) return this.#drop("disconnected");
+    if (kind !== "other" && socket.bufferedAmount > this.#maxBuffered) return this.#drop("backpressure");
+    const bytes = v1.ClientMessage.encode(message).finish();
+    if (bytes.byteLength > MAX_CLIENT_MESSAGE_BYTES) return this.#drop("too_large");
+    try {
+      socket.send(bytes);
+    } catch {
+      return this.#drop("disconnected");
+    }
+    const sent = this.#stats.sent;
+    sent.messages++;
+    sent.bytes += bytes.byteLength;
+    if (kind === "video") {
+      sent.videoFrames++;
+      sent.videoBytes += bytes.byteLength;
+    } else if (kind === "audio") {
+      sent.audioFrames++;
+      sent.audioBytes += bytes.byteLength;
+      this.#audioSentHere++;
+    }
+    return "sent";
+  }
+
+  #drop(reason: DropReason): DropReason {
+    this.#stats.dropped[reason]++;
+    return reason;
+  }
+
+  // ---- connection -----------------------------------------------------------------------------
+
+  async #attempt(): Promise<void> {
+    const attemptId = ++this.#attemptId;
+    this.#setState({ state: "connecting" });
+    let token: string | undefined;
+    try {
+      token = typeof this.#options.token === "function" ? await this.#options.token() : this.#options.token;
+    } catch (err) {
+      if (attemptId === this.#attemptId) this.#retry({ reason: `token provider failed: ${(err as Error).message}` });
+      return;
+    }
+    if (attemptId !== this.#attemptId || !this.#wanted) return;
+    const exp = token === undefined ? undefined : tokenClaims(token)?.exp;
+    if (exp !== undefined && exp * 1000 <= Date.now()) {
+      return this.#failAuth(new AuthError(`connect token expired at ${new Date(exp * 1000).toISOString()}`, 0));
+    }
+    let socket: WebSocketLike;
+    try {
+      socket = this.#factory(this.url, token);
+      socket.binaryType = "arraybuffer";
+    } catch (err) {
+      return this.#finish(err instanceof Error ? err : new Error(String(err)), {});
+    }
+    this.#socket = socket;
+    let opened = false;
+    let status: number | null = null;
+    socket.addEventListener("open", () => {
+      if (socket !== this.#socket) return;
+      opened = true;
+      this.#onOpen();
+    });
+    socket.addEventListener("message", (event) => {
+      if (socket === this.#socket) this.#onMessage(event.data);
+    });
+    socket.addEventListener("error", (event) => {
+      status ??= refusedUpgradeStatus(event);
+    });
+    socket.addEventListener("close", (event) => {
+      if (socket !== this.#socket) return;
+      void this.#onGone(opened, status, event.code, event.reason, token);
+    });
+  }
+
+  #onOpen(): void {
+    this.#stats.connects++;
+    this.#ready = false;
+    this.#audioRejected = false;
+    this.#audioSentHere = 0;
+    this.#setState({ state: "open" });
+    this.#healthyTimer = this.#timers.setTimeout(() => {
+      this.#healthyTimer = null;
+      this.#backoff.reset();
+    }, this.#healthyAfterMs);
+    this.sendHello();
+    if (this.#options.hello?.vad && this.#speaking !== null) this.setSpeaking(this.#speaking);
+  }
+
+  #onMessage(data: unknown): void {
+    if (typeof data !== "string") {
+      this.#stats.badEvents++;
+      return;
+    }
+    const parsed = parseServerEvent(data);
+    if (!parsed.ok) {
+      this.#stats.badEvents++;
+      return;
+    }
+    const event: ServerEvent = parsed.event;
+    switch (event.type) {
+      case "ready":
+        this.#gate.setFps(event.video_fps, this.#timers.now());
+        this.#ready = true;
+        this.#deferred?.resolve(event);
+        return this.emit("ready", event);
+      case "rate":
+        this.#gate.setFps(event.video_fps, this.#timers.now());
+        return this.emit("rate", event);
+      case "error":
+        this.#stats.serverErrors++;
+        // A server without the audio path answers each audio frame with unsupported_format: stop
+        // sending audio on this connection rather than flooding it (it closes after 50 bad messages).
+        if (event.code === "unsupported_format" && /audio/i.test(event.message) && this.#audioSentHere > 0) this.#audioRejected = true;
+        return this.emit("error", event);
+      case "deepfake_alert":
+        return this.emit("deepfake_alert", event);
+      case "upstream":
+        return this.emit("upstream", event);
+      case "upstream_error":
+        return this.emit("upstream_error", event);
+    }
+  }
+
+  async #onGone(opened: boolean, status: number | null, code: number, reason: string, token: string | undefined): Promise<void> {
+    this.#socket = null;
+    this.#ready = false;
+    this.#clearTimers();
+    if (!this.#wanted) return;
+    const attemptId = this.#attemptId;
+    if (!opened && status === null && (this.#options.probeAuth ?? typeof fetch === "function")) status = await this.#probe(token);
+    if (attemptId !== this.#attemptId || !this.#wanted) return;
+    if (status === 401) return this.#failAuth(new AuthError(`connect token rejected (HTTP 401) for ${this.#options.participantId}`, 401));
+    const shouldReconnect = this.#options.shouldReconnect ?? ((c: number) => !TERMINAL_CLOSE_CODES.includes(c));
+    if (this.#options.reconnect === false || (opened && !shouldReconnect(code, reason))) {
+      return this.#finish(new Error(`socket closed (${code}${reason ? ` ${reason}` : ""})`), { code, reason });
+    }
+    this.#retry({ code, reason: reason || (opened ? "socket closed" : `upgrade failed${status ? ` with HTTP ${status}` : ""}`) });
+  }
+
+  /** A GET without Upgrade: a server that checks the token first answers 401 for a bad one. */
+  async #probe(token: string | undefined): Promise<number | null> {
+    try {
+      const url = this.url.replace(/^ws/, "http");
+      const res = await fetch(url, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
+      await res.body?.cancel();
+      return res.status === 401 ? 401 : null;
+    } catch {
+      return null;
+    }
+  }
+
+  #retry(info: { code?: number; reason: string }): void {
+    if (!this.#wanted) return;
+    if (this.#options.reconnect === false) return this.#finish(new Error(info.reason), info);
+    const { delayMs } = this.#backoff.next();
+    this.#stats.reconnects++;
+    this.#setState({ state: "reconnecting", retryInMs: Math.round(delayMs), ...info });
+    this.#retryTimer = this.#timers.setTimeout(() => {
+      this.#retryTimer = null;
+      if (this.#wanted) void this.#attempt();
+    }, delayMs);
+  }
+
+  #failAuth(error: AuthError): void {
+    this.#wanted = false;
+    this.emit("auth_error", error);
+    this.#finish(error, {});
+  }
+
+  #finish(error: Error, info: { code?: number; reason?: string }): void {
+    this.#wanted = false;
+    this.#clearTimers();
+    const deferred = this.#deferred;
+    this.#deferred = null;
+    deferred?.reject(error);
+    if (this.#state !== "closed") this.#setState({ state: "closed", error, ...info });
+  }
+
+  #setState(change: Omit<StateChange, "previous">): void {
+    const previous = this.#state;
+    this.#state = change.state;
+    if (previous === change.state && change.state !== "reconnecting") return;
+    this.emit("state", { ...change, previous });
+  }
+
+  #clearTimers(): void {
+    if (this.#retryTimer !== null) this.#timers.clearTimeout(this.#retryTimer);
+    if (this.#healthyTimer !== null) this.#timers.clearTimeout(this.#healthyTimer);
+    this.#retryTimer = null;
+    this.#healthyTimer = null;
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * deepfake-edge client SDK: see src/client/README.md. Works in browsers (native WebSocket, token in
+ * `?token=`) and in Node (`ws`, token in `Authorization: Bearer`, via nodeSocketFactory).
+ */
+export { DeepfakeEdgeClient } from "./client.js";
+export {
+  CLIENT_HEALTHY_AFTER_MS,
+  CLIENT_MAX_BUFFERED_BYTES,
+  TERMINAL_CLOSE_CODES,
+  type ClientOptions,
+  type ClientStats,
+  type ConnectionState,
+  type DropReason,
+  type RenderedFrame,
+  type SendResult,
+  type StateChange,
+  type TokenProvider,
+} from "./options.js";
+export type { ClientEventMap, ClientEventName, ClientListener } from "./emitter.js";
+export {
+  parseServerEvent,
+  type DeepfakeAlert,
+  type Level,
+  type RateEvent,
+  type ReadyEvent,
+  type ServerErrorEvent,
+  type ServerEvent,
+  type UpstreamErrorEvent,
+  type UpstreamEvent,
+} from "./events.js";
+export { type AudioFrameInput, type PixelFormatName, type VideoFrameInput, type VideoFrameMeta } from "./messages.js";
+export { AUDIO_FRAME_MS, PcmFramer, downmix, floatToS16, s16ToLeBytes, samplesPerFrame } from "./pcm.js";
+export { CLIENT_SAMPLER_TOLERANCE_RATIO } from "./rate-gate.js";
+export {
+  AuthError,
+  browserSocketFactory,
+  nodeSocketFactory,
+  streamUrl,
+  tokenClaims,
+  type SocketFactory,
+  type WebSocketLike,
+} from "./socket.js";

@@ -1,0 +1,71 @@
+/**
+ * Options, results and statistics of DeepfakeEdgeClient, with the SDK's defaults (units in the
+ * names). The reconnect defaults are the service's own (src/config.ts, DESIGN.md §4).
+ */
+import type { Timers } from "../upstream/connection.js";
+import type { SocketFactory } from "./socket.js";
+
+/** A connection that stays open this long resets the reconnect backoff. */
+export const CLIENT_HEALTHY_AFTER_MS = 10_000;
+/** Video and audio are dropped while the socket has more than this much unsent data. */
+export const CLIENT_MAX_BUFFERED_BYTES = 2 * 1024 * 1024;
+/** Close codes after which the client does not reconnect: normal end, unsupported data, policy, too big. */
+export const TERMINAL_CLOSE_CODES: readonly number[] = [1000, 1003, 1008, 1009];
+
+export type TokenProvider = () => string | undefined | Promise<string | undefined>;
+export type ConnectionState = "idle" | "connecting" | "open" | "reconnecting" | "closed";
+export type DropReason = "disconnected" | "not_ready" | "rate_limited" | "backpressure" | "too_large" | "audio_rejected";
+export type SendResult = "sent" | DropReason;
+/** What a captureVideo renderer returns: the bytes, or the bytes with the size it actually rendered. */
+export type RenderedFrame = Uint8Array | { data: Uint8Array; width?: number; height?: number };
+
+export interface StateChange {
+  state: ConnectionState;
+  previous: ConnectionState;
+  /** With `reconnecting`: the wait before the next attempt. */
+  retryInMs?: number;
+  /** Close code and reason of the socket that went away, when there was one. */
+  code?: number;
+  reason?: string;
+  /** With `closed`: why the client gave up (AuthError for a refused token). */
+  error?: Error;
+}
+
+export interface ClientOptions {
+  /** The service: `https://edge.example.com` (or ws(s)://). */
+  baseUrl: string;
+  participantId: string;
+  /** A connect token, or a function called before every attempt (so it can mint a fresh one). */
+  token?: string | TokenProvider;
+  /** Defaults to the browser's WebSocket with `?token=`; in Node use nodeSocketFactory(WebSocket). */
+  socketFactory?: SocketFactory;
+  /** Sent as Hello on every connection. `vad: true` promises Speaking messages (setSpeaking). */
+  hello?: { client?: string; vad?: boolean };
+  /** Drop video client-side to the announced rate (default true; Hello.honors_rate says so). */
+  honorRate?: boolean;
+  /** false: never reconnect. Defaults: 1 s doubling to 10 s, +50 % jitter, reset after 10 s open. */
+  reconnect?: false | { initialMs?: number; maxMs?: number; jitterRatio?: number; healthyAfterMs?: number };
+  /** Whether to reconnect after the server closed an open socket; default: not after TERMINAL_CLOSE_CODES. */
+  shouldReconnect?: (code: number, reason: string) => boolean;
+  maxBufferedBytes?: number;
+  /**
+   * Browsers hide the status of a refused upgrade; after a failed attempt the client can ask with a
+   * plain GET (401 = AuthError). Default: on when `fetch` exists. Needs a server that checks the
+   * token before answering 426 to a non-upgrade request.
+   */
+  probeAuth?: boolean;
+  /** Injected clock and timers (tests, benchmarks); `now` must be monotonic milliseconds. */
+  timers?: Timers;
+  random?: () => number;
+}
+
+export interface ClientStats {
+  connects: number;
+  reconnects: number;
+  sent: { messages: number; bytes: number; videoFrames: number; videoBytes: number; audioFrames: number; audioBytes: number };
+  dropped: Record<DropReason, number>;
+  /** `error` events received from the server. */
+  serverErrors: number;
+  /** Text the client could not parse as a known event (logged nowhere, counted here). */
+  badEvents: number;
+}

@@ -1,0 +1,116 @@
+/**
+ * The transport boundary of the SDK: the part of a WebSocket it uses (satisfied structurally by the
+ * browser's WebSocket and by the `ws` package), socket factories for both, the stream URL, the
+ * typed error for rejected auth, and connect-token claims. No DOM or Node imports.
+ */
+
+/** WebSocket.readyState values (the same in browsers and `ws`). */
+export const SOCKET_OPEN = 1;
+
+/** The part of a WebSocket the SDK uses. */
+export interface WebSocketLike {
+  readonly readyState: number;
+  readonly bufferedAmount: number;
+  binaryType: string;
+  send(data: Uint8Array): void;
+  close(code?: number, reason?: string): void;
+  addEventListener(type: "open", listener: () => void): void;
+  addEventListener(type: "message", listener: (event: { data: unknown }) => void): void;
+  addEventListener(type: "close", listener: (event: { code: number; reason: string }) => void): void;
+  addEventListener(type: "error", listener: (event: { message?: unknown; error?: unknown }) => void): void;
+}
+
+/** Opens a socket to `url`, presenting `token` (undefined: no token) however the platform allows. */
+export type SocketFactory = (url: string, token: string | undefined) => WebSocketLike;
+
+/** Anything constructible like the browser's WebSocket (`new WebSocket(url)`). */
+export type BrowserWebSocketConstructor = new (url: string) => unknown;
+
+/**
+ * Browsers cannot set headers on a WebSocket upgrade, so the token travels as `?token=` (DESIGN.md §6).
+ * Defaults to `globalThis.WebSocket`.
+ */
+export function browserSocketFactory(ctor?: BrowserWebSocketConstructor): SocketFactory {
+  return (url, token) => {
+    const Ctor = ctor ?? (globalThis as { WebSocket?: BrowserWebSocketConstructor }).WebSocket;
+    if (!Ctor) throw new Error("no WebSocket implementation: pass socketFactory (in Node: nodeSocketFactory(WebSocket) from `ws`)");
+    const target = new URL(url);
+    if (token !== undefined) target.searchParams.set("token", token);
+    return new Ctor(target.toString()) as WebSocketLike;
+  };
+}
+
+/** The `ws` package's constructor signature (structural: the SDK does not import `ws`). */
+export type NodeWebSocketConstructor = new (
+  url: string,
+  options: { headers: Record<string, string>; maxPayload?: number },
+) => unknown;
+
+/**
+ * For Node with the `ws` package: the token goes in `Authorization: Bearer`, which keeps it out of
+ * URLs and access logs. `import WebSocket from "ws"; nodeSocketFactory(WebSocket)`.
+ */
+export function nodeSocketFactory(ctor: NodeWebSocketConstructor): SocketFactory {
+  return (url, token) =>
+    new ctor(url, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` }, maxPayload: 1_048_576 }) as WebSocketLike;
+}
+
+/** `ws(s)://host/v1/participants/<id>/stream` from the service's base URL (http(s) or ws(s)). */
+export function streamUrl(baseUrl: string, participantId: string): string {
+  const url = new URL(baseUrl);
+  if (url.protocol === "http:") url.protocol = "ws:";
+  else if (url.protocol === "https:") url.protocol = "wss:";
+  else if (url.protocol !== "ws:" && url.protocol !== "wss:") throw new TypeError(`baseUrl must be http(s) or ws(s), got ${baseUrl}`);
+  url.pathname = `${url.pathname.replace(/\/+$/, "")}/v1/participants/${encodeURIComponent(participantId)}/stream`;
+  url.search = "";
+  url.hash = "";
+  return url.toString();
+}
+
+/** The service refused the connect token (HTTP 401 on the upgrade, or a token already expired). */
+export class AuthError extends Error {
+  override readonly name = "AuthError";
+  constructor(
+    message: string,
+    /** 401 when the server answered; 0 when the SDK refused an expired token without connecting. */
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The HTTP status of a refused upgrade, when the platform reports it: `ws` fails with
+ * "Unexpected server response: 401". Browsers report nothing (null).
+ */
+export function refusedUpgradeStatus(event: { message?: unknown; error?: unknown }): number | null {
+  const texts = [event.message, event.error instanceof Error ? event.error.message : undefined];
+  for (const text of texts) {
+    const match = typeof text === "string" ? /Unexpected server response: (\d{3})/.exec(text) : null;
+    if (match) return Number(match[1]);
+  }
+  return null;
+}
+
+export interface TokenClaims {
+  sub?: string;
+  /** Expiry, seconds since the epoch. */
+  exp?: number;
+}
+
+/** Reads (does not verify) the claims of a connect token (a JWT); null when it is not one. */
+export function tokenClaims(token: string): TokenClaims | null {
+  const payload = token.split(".")[1];
+  if (payload === undefined || !/^[A-Za-z0-9_-]+$/.test(payload)) return null;
+  try {
+    const base64 = payload.replace(/-/g, "+").replace(/_/g, "/");
+    const binary = atob(base64 + "=".repeat((4 - (base64.length % 4)) % 4));
+    const bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0));
+    const value: unknown = JSON.parse(new TextDecoder().decode(bytes));
+    if (typeof value !== "object" || value === null) return null;
+    const { sub, exp } = value as Record<string, unknown>;
+    return { ...(typeof sub === "string" ? { sub } : {}), ...(typeof exp === "number" ? { exp } : {}) };
+  } catch {
+    return null;
+  }
+}
