@@ -3,6 +3,7 @@
  * Worker's string vars into a validated Config. Pure: no Workers imports.
  */
 import { AUDIO_INTERVAL_S } from "./media/audio/constants.js";
+import { parseWebhookConfig, type WebhookConfig, type WebhookVars } from "./webhooks/config.js";
 
 export const DEFAULT_DATASPIKE_WS_URL = "wss://api.dataspike.io/api/v4/deepfake/stream";
 
@@ -39,6 +40,12 @@ export const MAX_CONSECUTIVE_BAD_MESSAGES = 50;
 /** In-memory counters are written to storage at most this often. */
 export const COUNTERS_FLUSH_MS = 5_000;
 
+/** Stored state of a session is purged this long after its last client left (once no webhook is pending). */
+export const RETENTION_HOURS = 24;
+/** History page size for GET /v1/participants/:id/events. */
+export const EVENTS_PAGE_DEFAULT = 100;
+export const EVENTS_PAGE_MAX = 1000;
+
 export const PARTICIPANT_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 export const CONNECT_TOKEN_MAX_TTL_S = 24 * 3600;
 export const CONNECT_TOKEN_DEFAULT_TTL_S = 3600;
@@ -57,10 +64,13 @@ export interface Config {
   queueMaxItems: number;
   reconnect: { initialMs: number; maxMs: number; jitterRatio: number };
   upstreamIdleCloseMs: number;
+  webhooks: WebhookConfig;
+  retentionMs: number;
 }
 
 /** The vars parseConfig reads; structurally compatible with the Worker's Env. */
-export interface ConfigVars {
+export interface ConfigVars extends WebhookVars {
+  RETENTION_HOURS?: string;
   DEV_MODE?: string;
   DATASPIKE_API_KEY?: string;
   DATASPIKE_WS_URL?: string;
@@ -137,6 +147,13 @@ export function parseConfig(vars: ConfigVars): Config {
   const maxMs = num("RECONNECT_MAX_MS", RECONNECT_MAX_MS, 10, 3_600_000, true);
   if (maxMs < initialMs) problems.push(`RECONNECT_MAX_MS (${maxMs}) must be >= RECONNECT_INITIAL_MS (${initialMs})`);
 
+  let webhooks: WebhookConfig = { urls: [], secretKey: null, scheduleMs: [], timeoutMs: 0 };
+  try {
+    webhooks = parseWebhookConfig(vars);
+  } catch (err) {
+    problems.push(err instanceof Error ? err.message : String(err));
+  }
+
   const config: Config = {
     devMode,
     simulated,
@@ -155,6 +172,8 @@ export function parseConfig(vars: ConfigVars): Config {
     queueMaxItems: num("QUEUE_MAX_ITEMS", QUEUE_MAX_ITEMS, 1, 1024, true),
     reconnect: { initialMs, maxMs, jitterRatio: num("RECONNECT_JITTER_RATIO", RECONNECT_JITTER_RATIO, 0, 1) },
     upstreamIdleCloseMs: num("UPSTREAM_IDLE_CLOSE_MS", UPSTREAM_IDLE_CLOSE_MS, 0, 3_600_000, true),
+    webhooks,
+    retentionMs: num("RETENTION_HOURS", RETENTION_HOURS, 0, 24 * 365) * 3_600_000,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   cache.set(vars, config);

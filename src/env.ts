@@ -30,6 +30,13 @@ export interface Env {
   RECONNECT_MAX_MS?: string;
   RECONNECT_JITTER_RATIO?: string;
   UPSTREAM_IDLE_CLOSE_MS?: string;
+  /** Comma-separated webhook endpoints; each transition is POSTed to every one. */
+  WEBHOOK_URLS?: string;
+  /** Secret: `whsec_<base64>` Standard Webhooks signing key. Required when WEBHOOK_URLS is set. */
+  WEBHOOK_SECRET?: string;
+  WEBHOOK_RETRY_SCHEDULE?: string;
+  WEBHOOK_TIMEOUT_MS?: string;
+  RETENTION_HOURS?: string;
 }
 
 type WorkerEnv = Env;

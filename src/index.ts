@@ -95,11 +95,20 @@ for (const route of ["stream", "sfu/video", "sfu/audio"]) {
   });
 }
 
-app.get("/v1/participants/:id", async (c) => {
-  const auth = authorizeAdmin(c.var.config, c.req.raw);
-  if (!auth.ok) return denied(c, auth);
-  return toParticipant(c, c.req.param("id"), "/snapshot");
-});
+// Management routes (admin key): snapshot, history, webhook outbox, end of session.
+const management: Array<["get" | "delete", string, string]> = [
+  ["get", "", "/snapshot"],
+  ["get", "/events", "/events"],
+  ["get", "/webhooks", "/webhooks"],
+  ["delete", "", "/session"],
+];
+for (const [method, route, target] of management) {
+  app[method](`/v1/participants/:id${route}`, async (c) => {
+    const auth = authorizeAdmin(c.var.config, c.req.raw);
+    if (!auth.ok) return denied(c, auth);
+    return toParticipant(c, c.req.param("id"), target);
+  });
+}
 
 app.post("/v1/tokens", async (c) => {
   const auth = authorizeAdmin(c.var.config, c.req.raw);

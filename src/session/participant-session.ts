@@ -1,8 +1,9 @@
 /**
  * ParticipantSession: one Durable Object per participant. A thin shell that wires client sockets
- * (hibernation API), the upstream link, storage and timers to the pure modules:
- *   client-messages -> video-ingest -> codec -> upstream link (queue + backoff)
- *   upstream results -> detection state machine -> store (one transaction) -> client events
+ * (hibernation API), the upstream link, SQLite storage and one alarm to the pure modules:
+ *   client/SFU messages -> media intake -> upstream link (queue + backoff)
+ *   upstream results -> detection state machine -> state + history + webhook outbox (one transaction)
+ *                    -> client events, webhook deliveries (alarm-driven retries), retention purge
  */
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env.js";
@@ -20,18 +21,19 @@ import {
   type Config,
 } from "../config.js";
 import { DetectionState, type Level } from "../detection/state-machine.js";
-import { AudioIngest, type AudioChunk } from "../media/audio/audio-ingest.js";
-import { AudioError } from "../media/audio/pcm.js";
 import { encodeJpeg } from "../media/jpeg.js";
-import { VideoIngest } from "../media/video-ingest.js";
 import { Backoff } from "../upstream/backoff.js";
-import { FrameFormat, decodeResultEvent, encodeFrameRequest } from "../upstream/codec.js";
+import { decodeResultEvent } from "../upstream/codec.js";
 import { UpstreamLink, type UpstreamSocket } from "../upstream/connection.js";
 import { SendQueue } from "../upstream/send-queue.js";
+import { runDueDeliveries } from "../webhooks/deliver.js";
+import { WebhookOutbox } from "../webhooks/outbox.js";
 import { errorMessage, log } from "../log.js";
-import { ClientInputError, parseClientMessage, type ClientInput } from "./client-messages.js";
+import { ClientInputError, parseClientMessage } from "./client-messages.js";
 import { newEventId, type DeepfakeAlert, type ServerEvent } from "./events.js";
-import { parseSfuPacket, sfuPcmFrame } from "./sfu-packets.js";
+import { MediaIntake, type IntakeCounter } from "./media-intake.js";
+import { parseEventsQuery, parseWebhooksQuery } from "./queries.js";
+import { parseSfuPacket } from "./sfu-packets.js";
 import { SessionStore } from "./store.js";
 
 /** Header the router uses to tell the object which participant it serves. */
@@ -43,9 +45,6 @@ export const PARTICIPANT_HEADER = "x-participant-id";
  */
 type SocketRole = "client" | "sfu-video" | "sfu-audio";
 const SOCKET_ROLES: readonly SocketRole[] = ["client", "sfu-video", "sfu-audio"];
-/** Track ids used for SFU adapter feeds (the adapter carries none). */
-const SFU_VIDEO_TRACK = "sfu-video";
-const SFU_AUDIO_TRACK = "sfu-audio";
 
 /** Small, typed socket attachment: ids and flags only, never buffers. */
 interface ClientAttachment {
@@ -56,14 +55,16 @@ interface ClientAttachment {
   honorsRate?: boolean;
 }
 
+const RETENTION_DEADLINE = "retention";
+
 const COUNTER_NAMES = [
   "messages_received",
   "frames_received",
   "frames_sampled",
-  "audio_frames_received",
-  "audio_chunks_sent",
   "frames_skipped",
   "screen_frames_dropped",
+  "audio_frames_received",
+  "audio_chunks_sent",
   "messages_sent",
   "dropped_by_queue",
   "bad_messages",
@@ -76,18 +77,25 @@ const COUNTER_NAMES = [
 ] as const;
 type CounterName = (typeof COUNTER_NAMES)[number];
 
+/** Everything that exists only once the participant is known (and is dropped by a purge). */
+interface Live {
+  participantId: string;
+  sinceMs: number;
+  detection: DetectionState;
+  intake: MediaIntake;
+}
+
+const json = (body: unknown, status = 200) => Response.json(body, { status });
+const jsonError = (status: number, error: string, message: string) => json({ error, message }, status);
+
 export class ParticipantSession extends DurableObject<Env> {
   readonly #config: Config;
   readonly #store: SessionStore;
-  readonly #detection: DetectionState;
-  readonly #video: VideoIngest;
-  /** Client audio (trusts Speaking markers when the client sends them) and SFU audio (built-in gate). */
-  readonly #audio: AudioIngest;
-  readonly #sfuAudio: AudioIngest;
+  readonly #outbox: WebhookOutbox;
   readonly #link: UpstreamLink;
-  readonly #counters: Record<CounterName, number>;
-  #participantId: string | null;
-  #sinceMs: number;
+  #storeReady: boolean;
+  #live: Live | null = null;
+  #counters = ParticipantSession.#zeroCounters();
   #countersDirty = false;
   #flushTimer: ReturnType<typeof setTimeout> | null = null;
   #idleTimer: ReturnType<typeof setTimeout> | null = null;
@@ -99,24 +107,17 @@ export class ParticipantSession extends DurableObject<Env> {
     super(ctx, env);
     this.#config = parseConfig(env);
     this.#store = new SessionStore(ctx.storage.sql);
-    this.#store.migrate();
-    const row = this.#store.loadParticipant();
-    this.#participantId = row?.participantId ?? null;
-    this.#sinceMs = row?.sinceMs ?? Date.now();
-    const stored = this.#store.loadCounters();
-    this.#counters = Object.fromEntries(COUNTER_NAMES.map((name) => [name, stored[name] ?? 0])) as Record<CounterName, number>;
-    this.#detection = new DetectionState({ initialLevel: row?.level ?? "clear", trackTtlMs: TRACK_TTL_MS });
-    const video = this.#config.video;
-    this.#video = new VideoIngest({
-      fps: this.#fpsFor(this.#detection.level),
-      jpegQuality: video.jpegQuality,
-      limits: { maxWidth: video.maxWidth, maxHeight: video.maxHeight, maxPixels: video.maxWidth * video.maxHeight },
-      toleranceRatio: SAMPLER_TOLERANCE_RATIO,
-      maxTracks: MAX_VIDEO_TRACKS,
-      encode: encodeJpeg,
-    });
-    this.#audio = new AudioIngest({ intervalMs: this.#config.audioIntervalMs });
-    this.#sfuAudio = new AudioIngest({ intervalMs: this.#config.audioIntervalMs });
+    this.#outbox = new WebhookOutbox(ctx.storage.sql);
+    // A never-used object stays empty: the schema is created when a participant first connects.
+    this.#storeReady = this.#store.exists();
+    if (this.#storeReady) {
+      this.#store.migrate();
+      this.#outbox.abandonUrlsNotIn(this.#config.webhooks.urls, Date.now());
+      const row = this.#store.loadParticipant();
+      if (row) this.#live = this.#buildLive(row.participantId, row.level, row.sinceMs);
+      const stored = this.#store.loadCounters();
+      for (const name of COUNTER_NAMES) this.#counters[name] = stored[name] ?? 0;
+    }
     this.#link = new UpstreamLink({
       connect: () => this.#connectUpstream(),
       backoff: new Backoff(this.#config.reconnect),
@@ -126,11 +127,11 @@ export class ParticipantSession extends DurableObject<Env> {
       hooks: {
         connected: () => {
           this.#count("upstream_connects");
-          log("info", "upstream connected", { participant: this.#participantId, simulated: this.#config.simulated });
+          log("info", "upstream connected", { participant: this.#live?.participantId, simulated: this.#config.simulated });
           this.#broadcast({ type: "upstream", status: "connected" });
         },
         reconnecting: (retryInMs, reason) => {
-          log("warn", "upstream reconnecting", { participant: this.#participantId, retry_in_ms: Math.round(retryInMs), reason });
+          log("warn", "upstream reconnecting", { participant: this.#live?.participantId, retry_in_ms: Math.round(retryInMs), reason });
           this.#broadcast({ type: "upstream", status: "reconnecting", retry_in_ms: Math.round(retryInMs) });
         },
         message: (data) => this.#onUpstreamMessage(data),
@@ -139,37 +140,68 @@ export class ParticipantSession extends DurableObject<Env> {
       },
     });
     // After hibernation the sockets are still there: keep the upstream open for them.
-    if (this.#clients().length > 0 && this.#participantId) this.#link.start();
+    if (this.#live && this.ctx.getWebSockets().length > 0) this.#link.start();
   }
+
+  // ---- entry points -------------------------------------------------------------------------
 
   override async fetch(request: Request): Promise<Response> {
     try {
       const url = new URL(request.url);
-      const participantId = request.headers.get(PARTICIPANT_HEADER);
-      if (participantId) this.#adoptParticipant(participantId);
-      if (url.pathname === "/stream") return this.#accept(request, "client");
-      if (url.pathname === "/sfu/video") return this.#accept(request, "sfu-video");
-      if (url.pathname === "/sfu/audio") return this.#accept(request, "sfu-audio");
-      if (url.pathname === "/snapshot" && request.method === "GET") return Response.json(this.#snapshot());
-      return Response.json({ error: "not_found", message: `no such object route ${url.pathname}` }, { status: 404 });
+      const socketRole = ({ "/stream": "client", "/sfu/video": "sfu-video", "/sfu/audio": "sfu-audio" } as const)[url.pathname];
+      if (socketRole) return this.#accept(request, socketRole);
+      if (!this.#live) return jsonError(404, "unknown_participant", "no session is stored for this participant");
+      switch (`${request.method} ${url.pathname}`) {
+        case "GET /snapshot":
+          return json(this.#snapshot(this.#live));
+        case "GET /events": {
+          const query = parseEventsQuery(url.searchParams);
+          if (!query.ok) return jsonError(400, "bad_query", query.message);
+          const events = this.#store.listHistory(query.value.after, query.value.limit);
+          if (!events) return jsonError(400, "unknown_event", `no event ${query.value.after} in this participant's history`);
+          return json({ events, next_after: events.length === query.value.limit ? events[events.length - 1]!.id : null });
+        }
+        case "GET /webhooks": {
+          const query = parseWebhooksQuery(url.searchParams);
+          if (!query.ok) return jsonError(400, "bad_query", query.message);
+          const entries = this.#outbox.list(query.value);
+          return json({
+            ...this.#outbox.statusCounts(),
+            webhooks: entries,
+            next_after: entries.length === query.value.limit ? entries[entries.length - 1]!.seq : null,
+          });
+        }
+        case "DELETE /session":
+          return json(await this.#endSession("deleted"));
+      }
+      return jsonError(404, "not_found", `no such object route ${request.method} ${url.pathname}`);
     } catch (err) {
-      log("error", "participant fetch failed", { class: "ParticipantSession", participant: this.#participantId, reason: errorMessage(err) });
-      return Response.json({ error: "internal", message: "internal error" }, { status: 500 });
+      log("error", "participant fetch failed", { class: "ParticipantSession", participant: this.#live?.participantId, reason: errorMessage(err) });
+      return jsonError(500, "internal", "internal error");
     }
   }
 
   override async webSocketMessage(ws: WebSocket, message: ArrayBuffer | string): Promise<void> {
     try {
       this.#count("messages_received");
-      if (this.#participantId) this.#link.start();
+      const live = this.#live;
+      if (!live) throw new ClientInputError("decode_failed", "this session has ended; reconnect");
+      this.#link.start();
       const role = this.#role(ws);
+      const now = Date.now();
+      let fedTrack: string | null;
       if (role === "client") {
         const input = parseClientMessage(message);
-        this.#badStreak.delete(ws);
-        await this.#handle(ws, input);
+        if (input.kind === "hello") {
+          const attachment = (ws.deserializeAttachment() ?? { role, joinedAtMs: now }) as ClientAttachment;
+          ws.serializeAttachment({ ...attachment, client: input.client, vad: input.vad, honorsRate: input.honorsRate } satisfies ClientAttachment);
+        }
+        fedTrack = await live.intake.client(input, now);
       } else {
-        await this.#handleSfu(ws, role, message);
+        fedTrack = await live.intake.sfu(role === "sfu-audio" ? "audio" : "video", parseSfuPacket(message), now);
       }
+      this.#badStreak.delete(ws);
+      if (fedTrack !== null) this.#noteTrack(ws, fedTrack, now);
     } catch (err) {
       this.#reject(ws, err);
     }
@@ -185,142 +217,76 @@ export class ParticipantSession extends DurableObject<Env> {
   }
 
   override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
-    log("warn", "client socket error", { participant: this.#participantId, reason: errorMessage(error) });
+    log("warn", "client socket error", { participant: this.#live?.participantId, reason: errorMessage(error) });
     this.#forgetSocket(ws);
+  }
+
+  /** One alarm for every durable deadline: webhook retries and the retention purge. */
+  override async alarm(): Promise<void> {
+    try {
+      if (!this.#storeReady) return;
+      await this.#deliverWebhooks();
+      const retentionAt = this.#store.getDeadline(RETENTION_DEADLINE);
+      if (retentionAt !== null && retentionAt <= Date.now() && this.ctx.getWebSockets().length === 0 && this.#outbox.pendingCount() === 0) {
+        await this.#endSession("retention expired");
+        return;
+      }
+    } catch (err) {
+      log("error", "alarm failed", { class: "ParticipantSession", participant: this.#live?.participantId, reason: errorMessage(err) });
+    }
+    this.#rearm();
   }
 
   // ---- clients ------------------------------------------------------------------------------
 
   #accept(request: Request, role: SocketRole): Response {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-      return Response.json({ error: "upgrade_required", message: "expected a WebSocket upgrade" }, { status: 426 });
+      return jsonError(426, "upgrade_required", "expected a WebSocket upgrade");
     }
-    if (!this.#participantId) {
-      return Response.json({ error: "bad_request", message: "participant id missing" }, { status: 400 });
+    const participantId = request.headers.get(PARTICIPANT_HEADER);
+    if (!participantId) return jsonError(400, "bad_request", "participant id missing");
+    if (this.ctx.getWebSockets().length >= MAX_CLIENTS_PER_PARTICIPANT) {
+      return jsonError(429, "too_many_clients", `at most ${MAX_CLIENTS_PER_PARTICIPANT} sockets per participant`);
     }
-    if (this.#clients().length >= MAX_CLIENTS_PER_PARTICIPANT) {
-      return Response.json(
-        { error: "too_many_clients", message: `at most ${MAX_CLIENTS_PER_PARTICIPANT} sockets per participant` },
-        { status: 429 },
-      );
-    }
+    const live = this.#adopt(participantId);
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
     this.ctx.acceptWebSocket(server, [role]);
     server.serializeAttachment({ role, joinedAtMs: Date.now() } satisfies ClientAttachment);
     this.#cancelIdleClose();
     this.#link.start();
-    log("info", "client joined", { participant: this.#participantId, role, clients: this.#clients().length, simulated: this.#config.simulated });
-    if (role !== "client") return new Response(null, { status: 101, webSocket: client });
-    this.#send(server, {
-      type: "ready",
-      participant_id: this.#participantId,
-      level: this.#detection.level,
-      video_fps: this.#video.fps,
-      simulated: this.#config.simulated,
-      dev_mode: this.#config.devMode,
-      ...(this.#config.simulated ? { notice: "SIMULATED RESULTS: no DATASPIKE_API_KEY is set, a local simulator answers" } : {}),
-    });
-    if (this.#link.status === "connected") this.#send(server, { type: "upstream", status: "connected" });
+    this.#rearm();
+    log("info", "client joined", { participant: participantId, role, clients: this.ctx.getWebSockets().length, simulated: this.#config.simulated });
+    if (role === "client") {
+      this.#send(server, {
+        type: "ready",
+        participant_id: participantId,
+        level: live.detection.level,
+        video_fps: live.intake.videoFps,
+        simulated: this.#config.simulated,
+        dev_mode: this.#config.devMode,
+        ...(this.#config.simulated ? { notice: "SIMULATED RESULTS: no DATASPIKE_API_KEY is set, a local simulator answers" } : {}),
+      });
+      if (this.#link.status === "connected") this.#send(server, { type: "upstream", status: "connected" });
+    }
     return new Response(null, { status: 101, webSocket: client });
   }
 
-  async #handle(ws: WebSocket, input: ClientInput): Promise<void> {
-    switch (input.kind) {
-      case "hello": {
-        const attachment = (ws.deserializeAttachment() ?? { role: "client", joinedAtMs: Date.now() }) as ClientAttachment;
-        ws.serializeAttachment({ ...attachment, client: input.client, vad: input.vad, honorsRate: input.honorsRate } satisfies ClientAttachment);
-        return this.#sendAudio(this.#audio.setClientVad(input.vad, Date.now()));
-      }
-      case "video": {
-        this.#count("frames_received");
-        const now = Date.now();
-        const outcome = await this.#video.process(input, now);
-        if (outcome.kind === "screen") return this.#count("screen_frames_dropped");
-        if (outcome.kind === "skipped") return this.#count("frames_skipped");
-        this.#count("frames_sampled");
-        this.#noteTrack(ws, outcome.trackId, now);
-        this.#link.send(
-          encodeFrameRequest({
-            participantId: this.#participantId!,
-            trackId: outcome.trackId,
-            timestampMs: input.timestampMs > 0 ? input.timestampMs : now,
-            format: FrameFormat.JPEG,
-            data: outcome.data,
-          }),
-        );
-        return;
-      }
-      case "audio": {
-        this.#count("audio_frames_received");
-        const now = Date.now();
-        const chunks = this.#audioFrame(this.#audio, input, now);
-        this.#noteTrack(ws, input.trackId, now);
-        return this.#sendAudio(chunks);
-      }
-      case "speaking":
-        return this.#sendAudio(this.#audio.speaking(input.speaking, Date.now()));
-    }
-  }
-
-  /** A Realtime SFU adapter message: a Packet whose payload is a JPEG (video) or 48 kHz stereo PCM (audio). */
-  async #handleSfu(ws: WebSocket, role: "sfu-video" | "sfu-audio", message: ArrayBuffer | string): Promise<void> {
-    const packet = parseSfuPacket(message);
-    this.#badStreak.delete(ws);
-    const now = Date.now();
-    if (role === "sfu-audio") {
-      this.#count("audio_frames_received");
-      const chunks = this.#audioFrame(this.#sfuAudio, sfuPcmFrame(packet, SFU_AUDIO_TRACK), now);
-      this.#noteTrack(ws, SFU_AUDIO_TRACK, now);
-      return this.#sendAudio(chunks);
-    }
-    await this.#handle(ws, {
-      kind: "video",
-      trackId: SFU_VIDEO_TRACK,
-      width: 0,
-      height: 0,
-      format: "JPEG",
-      source: "camera",
-      timestampMs: now,
-      data: packet.payload,
-    });
-  }
-
-  #audioFrame(ingest: AudioIngest, frame: { trackId: string; sampleRate: number; channels: number; data: Uint8Array }, nowMs: number): AudioChunk[] {
-    try {
-      return ingest.pushFrame(frame, nowMs);
-    } catch (err) {
-      if (err instanceof AudioError) throw new ClientInputError("bad_audio", err.message);
-      throw err;
-    }
-  }
-
-  #sendAudio(chunks: AudioChunk[]): void {
-    const now = Date.now();
-    for (const chunk of chunks) {
-      this.#count("audio_chunks_sent");
-      this.#link.send(
-        encodeFrameRequest({ participantId: this.#participantId!, trackId: chunk.trackId, timestampMs: now, format: FrameFormat.PCM, data: chunk.pcm }),
-      );
-    }
-  }
-
   #role(ws: WebSocket): SocketRole {
-    const tag = this.ctx.getTags(ws).find((t): t is SocketRole => SOCKET_ROLES.includes(t as SocketRole));
-    return tag ?? "client";
+    return this.ctx.getTags(ws).find((t): t is SocketRole => SOCKET_ROLES.includes(t as SocketRole)) ?? "client";
   }
 
   #reject(ws: WebSocket, err: unknown): void {
     this.#count("bad_messages");
     if (err instanceof ClientInputError) {
-      this.#send(ws, { type: "error", code: err.code, message: err.message });
+      if (this.#role(ws) === "client") this.#send(ws, { type: "error", code: err.code, message: err.message });
     } else {
-      log("error", "client message failed", { class: "ParticipantSession", participant: this.#participantId, reason: errorMessage(err) });
-      this.#send(ws, { type: "error", code: "internal", message: "the message could not be processed" });
+      log("error", "client message failed", { class: "ParticipantSession", participant: this.#live?.participantId, reason: errorMessage(err) });
+      if (this.#role(ws) === "client") this.#send(ws, { type: "error", code: "internal", message: "the message could not be processed" });
     }
     const streak = (this.#badStreak.get(ws) ?? 0) + 1;
     this.#badStreak.set(ws, streak);
     if (streak >= MAX_CONSECUTIVE_BAD_MESSAGES) {
-      log("warn", "closing client after repeated bad messages", { participant: this.#participantId, streak });
+      log("warn", "closing client after repeated bad messages", { participant: this.#live?.participantId, streak });
       try {
         ws.close(1008, `${streak} bad messages in a row`);
       } catch {
@@ -331,7 +297,7 @@ export class ParticipantSession extends DurableObject<Env> {
   }
 
   #noteTrack(ws: WebSocket, trackId: string, nowMs: number): void {
-    this.#detection.touchTrack(trackId, nowMs);
+    this.#live?.detection.touchTrack(trackId, nowMs);
     let tracks = this.#socketTracks.get(ws);
     if (!tracks) this.#socketTracks.set(ws, (tracks = new Set()));
     tracks.add(trackId);
@@ -341,25 +307,24 @@ export class ParticipantSession extends DurableObject<Env> {
     this.#badStreak.delete(ws);
     const tracks = this.#socketTracks.get(ws);
     this.#socketTracks.delete(ws);
-    const stillFed = new Set([...this.#socketTracks.values()].flatMap((set) => [...set]));
-    // An utterance in progress when its socket leaves is still sent (padded, if >= 1 s).
-    const role = this.#role(ws);
-    if (tracks && role !== "sfu-video") this.#sendAudio((role === "sfu-audio" ? this.#sfuAudio : this.#audio).flush(Date.now()));
-    for (const trackId of tracks ?? []) {
-      if (stillFed.has(trackId)) continue;
-      this.#detection.closeTrack(trackId);
-      this.#video.forgetTrack(trackId);
-      this.#audio.forgetTrack(trackId);
-      this.#sfuAudio.forgetTrack(trackId);
+    const live = this.#live;
+    if (live && tracks) {
+      const role = this.#role(ws);
+      if (role !== "sfu-video") live.intake.endFeed(role === "sfu-audio" ? "audio" : "client", Date.now());
+      const stillFed = new Set([...this.#socketTracks.values()].flatMap((set) => [...set]));
+      for (const trackId of tracks) {
+        if (stillFed.has(trackId)) continue;
+        live.detection.closeTrack(trackId);
+        live.intake.forgetTrack(trackId);
+      }
     }
-    const remaining = this.#clients().filter((socket) => socket !== ws).length;
-    log("info", "client left", { participant: this.#participantId, clients: remaining });
-    if (remaining === 0) this.#scheduleIdleClose();
-  }
-
-  /** Every live socket of this participant: clients and SFU adapter feeds. */
-  #clients(): WebSocket[] {
-    return this.ctx.getWebSockets();
+    const sockets = this.ctx.getWebSockets();
+    const remaining = sockets.filter((socket) => socket !== ws).length;
+    log("info", "client left", { participant: live?.participantId, clients: remaining });
+    if (remaining === 0) {
+      this.#scheduleIdleClose();
+      this.#rearm(sockets.length - remaining);
+    }
   }
 
   #send(ws: WebSocket, event: ServerEvent): void {
@@ -370,9 +335,9 @@ export class ParticipantSession extends DurableObject<Env> {
     }
   }
 
+  /** Events go to participant clients only; SFU adapter feeds speak protobuf Packets. */
   #broadcast(event: ServerEvent): void {
     const text = JSON.stringify(event);
-    // SFU adapter feeds speak protobuf Packets only; events go to participant clients.
     for (const ws of this.ctx.getWebSockets("client")) {
       try {
         ws.send(text);
@@ -382,10 +347,11 @@ export class ParticipantSession extends DurableObject<Env> {
     }
   }
 
-  // ---- upstream -----------------------------------------------------------------------------
+  // ---- upstream and detection ---------------------------------------------------------------
 
   async #connectUpstream(): Promise<UpstreamSocket> {
-    const participantId = this.#participantId!;
+    const participantId = this.#live?.participantId;
+    if (!participantId) throw new Error("no participant");
     const headers = { Upgrade: "websocket", Authorization: `Bearer ${this.#config.dataspikeApiKey}` };
     let response: Response;
     if (this.#config.simulated) {
@@ -406,86 +372,184 @@ export class ParticipantSession extends DurableObject<Env> {
   }
 
   #onUpstreamMessage(data: ArrayBuffer): void {
+    const live = this.#live;
+    if (!live) return;
     try {
       let result;
       try {
         result = decodeResultEvent(new Uint8Array(data));
       } catch (err) {
         this.#count("upstream_undecodable");
-        log("warn", "skipped an undecodable upstream message", { participant: this.#participantId, bytes: data.byteLength, reason: errorMessage(err) });
+        log("warn", "skipped an undecodable upstream message", { participant: live.participantId, bytes: data.byteLength, reason: errorMessage(err) });
         return;
       }
       const now = Date.now();
       const trackId = result.trackId || "unknown";
-      const outcome = this.#detection.applyResult(result.kind, trackId, result.message, now);
+      const outcome = live.detection.applyResult(result.kind, trackId, result.message, now);
       switch (outcome.kind) {
         case "transition":
           this.#count("results");
-          return this.#applyTransition(outcome.transition.previous, outcome.transition.level, trackId, result.message, now);
+          return this.#applyTransition(live, outcome.transition.previous, outcome.transition.level, trackId, result.message, now);
         case "unchanged":
           return this.#count("results");
         case "error":
           this.#count("upstream_errors");
-          log("warn", "upstream reported an error", { participant: this.#participantId, track: trackId, message: result.message.slice(0, 500) });
+          log("warn", "upstream reported an error", { participant: live.participantId, track: trackId, message: result.message.slice(0, 500) });
           return this.#broadcast({ type: "upstream_error", track_id: trackId, message: result.message });
         case "unknown":
           return this.#count("results_unknown");
       }
     } catch (err) {
-      log("error", "upstream result failed", { class: "ParticipantSession", participant: this.#participantId, reason: errorMessage(err) });
+      log("error", "upstream result failed", { class: "ParticipantSession", participant: live.participantId, reason: errorMessage(err) });
     }
   }
 
-  #applyTransition(previous: Level, level: Level, trackId: string, message: string, nowMs: number): void {
+  /** State, history and webhook outbox change in one transaction; only then do events go out. */
+  #applyTransition(live: Live, previous: Level, level: Level, trackId: string, message: string, nowMs: number): void {
     const alert: DeepfakeAlert = {
       type: "deepfake_alert",
       id: newEventId(nowMs),
       level,
       previous_level: previous,
-      participant_id: this.#participantId!,
+      participant_id: live.participantId,
       track_id: trackId,
       message,
       timestamp_ms: nowMs,
     };
-    this.ctx.storage.transactionSync(() => this.#store.recordTransition(alert));
-    this.#sinceMs = nowMs;
+    this.ctx.storage.transactionSync(() => {
+      this.#store.recordTransition(alert);
+      this.#outbox.enqueue(alert, this.#config.webhooks.urls, nowMs);
+    });
+    live.sinceMs = nowMs;
     this.#count("events");
     log("info", "level changed", { participant: alert.participant_id, event: alert.id, previous_level: previous, new_level: level, track: trackId });
     this.#broadcast(alert);
     const fps = this.#fpsFor(level);
-    if (fps !== this.#video.fps) {
-      this.#video.setFps(fps, nowMs);
+    if (fps !== live.intake.videoFps) {
+      live.intake.setVideoFps(fps, nowMs);
       this.#broadcast({ type: "rate", video_fps: fps });
     }
+    if (this.#config.webhooks.urls.length > 0) void this.#deliverWebhooks().then(() => this.#rearm());
   }
 
   #fpsFor(level: Level): number {
     return level === "suspicious" ? this.#config.video.burstFps : this.#config.video.normalFps;
   }
 
-  // ---- lifecycle and storage -----------------------------------------------------------------
+  // ---- webhooks, retention, storage ---------------------------------------------------------
 
-  #adoptParticipant(participantId: string): void {
-    if (this.#participantId === participantId) return;
+  async #deliverWebhooks(): Promise<void> {
+    const { secretKey, scheduleMs, timeoutMs } = this.#config.webhooks;
+    if (!secretKey || !this.#storeReady) return;
+    const run = runDueDeliveries(this.#outbox, {
+      secretKey,
+      schedule: scheduleMs,
+      timeoutMs,
+      log,
+      logFields: { participant: this.#live?.participantId },
+    });
+    // Claims are taken synchronously: arm the backstop alarm at their lease deadline right away.
+    this.#rearm();
+    await run;
+  }
+
+  /**
+   * Arms the single alarm to the earliest durable deadline: the next webhook attempt, or the
+   * retention purge (set once no client is connected and no webhook is pending).
+   */
+  #rearm(leaving = 0): void {
+    if (!this.#storeReady) return;
+    const idle = this.ctx.getWebSockets().length - leaving <= 0 && this.#outbox.pendingCount() === 0;
+    let retentionAt = this.#store.getDeadline(RETENTION_DEADLINE);
+    if (idle && retentionAt === null) {
+      retentionAt = Date.now() + this.#config.retentionMs;
+      this.#store.setDeadline(RETENTION_DEADLINE, retentionAt);
+    } else if (!idle && retentionAt !== null) {
+      this.#store.setDeadline(RETENTION_DEADLINE, null);
+      retentionAt = null;
+    }
+    const due = [this.#outbox.nextDueMs(), retentionAt].filter((t): t is number => t !== null);
+    if (due.length === 0) void this.ctx.storage.deleteAlarm();
+    else void this.ctx.storage.setAlarm(Math.min(...due));
+  }
+
+  /** Ends the session: closes every socket and the upstream, and deletes all stored state. */
+  async #endSession(reason: string): Promise<{ deleted: true; participant_id: string | null }> {
+    const participantId = this.#live?.participantId ?? null;
+    for (const ws of this.ctx.getWebSockets()) {
+      try {
+        ws.close(1000, `session ended: ${reason}`);
+      } catch {
+        // already closed
+      }
+    }
+    this.#socketTracks.clear();
+    this.#badStreak.clear();
+    this.#cancelIdleClose();
+    if (this.#flushTimer !== null) clearTimeout(this.#flushTimer);
+    this.#flushTimer = null;
+    this.#link.stop(reason);
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+    this.#storeReady = false;
+    this.#live = null;
+    this.#counters = ParticipantSession.#zeroCounters();
+    this.#countersDirty = false;
+    log("info", "session purged", { participant: participantId, reason });
+    return { deleted: true, participant_id: participantId };
+  }
+
+  #adopt(participantId: string): Live {
+    if (this.#live?.participantId === participantId) return this.#live;
+    if (!this.#storeReady) {
+      this.#store.migrate();
+      this.#storeReady = true;
+    }
     const row = this.#store.ensureParticipant(participantId, Date.now());
-    this.#participantId = row.participantId;
-    this.#sinceMs = row.sinceMs;
+    this.#live = this.#buildLive(row.participantId, row.level, row.sinceMs);
+    return this.#live;
+  }
+
+  #buildLive(participantId: string, level: Level, sinceMs: number): Live {
+    const video = this.#config.video;
+    return {
+      participantId,
+      sinceMs,
+      detection: new DetectionState({ initialLevel: level, trackTtlMs: TRACK_TTL_MS }),
+      intake: new MediaIntake({
+        participantId,
+        audioIntervalMs: this.#config.audioIntervalMs,
+        video: {
+          fps: this.#fpsFor(level),
+          jpegQuality: video.jpegQuality,
+          limits: { maxWidth: video.maxWidth, maxHeight: video.maxHeight, maxPixels: video.maxWidth * video.maxHeight },
+          toleranceRatio: SAMPLER_TOLERANCE_RATIO,
+          maxTracks: MAX_VIDEO_TRACKS,
+          encode: encodeJpeg,
+        },
+        outputs: { send: (bytes) => this.#link.send(bytes), count: (name: IntakeCounter) => this.#count(name) },
+      }),
+    };
   }
 
   #scheduleIdleClose(): void {
     this.#cancelIdleClose();
     this.#idleTimer = setTimeout(() => {
       this.#idleTimer = null;
-      if (this.#clients().length > 0) return;
+      if (this.ctx.getWebSockets().length > 0) return;
       this.#link.stop("no clients");
       this.#flushCounters();
-      log("info", "upstream closed: no clients", { participant: this.#participantId });
+      log("info", "upstream closed: no clients", { participant: this.#live?.participantId });
     }, this.#config.upstreamIdleCloseMs);
   }
 
   #cancelIdleClose(): void {
     if (this.#idleTimer !== null) clearTimeout(this.#idleTimer);
     this.#idleTimer = null;
+  }
+
+  static #zeroCounters(): Record<CounterName, number> {
+    return Object.fromEntries(COUNTER_NAMES.map((name) => [name, 0])) as Record<CounterName, number>;
   }
 
   #count(name: CounterName, by = 1): void {
@@ -499,25 +563,31 @@ export class ParticipantSession extends DurableObject<Env> {
   }
 
   #flushCounters(): void {
-    if (!this.#countersDirty) return;
+    if (!this.#countersDirty || !this.#storeReady) return;
     this.#countersDirty = false;
     try {
       this.#store.saveCounters(this.#counters);
     } catch (err) {
-      log("error", "saving counters failed", { participant: this.#participantId, reason: errorMessage(err) });
+      log("error", "saving counters failed", { participant: this.#live?.participantId, reason: errorMessage(err) });
     }
   }
 
-  #snapshot() {
+  #snapshot(live: Live) {
+    const now = Date.now();
     return {
-      participant_id: this.#participantId,
-      level: this.#detection.level,
-      since_ms: this.#sinceMs,
-      video_fps: this.#video.fps,
+      participant_id: live.participantId,
+      level: live.detection.level,
+      since_ms: live.sinceMs,
+      video_fps: live.intake.videoFps,
       simulated: this.#config.simulated,
       upstream: { status: this.#link.status, queued: this.#link.queued },
-      clients: this.#clients().length,
+      clients: this.ctx.getWebSockets("client").length,
+      feeds: this.ctx.getWebSockets().length - this.ctx.getWebSockets("client").length,
+      tracks: live.detection.tracks(now).map((t) => ({ track_id: t.trackId, level: t.level, last_activity_ms: t.lastActivityMs })),
       counters: { ...this.#counters },
+      history: { events: this.#store.historyCount() },
+      webhooks: this.#outbox.statusCounts(),
+      retention_purge_at_ms: this.#store.getDeadline(RETENTION_DEADLINE),
     };
   }
 }

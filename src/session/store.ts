@@ -5,6 +5,7 @@
  */
 import { isLevel, type Level } from "../detection/state-machine.js";
 import type { DeepfakeAlert } from "./events.js";
+import { OUTBOX_MIGRATION } from "../webhooks/outbox.js";
 
 /** The part of Durable Object SqlStorage the store uses. */
 export interface SqlLike {
@@ -29,6 +30,9 @@ const MIGRATIONS: readonly string[] = [
      timestamp_ms INTEGER NOT NULL
    );
    CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);`,
+  OUTBOX_MIGRATION,
+  // Deadlines that must survive eviction (the retention purge); the alarm is armed to the earliest.
+  `CREATE TABLE deadlines (name TEXT PRIMARY KEY, at_ms INTEGER NOT NULL);`,
 ];
 
 export interface ParticipantRow {
@@ -39,6 +43,11 @@ export interface ParticipantRow {
 
 export class SessionStore {
   constructor(private readonly sql: SqlLike) {}
+
+  /** True once a schema exists (a participant connected at some point and nothing purged it since). */
+  exists(): boolean {
+    return this.sql.exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_schema'").toArray().length > 0;
+  }
 
   /** Applies pending migrations; returns the schema version. */
   migrate(): number {
@@ -82,6 +91,48 @@ export class SessionStore {
       alert.message,
       alert.timestamp_ms,
     );
+  }
+
+  /** Transition history, oldest first, after the event with id `afterEventId` (exclusive). */
+  listHistory(afterEventId: string | null, limit: number): DeepfakeAlert[] | null {
+    let afterSeq = 0;
+    if (afterEventId !== null) {
+      const row = this.sql.exec("SELECT seq FROM history WHERE event_id = ?", afterEventId).toArray()[0];
+      if (!row) return null;
+      afterSeq = Number(row.seq);
+    }
+    const participantId = this.loadParticipant()?.participantId ?? "";
+    return this.sql
+      .exec(
+        "SELECT event_id, previous_level, level, track_id, message, timestamp_ms FROM history WHERE seq > ? ORDER BY seq LIMIT ?",
+        afterSeq,
+        limit,
+      )
+      .toArray()
+      .map((row) => ({
+        type: "deepfake_alert" as const,
+        id: String(row.event_id),
+        level: isLevel(row.level) ? row.level : "clear",
+        previous_level: isLevel(row.previous_level) ? row.previous_level : "clear",
+        participant_id: participantId,
+        track_id: String(row.track_id),
+        message: String(row.message),
+        timestamp_ms: Number(row.timestamp_ms),
+      }));
+  }
+
+  historyCount(): number {
+    return Number(this.sql.exec("SELECT COUNT(*) AS n FROM history").toArray()[0]?.n ?? 0);
+  }
+
+  getDeadline(name: string): number | null {
+    const row = this.sql.exec("SELECT at_ms FROM deadlines WHERE name = ?", name).toArray()[0];
+    return row ? Number(row.at_ms) : null;
+  }
+
+  setDeadline(name: string, atMs: number | null): void {
+    if (atMs === null) this.sql.exec("DELETE FROM deadlines WHERE name = ?", name);
+    else this.sql.exec("INSERT INTO deadlines (name, at_ms) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET at_ms = excluded.at_ms", name, atMs);
   }
 
   loadCounters(): Record<string, number> {

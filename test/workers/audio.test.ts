@@ -30,7 +30,7 @@ describe("audio through the participant object", () => {
       s.ws.send(v1.ClientMessage.encode({ audio: { trackId: "mic", sampleRate: 48_000, channels: 2, timestampMs: i * 20, data: toneFrame(i) } }).finish());
     }
     s.ws.send(v1.ClientMessage.encode({ speaking: { speaking: false } }).finish());
-    await waitUntil(async () => ((await simulatorStats(id)) as unknown as { pcm_chunks: number }).pcm_chunks === 1);
+    await waitUntil(async () => ((await simulatorStats(id)) as unknown as { pcm_chunks: number }).pcm_chunks === 1, 15_000);
     const stats = (await simulatorStats(id)) as unknown as { pcm_chunks: number; rejected: number };
     expect(stats.rejected).toBe(0);
     expect(s.events.filter((e) => e.type === "error")).toEqual([]);
@@ -65,7 +65,7 @@ describe("audio through the participant object", () => {
     for (let i = 0; i < 25; i++, seq++) send(new Uint8Array(3840));
     for (let i = 0; i < 200; i++, seq++) send(toneFrame(i));
     for (let i = 0; i < 50; i++, seq++) send(new Uint8Array(3840));
-    await waitUntil(async () => ((await simulatorStats(id)) as unknown as { pcm_chunks: number }).pcm_chunks >= 1);
+    await waitUntil(async () => ((await simulatorStats(id)) as unknown as { pcm_chunks: number }).pcm_chunks >= 1, 15_000);
     expect(((await simulatorStats(id)) as unknown as { rejected: number }).rejected).toBe(0);
     // SFU feeds get no JSON events.
     expect(received).toEqual([]);

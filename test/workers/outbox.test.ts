@@ -1,14 +1,15 @@
 /**
  * The webhook outbox (DESIGN.md §7, §8) on a participant object's real SQLite in workerd: rows per
  * (event, URL), head-of-line order per URL, retries, settling, the alarm deadline, paging, purge.
- * Each test uses its own object and applies OUTBOX_MIGRATION itself.
+ * Each test uses its own object and applies the object's schema migrations itself.
  */
 import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { ParticipantSession } from "../../src/session/participant-session.js";
 import type { DeepfakeAlert } from "../../src/session/events.js";
-import { OUTBOX_MIGRATION, WebhookOutbox } from "../../src/webhooks/outbox.js";
+import { SessionStore } from "../../src/session/store.js";
+import { WebhookOutbox } from "../../src/webhooks/outbox.js";
 import { runDueDeliveries, type FetchLike } from "../../src/webhooks/deliver.js";
 import { formatWebhookSecret, parseWebhookSecret } from "../../src/webhooks/signing.js";
 
@@ -38,8 +39,8 @@ function withOutbox<T>(fn: (outbox: WebhookOutbox, sql: SqlStorage, storage: Dur
   const stub = env.PARTICIPANT_SESSION.get(env.PARTICIPANT_SESSION.idFromName(name));
   return runInDurableObject(stub, async (_instance: ParticipantSession, state) => {
     const sql = state.storage.sql;
-    const exists = sql.exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'webhook_outbox'").toArray().length > 0;
-    if (!exists) sql.exec(OUTBOX_MIGRATION);
+    // The object's own schema (history, outbox, ...), as a participant's first connection creates it.
+    new SessionStore(sql).migrate();
     return fn(new WebhookOutbox(sql), sql, state.storage);
   });
 }
