@@ -13,6 +13,11 @@ export default defineConfig({
           CONNECT_TOKEN_SECRET: "workers-test-secret-0123456789",
           ADMIN_API_KEY: "workers-test-admin",
           UPSTREAM_IDLE_CLOSE_MS: "200",
+          // Nothing listens there (port 9, discard), so deliveries fail and the retry schedule is observable.
+          WEBHOOK_URLS: "http://127.0.0.1:9/hook",
+          WEBHOOK_SECRET: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+          WEBHOOK_RETRY_SCHEDULE: "60000,120000",
+          WEBHOOK_TIMEOUT_MS: "500",
         },
       },
     }),

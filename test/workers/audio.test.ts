@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { deepfake_edge } from "../../src/gen/ingest.js";
 import { cloudflare } from "../../src/gen/packet.js";
-import { call, connect, mintToken, simulatorStats, waitUntil } from "./helpers.js";
+import { ADMIN, call, connect, mintToken, simulatorStats, waitUntil } from "./helpers.js";
 
 const v1 = deepfake_edge.v1;
 const Packet = cloudflare.realtime.v1.Packet;
@@ -30,7 +30,10 @@ describe("audio through the participant object", () => {
       s.ws.send(v1.ClientMessage.encode({ audio: { trackId: "mic", sampleRate: 48_000, channels: 2, timestampMs: i * 20, data: toneFrame(i) } }).finish());
     }
     s.ws.send(v1.ClientMessage.encode({ speaking: { speaking: false } }).finish());
-    await waitUntil(async () => ((await simulatorStats(id)) as unknown as { pcm_chunks: number }).pcm_chunks === 1, 15_000);
+    await waitUntil(async () => ((await simulatorStats(id)) as unknown as { pcm_chunks: number }).pcm_chunks === 1, 15_000).catch(async (err) => {
+      const snapshot = await (await call(`/v1/participants/${id}`, { headers: ADMIN })).text();
+      throw new Error(`${err}: simulator ${JSON.stringify(await simulatorStats(id))}; snapshot ${snapshot}; events ${JSON.stringify(s.events)}`);
+    });
     const stats = (await simulatorStats(id)) as unknown as { pcm_chunks: number; rejected: number };
     expect(stats.rejected).toBe(0);
     expect(s.events.filter((e) => e.type === "error")).toEqual([]);
