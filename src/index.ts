@@ -16,6 +16,7 @@ import { authorizeAdmin, authorizeParticipant, tokenSecret, type AuthResult } fr
 import { signConnectToken } from "./router/tokens.js";
 import { PARTICIPANT_HEADER } from "./session/participant-session.js";
 import { SIMULATED_LEVELS, type SimulatedLevel } from "./simulator/upstream-simulator.js";
+import { playground } from "./playground/routes.js";
 import { errorMessage, log } from "./log.js";
 
 export { ParticipantSession } from "./session/participant-session.js";
@@ -86,11 +87,12 @@ function toParticipant(c: Context<AppEnv>, participantId: string, path: string):
 for (const route of ["stream", "sfu/video", "sfu/audio"]) {
   app.get(`/v1/participants/:id/${route}`, async (c) => {
     const id = c.req.param("id");
+    // Auth first: a browser cannot see the status of a refused upgrade, so the SDK checks with a GET.
+    const auth = await authorizeParticipant(c.var.config, c.req.raw, id);
+    if (!auth.ok) return denied(c, auth);
     if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
       return jsonError(c, 426, "upgrade_required", "this endpoint is a WebSocket: send Upgrade: websocket");
     }
-    const auth = await authorizeParticipant(c.var.config, c.req.raw, id);
-    if (!auth.ok) return denied(c, auth);
     return toParticipant(c, id, `/${route}`);
   });
 }
@@ -163,5 +165,8 @@ app.get("/v1/dev/simulator/:id", async (c) => {
   if (!PARTICIPANT_ID_PATTERN.test(id)) return jsonError(c, 400, "bad_participant_id", "participant id must be 1-128 characters of [A-Za-z0-9._:-]");
   return simulator(c, id).fetch("https://simulator.internal/stats");
 });
+
+// The playground page at GET / (webcam + microphone, live state, simulator controls in dev mode).
+app.route("/", playground);
 
 export default app satisfies ExportedHandler<Env>;

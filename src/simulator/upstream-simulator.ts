@@ -30,6 +30,8 @@ interface SimulatorStats {
 
 export class UpstreamSimulator extends DurableObject<Env> {
   #stats: SimulatorStats;
+  /** The last frame's participant and track, so a steer can answer at once on that track. */
+  #lastFrame: { participantId: string; trackId: string } | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -60,6 +62,19 @@ export class UpstreamSimulator extends DurableObject<Env> {
       this.ctx.storage.kv.put("level", level);
       this.#stats.level = level;
       log("info", "SIMULATOR steered", { simulated_level: level });
+      // Answer at once on the open stream (as if the next frame had arrived), so the playground's
+      // buttons take effect within a second instead of at the next sampled frame (5 s in CLEAR).
+      const last = this.#lastFrame;
+      if (last) {
+        const result = encodeResultEvent({ kind: level, ...last, message: `SIMULATED result: ${level}` });
+        for (const ws of this.ctx.getWebSockets()) {
+          try {
+            ws.send(result);
+          } catch {
+            // closing socket
+          }
+        }
+      }
       return Response.json(this.#stats);
     }
     if (url.pathname === "/stats") return Response.json(this.#stats);
@@ -74,6 +89,7 @@ export class UpstreamSimulator extends DurableObject<Env> {
       if (typeof message === "string") throw new Error("text message: the API expects binary FrameRequest protobuf");
       frame = decodeFrameRequest(new Uint8Array(message));
       if (!frame.participantId) throw new Error("FrameRequest.participant_id is empty");
+      this.#lastFrame = { participantId: frame.participantId, trackId: frame.trackId };
       if (frame.format === FrameFormat.JPEG) {
         const size = await decodeJpegSize(frame.data);
         this.#stats.jpeg_frames++;

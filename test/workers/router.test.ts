@@ -16,9 +16,10 @@ describe("router", () => {
     }
   });
 
-  it("requires a WebSocket upgrade on the stream route", async () => {
-    const res = await call("/v1/participants/p1/stream");
-    expect(res.status).toBe(426);
+  it("checks the token before the upgrade, so browsers can tell a rejected token (401) from a plain GET (426)", async () => {
+    expect((await call("/v1/participants/p1/stream")).status).toBe(401);
+    const token = await mintToken("p1");
+    expect((await call(`/v1/participants/p1/stream?token=${token}`)).status).toBe(426);
   });
 
   it("requires a valid connect token for the participant when a secret is configured", async () => {
