@@ -68,13 +68,19 @@ export interface Config {
   retentionMs: number;
 }
 
-/** The vars parseConfig reads; structurally compatible with the Worker's Env. */
+/**
+ * Every var of the Worker (wrangler.toml [vars] and secrets), as strings; parseConfig validates them.
+ * The Worker's Env extends this, so each var is declared once, here.
+ */
 export interface ConfigVars extends WebhookVars {
-  RETENTION_HOURS?: string;
+  /** "true" enables local development mode: the simulator and relaxed auth. Never set it in production. */
   DEV_MODE?: string;
+  /** Secret. Without it (in DEV_MODE) objects stream to the built-in simulator. */
   DATASPIKE_API_KEY?: string;
   DATASPIKE_WS_URL?: string;
+  /** Secret used to sign and verify HS256 connect tokens. */
   CONNECT_TOKEN_SECRET?: string;
+  /** Secret bearer key for management routes (tokens, snapshots, history, deletes). */
   ADMIN_API_KEY?: string;
   VIDEO_NORMAL_FPS?: string;
   VIDEO_BURST_FPS?: string;
@@ -87,6 +93,7 @@ export interface ConfigVars extends WebhookVars {
   RECONNECT_MAX_MS?: string;
   RECONNECT_JITTER_RATIO?: string;
   UPSTREAM_IDLE_CLOSE_MS?: string;
+  RETENTION_HOURS?: string;
 }
 
 export class ConfigError extends Error {
