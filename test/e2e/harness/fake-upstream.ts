@@ -38,6 +38,8 @@ export interface ReceivedFrame {
   width?: number;
   height?: number;
   decodeError?: string;
+  /** The PCM bytes (s16le mono 16 kHz), kept only with `keepPcm` (format PCM only). */
+  data?: Uint8Array;
 }
 
 export interface FakeUpstreamOptions {
@@ -45,6 +47,8 @@ export interface FakeUpstreamOptions {
   expectedKey: string;
   /** Answer every frame with a ResultEvent of this type. */
   autoRespond?: ResultTypeName | null;
+  /** Keep each PCM frame's bytes in `frame.data` (opt-in: audio tests analyse them; off by default). */
+  keepPcm?: boolean;
 }
 
 /** int64 fields decode as Long when the `long` package is present, else as number. */
@@ -101,6 +105,7 @@ export class FakeUpstream {
   #accepting = true;
   #autoRespond: ResultTypeName | null;
   #autoMessage = "auto";
+  readonly #keepPcm: boolean;
   readonly #pendingDecodes = new Set<Promise<void>>();
 
   private constructor(
@@ -109,8 +114,10 @@ export class FakeUpstream {
     private readonly wss: WebSocketServer,
     private readonly expectedKey: string,
     autoRespond: ResultTypeName | null,
+    keepPcm: boolean,
   ) {
     this.#autoRespond = autoRespond;
+    this.#keepPcm = keepPcm;
   }
 
   /** http://127.0.0.1:<port>/api/v4/deepfake/stream (workerd opens WebSockets with fetch, over http). */
@@ -129,7 +136,7 @@ export class FakeUpstream {
     });
     const address = server.address();
     if (address === null || typeof address === "string") throw new Error("fake upstream: no port");
-    const fake = new FakeUpstream(address.port, server, wss, options.expectedKey, options.autoRespond ?? null);
+    const fake = new FakeUpstream(address.port, server, wss, options.expectedKey, options.autoRespond ?? null, options.keepPcm ?? false);
     server.on("upgrade", (req, socket, head) => fake.#onUpgrade(req, socket, head));
     return fake;
   }
@@ -233,6 +240,8 @@ export class FakeUpstream {
       format: request.format,
       bytes: request.data.length,
     };
+    // A copy: the decoded bytes may be a view into the socket's receive buffer.
+    if (this.#keepPcm && frame.format === FrameFormat.PCM) frame.data = request.data.slice();
     this.frames.push(frame);
     if (frame.format === FrameFormat.JPEG) {
       const pending = jpegSize(request.data)
