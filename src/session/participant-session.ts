@@ -70,6 +70,7 @@ const COUNTER_NAMES = [
   "bad_messages",
   "results",
   "results_unknown",
+  "results_misrouted",
   "upstream_errors",
   "upstream_undecodable",
   "upstream_connects",
@@ -381,6 +382,12 @@ export class ParticipantSession extends DurableObject<Env> {
       } catch (err) {
         this.#count("upstream_undecodable");
         log("warn", "skipped an undecodable upstream message", { participant: live.participantId, bytes: data.byteLength, reason: errorMessage(err) });
+        return;
+      }
+      if (result.participantId && result.participantId !== live.participantId) {
+        // One upstream connection per participant: a result for someone else is never applied here.
+        this.#count("results_misrouted");
+        log("warn", "skipped a result for another participant", { participant: live.participantId });
         return;
       }
       const now = Date.now();

@@ -103,8 +103,9 @@ export async function startWranglerDev(options: WranglerDevOptions): Promise<Wra
     "--persist-to",
     persistTo,
     "--show-interactive-dev-session=false",
+    // "log" keeps the Worker's own console.log lines, so the privacy checks read every log line.
     "--log-level",
-    "info",
+    "log",
   ];
   for (const [key, value] of Object.entries(options.vars)) args.push("--var", `${key}:${value}`);
 
