@@ -19,6 +19,7 @@ import { connectParticipant, mintConnectToken, type ParticipantClient, type Serv
 import { FakeUpstream, type ResultTypeName } from "./harness/fake-upstream.js";
 import { WebhookSink, type SinkDelivery } from "./harness/webhook-sink.js";
 import { REPO_ROOT, startWranglerDev, type WranglerDev } from "./harness/wrangler-dev.js";
+import type { DeepfakeAlert } from "../../src/session/events.js";
 
 const API_KEY = "webhooks-key";
 const ADMIN_KEY = "webhooks-admin";
@@ -29,18 +30,8 @@ const JITTER = 0.1;
 const TRACK = "cam-1";
 const RUN = Date.now().toString(36);
 
-type Level = "clear" | "suspicious" | "alert";
-
-interface Alert {
-  type: "deepfake_alert";
-  id: string;
-  level: Level;
-  previous_level: Level;
-  participant_id: string;
-  track_id: string;
-  message: string;
-  timestamp_ms: number;
-}
+type Level = DeepfakeAlert["level"];
+type Alert = DeepfakeAlert;
 
 interface OutboxRow {
   seq: number;

@@ -1,5 +1,5 @@
 /**
- * Fakes for the client SDK tests: a virtual clock with timers, and a scripted WebSocket that records
+ * Test fakes: a virtual clock with timers (SDK and upstream-link tests), and a scripted WebSocket that records
  * what the client sends (decoded as ClientMessages) and lets the test play the server.
  */
 import { deepfake_edge } from "../../src/gen/ingest";

@@ -6,48 +6,9 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { Backoff } from "../../src/upstream/backoff";
 import { SendQueue } from "../../src/upstream/send-queue";
-import { UpstreamLink, type Timers, type UpstreamHooks, type UpstreamSocket } from "../../src/upstream/connection";
+import { UpstreamLink, type UpstreamHooks, type UpstreamSocket } from "../../src/upstream/connection";
+import { FakeClock, settle } from "./client-fakes";
 
-/** Lets pending promise callbacks run (the link chains a few `then`s per step). */
-async function settle(): Promise<void> {
-  for (let i = 0; i < 10; i++) await Promise.resolve();
-}
-
-/** Timers on a virtual clock; `advance` fires due timers in deadline order, settling promises in between. */
-class FakeClock implements Timers {
-  #now = 0;
-  #nextId = 1;
-  readonly #timers = new Map<number, { at: number; fn: () => void }>();
-
-  now(): number {
-    return this.#now;
-  }
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = this.#nextId++;
-    this.#timers.set(id, { at: this.#now + ms, fn });
-    return id;
-  }
-  clearTimeout(handle: unknown): void {
-    this.#timers.delete(handle as number);
-  }
-  get pending(): number {
-    return this.#timers.size;
-  }
-  async advance(ms: number): Promise<void> {
-    const target = this.#now + ms;
-    await settle();
-    for (;;) {
-      let next: [number, { at: number; fn: () => void }] | undefined;
-      for (const entry of this.#timers) if (entry[1].at <= target && (!next || entry[1].at < next[1].at)) next = entry;
-      if (!next) break;
-      this.#timers.delete(next[0]);
-      this.#now = next[1].at;
-      next[1].fn();
-      await settle();
-    }
-    this.#now = target;
-  }
-}
 
 type Listener = (event: { data: unknown }) => void;
 
