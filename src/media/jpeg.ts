@@ -6,6 +6,7 @@ import encode, { init as initEncoder } from "@jsquash/jpeg/encode.js";
 import decode, { init as initDecoder } from "@jsquash/jpeg/decode.js";
 import encoderWasm from "@jsquash/jpeg/codec/enc/mozjpeg_enc.wasm";
 import decoderWasm from "@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm";
+import { readJpegHeader } from "./jpeg-markers.js";
 
 type InitWithModule = (module: WebAssembly.Module) => Promise<void>;
 
@@ -21,11 +22,26 @@ export async function encodeJpeg(rgba: Uint8ClampedArray, width: number, height:
   return new Uint8Array(await encode(image, { quality, progressive: false }));
 }
 
-/** Decodes a JPEG, throwing when it is not a decodable image. Returns its dimensions. */
+/** How long a decode may take before the image counts as undecodable. */
+const DECODE_TIMEOUT_MS = 2_000;
+
+/**
+ * Decodes a JPEG, throwing when it is not a decodable image. Returns its dimensions.
+ * Structurally broken data is refused before the decoder sees it: mozjpeg's WASM build fails on it
+ * outside the returned promise, which would then never settle (the timeout guards any other case).
+ */
 export async function decodeJpegSize(bytes: Uint8Array): Promise<{ width: number; height: number }> {
+  readJpegHeader(bytes);
   decoderReady ??= (initDecoder as unknown as InitWithModule)(decoderWasm);
   await decoderReady;
-  const copy = bytes.slice().buffer;
-  const image = await decode(copy);
-  return { width: image.width, height: image.height };
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`JPEG decode did not finish within ${DECODE_TIMEOUT_MS} ms`)), DECODE_TIMEOUT_MS);
+  });
+  try {
+    const image = await Promise.race([decode(bytes.slice().buffer), timeout]);
+    return { width: image.width, height: image.height };
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+  }
 }

@@ -5,6 +5,7 @@
  */
 import type { ClientInput } from "../session/client-messages.js";
 import { ClientInputError } from "../session/client-messages.js";
+import { readJpegHeader } from "./jpeg-markers.js";
 import { VideoSampler } from "./sampler.js";
 import { expectedByteLength, toRgba, validateDimensions, type FrameLimits } from "./pixels.js";
 
@@ -25,10 +26,6 @@ export type VideoOutcome =
   | { kind: "skipped" }
   | { kind: "jpeg"; trackId: string; data: Uint8Array; passthrough: boolean };
 
-/** JPEG SOI marker followed by the start of the next marker. */
-export function looksLikeJpeg(data: Uint8Array): boolean {
-  return data.byteLength > 4 && data[0] === 0xff && data[1] === 0xd8 && data[2] === 0xff;
-}
 
 export class VideoIngest {
   readonly #samplers = new Map<string, VideoSampler>();
@@ -59,7 +56,17 @@ export class VideoIngest {
   async process(frame: VideoFrameInput, nowMs: number): Promise<VideoOutcome> {
     if (frame.source === "screen") return { kind: "screen" };
     if (frame.format === "JPEG") {
-      if (!looksLikeJpeg(frame.data)) throw new ClientInputError("bad_jpeg", "format JPEG but data does not start with a JPEG SOI marker");
+      let header;
+      try {
+        header = readJpegHeader(frame.data);
+      } catch (err) {
+        throw new ClientInputError("bad_jpeg", `format JPEG but ${(err as Error).message}`);
+      }
+      try {
+        validateDimensions(header.width, header.height, this.options.limits);
+      } catch (err) {
+        throw asClientError(err);
+      }
     } else {
       try {
         validateDimensions(frame.width, frame.height, this.options.limits);

@@ -2,6 +2,7 @@
  * The Dataspike wire format (DESIGN.md §3): one FrameRequest per binary message out, one ResultEvent
  * per binary message in. Wraps the generated static protobuf code.
  */
+import "../proto-runtime.js";
 import { deepfake_streaming } from "../gen/dataspike.js";
 import type { ResultKind } from "../detection/state-machine.js";
 

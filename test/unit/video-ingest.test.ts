@@ -8,7 +8,8 @@ import { createRequire } from "node:module";
 import { beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import encode, { init as initEncoder } from "@jsquash/jpeg/encode.js";
 import decode, { init as initDecoder } from "@jsquash/jpeg/decode.js";
-import { VideoIngest, looksLikeJpeg, type JpegEncoder, type VideoFrameInput, type VideoIngestOptions } from "../../src/media/video-ingest";
+import { VideoIngest, type JpegEncoder, type VideoFrameInput, type VideoIngestOptions } from "../../src/media/video-ingest";
+import { readJpegHeader } from "../../src/media/jpeg-markers";
 import { ClientInputError } from "../../src/session/client-messages";
 
 type InitWithModule = (module: WebAssembly.Module) => Promise<void>;
@@ -175,7 +176,9 @@ describe("validation before sampling", () => {
     for (const data of [rgb24(16, 8, [1, 2, 3]), new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a]), new Uint8Array([0xff, 0xd8, 0xff, 0xe0])]) {
       expect((await clientError(video.process(frame({ format: "JPEG", data }), 0))).code).toBe("bad_jpeg");
     }
-    expect(looksLikeJpeg(new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0x00]))).toBe(true);
+    // Right markers, but no frame header or scan: still refused.
+    const hollow = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x04, 0x00, 0x00, 0xff, 0xd9]);
+    expect((await clientError(video.process(frame({ format: "JPEG", data: hollow }), 0))).code).toBe("bad_jpeg");
     const jpeg = await encodeJpeg(new Uint8ClampedArray(rgba(8, 8, [9, 9, 9])), 8, 8, 75);
     expect(await video.process(frame({ format: "JPEG", data: jpeg }), 0)).toMatchObject({ kind: "jpeg", passthrough: true });
   });
@@ -260,7 +263,7 @@ describe("JPEG output (real mozjpeg WASM)", () => {
     const outcome = await video.process(frame({ width: 64, height: 48, data: rgb24(64, 48, left, right), trackId: "cam" }), 0);
     expect(outcome).toMatchObject({ kind: "jpeg", trackId: "cam", passthrough: false });
     if (outcome.kind !== "jpeg") throw new Error("unreachable");
-    expect(looksLikeJpeg(outcome.data)).toBe(true);
+    expect(readJpegHeader(outcome.data)).toEqual({ width: 64, height: 48, progressive: false });
     expect([...outcome.data.subarray(-2)]).toEqual([0xff, 0xd9]); // EOI
     expect(encodeSpy).toHaveBeenCalledWith(expect.any(Uint8ClampedArray), 64, 48, 90);
     expect(encodeSpy.mock.calls[0]![0].byteLength).toBe(64 * 48 * 4);
