@@ -8,7 +8,6 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env.js";
 import {
-  COUNTERS_FLUSH_MS,
   MAX_CLIENTS_PER_PARTICIPANT,
   MAX_CONSECUTIVE_BAD_MESSAGES,
   MAX_VIDEO_TRACKS,
@@ -17,14 +16,14 @@ import {
   UPSTREAM_CONNECT_TIMEOUT_MS,
   UPSTREAM_HEALTHY_AFTER_MS,
   parseConfig,
-  upgradeUrl,
   type Config,
 } from "../config.js";
 import { DetectionState, type Level } from "../detection/state-machine.js";
 import { encodeJpeg } from "../media/jpeg.js";
 import { Backoff } from "../upstream/backoff.js";
 import { decodeResultEvent } from "../upstream/codec.js";
-import { UpstreamLink, type UpstreamSocket } from "../upstream/connection.js";
+import { connectUpstream } from "../upstream/connect.js";
+import { UpstreamLink } from "../upstream/connection.js";
 import { SendQueue } from "../upstream/send-queue.js";
 import { runDueDeliveries } from "../webhooks/deliver.js";
 import { WebhookOutbox } from "../webhooks/outbox.js";
@@ -34,6 +33,7 @@ import { newEventId, type DeepfakeAlert, type ServerEvent } from "./events.js";
 import { MediaIntake, type IntakeCounter } from "./media-intake.js";
 import { parseEventsQuery, parseWebhooksQuery } from "./queries.js";
 import { parseSfuPacket } from "./sfu-packets.js";
+import { SessionCounters, type CounterName } from "./counters.js";
 import { SessionStore } from "./store.js";
 
 /** Header the router uses to tell the object which participant it serves. */
@@ -57,26 +57,6 @@ interface ClientAttachment {
 
 const RETENTION_DEADLINE = "retention";
 
-const COUNTER_NAMES = [
-  "messages_received",
-  "frames_received",
-  "frames_sampled",
-  "frames_skipped",
-  "screen_frames_dropped",
-  "audio_frames_received",
-  "audio_chunks_sent",
-  "messages_sent",
-  "dropped_by_queue",
-  "bad_messages",
-  "results",
-  "results_unknown",
-  "results_misrouted",
-  "upstream_errors",
-  "upstream_undecodable",
-  "upstream_connects",
-  "events",
-] as const;
-type CounterName = (typeof COUNTER_NAMES)[number];
 
 /** Everything that exists only once the participant is known (and is dropped by a purge). */
 interface Live {
@@ -96,9 +76,7 @@ export class ParticipantSession extends DurableObject<Env> {
   readonly #link: UpstreamLink;
   #storeReady: boolean;
   #live: Live | null = null;
-  #counters = ParticipantSession.#zeroCounters();
-  #countersDirty = false;
-  #flushTimer: ReturnType<typeof setTimeout> | null = null;
+  readonly #counters: SessionCounters;
   #idleTimer: ReturnType<typeof setTimeout> | null = null;
   /** Tracks each live socket has fed, so they stop counting when it leaves. In memory only. */
   readonly #socketTracks = new Map<WebSocket, Set<string>>();
@@ -109,6 +87,14 @@ export class ParticipantSession extends DurableObject<Env> {
     this.#config = parseConfig(env);
     this.#store = new SessionStore(ctx.storage.sql);
     this.#outbox = new WebhookOutbox(ctx.storage.sql);
+    this.#counters = new SessionCounters((values) => {
+      if (!this.#storeReady) return;
+      try {
+        this.#store.saveCounters(values);
+      } catch (err) {
+        log("error", "saving counters failed", { participant: this.#live?.participantId, reason: errorMessage(err) });
+      }
+    });
     // A never-used object stays empty: the schema is created when a participant first connects.
     this.#storeReady = this.#store.exists();
     if (this.#storeReady) {
@@ -116,11 +102,14 @@ export class ParticipantSession extends DurableObject<Env> {
       this.#outbox.abandonUrlsNotIn(this.#config.webhooks.urls, Date.now());
       const row = this.#store.loadParticipant();
       if (row) this.#live = this.#buildLive(row.participantId, row.level, row.sinceMs);
-      const stored = this.#store.loadCounters();
-      for (const name of COUNTER_NAMES) this.#counters[name] = stored[name] ?? 0;
+      this.#counters.load(this.#store.loadCounters());
     }
     this.#link = new UpstreamLink({
-      connect: () => this.#connectUpstream(),
+      connect: () => {
+        const participantId = this.#live?.participantId;
+        if (!participantId) return Promise.reject(new Error("no participant"));
+        return connectUpstream(this.#config, participantId, this.env.UPSTREAM_SIMULATOR);
+      },
       backoff: new Backoff(this.#config.reconnect),
       queue: new SendQueue<Uint8Array>(this.#config.queueMaxItems),
       healthyAfterMs: UPSTREAM_HEALTHY_AFTER_MS,
@@ -350,28 +339,6 @@ export class ParticipantSession extends DurableObject<Env> {
 
   // ---- upstream and detection ---------------------------------------------------------------
 
-  async #connectUpstream(): Promise<UpstreamSocket> {
-    const participantId = this.#live?.participantId;
-    if (!participantId) throw new Error("no participant");
-    const headers = { Upgrade: "websocket", Authorization: `Bearer ${this.#config.dataspikeApiKey}` };
-    let response: Response;
-    if (this.#config.simulated) {
-      const simulator = this.env.UPSTREAM_SIMULATOR.get(this.env.UPSTREAM_SIMULATOR.idFromName(participantId));
-      response = await simulator.fetch(`https://simulator.internal/stream?participant=${encodeURIComponent(participantId)}`, { headers });
-    } else {
-      response = await fetch(upgradeUrl(this.#config.dataspikeWsUrl), { headers });
-    }
-    const socket = response.webSocket;
-    if (!socket) {
-      const detail = (await response.text().catch(() => "")).slice(0, 200);
-      throw new Error(`upgrade refused with HTTP ${response.status}${detail ? `: ${detail}` : ""}`);
-    }
-    socket.accept();
-    // Binary messages would otherwise arrive as Blob on current compatibility dates.
-    (socket as WebSocket & { binaryType: string }).binaryType = "arraybuffer";
-    return socket;
-  }
-
   #onUpstreamMessage(data: ArrayBuffer): void {
     const live = this.#live;
     if (!live) return;
@@ -436,7 +403,12 @@ export class ParticipantSession extends DurableObject<Env> {
       live.intake.setVideoFps(fps, nowMs);
       this.#broadcast({ type: "rate", video_fps: fps });
     }
-    if (this.#config.webhooks.urls.length > 0) void this.#deliverWebhooks().then(() => this.#rearm());
+    if (this.#config.webhooks.urls.length > 0) {
+      // The rows are durable already: if this attempt fails for any reason, the alarm retries it.
+      this.#deliverWebhooks()
+        .then(() => this.#rearm())
+        .catch((err: unknown) => log("error", "webhook delivery run failed", { participant: live.participantId, reason: errorMessage(err) }));
+    }
   }
 
   #fpsFor(level: Level): number {
@@ -493,15 +465,12 @@ export class ParticipantSession extends DurableObject<Env> {
     this.#socketTracks.clear();
     this.#badStreak.clear();
     this.#cancelIdleClose();
-    if (this.#flushTimer !== null) clearTimeout(this.#flushTimer);
-    this.#flushTimer = null;
     this.#link.stop(reason);
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
     this.#storeReady = false;
     this.#live = null;
-    this.#counters = ParticipantSession.#zeroCounters();
-    this.#countersDirty = false;
+    this.#counters.reset();
     log("info", "session purged", { participant: participantId, reason });
     return { deleted: true, participant_id: participantId };
   }
@@ -545,7 +514,7 @@ export class ParticipantSession extends DurableObject<Env> {
       this.#idleTimer = null;
       if (this.ctx.getWebSockets().length > 0) return;
       this.#link.stop("no clients");
-      this.#flushCounters();
+      this.#counters.flush();
       log("info", "upstream closed: no clients", { participant: this.#live?.participantId });
     }, this.#config.upstreamIdleCloseMs);
   }
@@ -555,28 +524,8 @@ export class ParticipantSession extends DurableObject<Env> {
     this.#idleTimer = null;
   }
 
-  static #zeroCounters(): Record<CounterName, number> {
-    return Object.fromEntries(COUNTER_NAMES.map((name) => [name, 0])) as Record<CounterName, number>;
-  }
-
   #count(name: CounterName, by = 1): void {
-    this.#counters[name] += by;
-    this.#countersDirty = true;
-    // Counters are batched: one storage write per COUNTERS_FLUSH_MS at most, not one per frame.
-    this.#flushTimer ??= setTimeout(() => {
-      this.#flushTimer = null;
-      this.#flushCounters();
-    }, COUNTERS_FLUSH_MS);
-  }
-
-  #flushCounters(): void {
-    if (!this.#countersDirty || !this.#storeReady) return;
-    this.#countersDirty = false;
-    try {
-      this.#store.saveCounters(this.#counters);
-    } catch (err) {
-      log("error", "saving counters failed", { participant: this.#live?.participantId, reason: errorMessage(err) });
-    }
+    this.#counters.add(name, by);
   }
 
   #snapshot(live: Live) {
@@ -591,7 +540,7 @@ export class ParticipantSession extends DurableObject<Env> {
       clients: this.ctx.getWebSockets("client").length,
       feeds: this.ctx.getWebSockets().length - this.ctx.getWebSockets("client").length,
       tracks: live.detection.tracks(now).map((t) => ({ track_id: t.trackId, level: t.level, last_activity_ms: t.lastActivityMs })),
-      counters: { ...this.#counters },
+      counters: this.#counters.snapshot(),
       history: { events: this.#store.historyCount() },
       webhooks: this.#outbox.statusCounts(),
       retention_purge_at_ms: this.#store.getDeadline(RETENTION_DEADLINE),

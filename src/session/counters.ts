@@ -1,0 +1,86 @@
+/**
+ * The participant's counters (GET /v1/participants/:id): incremented per message in memory and
+ * written to storage in batches, at most once per COUNTERS_FLUSH_MS, never once per frame. Pure:
+ * the save function and the timer are injected.
+ */
+import { COUNTERS_FLUSH_MS } from "../config.js";
+
+export const COUNTER_NAMES = [
+  "messages_received",
+  "frames_received",
+  "frames_sampled",
+  "frames_skipped",
+  "screen_frames_dropped",
+  "audio_frames_received",
+  "audio_chunks_sent",
+  "messages_sent",
+  "dropped_by_queue",
+  "bad_messages",
+  "results",
+  "results_unknown",
+  "results_misrouted",
+  "upstream_errors",
+  "upstream_undecodable",
+  "upstream_connects",
+  "events",
+] as const;
+export type CounterName = (typeof COUNTER_NAMES)[number];
+
+export interface CounterTimers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const realTimers: CounterTimers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as number),
+};
+
+export class SessionCounters {
+  #values = zero();
+  #dirty = false;
+  #timer: unknown = null;
+
+  /** `save` writes all values; it is not called while nothing changed. */
+  constructor(
+    private readonly save: (values: Readonly<Record<CounterName, number>>) => void,
+    private readonly timers: CounterTimers = realTimers,
+    private readonly flushMs = COUNTERS_FLUSH_MS,
+  ) {}
+
+  /** Takes stored values (unknown names are ignored, missing ones start at 0). */
+  load(stored: Readonly<Record<string, number>>): void {
+    for (const name of COUNTER_NAMES) this.#values[name] = stored[name] ?? 0;
+  }
+
+  add(name: CounterName, by = 1): void {
+    this.#values[name] += by;
+    this.#dirty = true;
+    this.#timer ??= this.timers.setTimeout(() => {
+      this.#timer = null;
+      this.flush();
+    }, this.flushMs);
+  }
+
+  flush(): void {
+    if (!this.#dirty) return;
+    this.#dirty = false;
+    this.save(this.#values);
+  }
+
+  /** Back to zero, with nothing pending (the session was purged). */
+  reset(): void {
+    if (this.#timer !== null) this.timers.clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#values = zero();
+    this.#dirty = false;
+  }
+
+  snapshot(): Record<CounterName, number> {
+    return { ...this.#values };
+  }
+}
+
+function zero(): Record<CounterName, number> {
+  return Object.fromEntries(COUNTER_NAMES.map((name) => [name, 0])) as Record<CounterName, number>;
+}
