@@ -331,6 +331,25 @@ describe("audio with the client's Speaking markers (Hello.vad = true)", () => {
     expect(client.ofType("error")).toEqual([]);
   });
 
+  it("keeps a client's messages in order: an unpaced burst of Speaking, 1.5 s of frames and Speaking(false) gives one chunk", async () => {
+    const participantId = `e2e-audio-burst-${runId}`;
+    const client = await openClient(participantId, true);
+    openSockets.push(client);
+    client.sendMessage({ speaking: { speaking: true } });
+    for (const frame of makeFrames([{ kind: "tone", ms: 1_500 }])) sendAudio(client, frame);
+    client.sendMessage({ speaking: { speaking: false } });
+    await waitForChunks(participantId, 1, [client]);
+    await sleep(1_000);
+    const chunks = pcmFor(participantId);
+    measure(`unpaced burst (1.5 s of frames between the markers): ${chunks.length} chunk(s): ${describeChunks(chunks.map((c) => expectToneChunk(c, participantId, TRACK)))}`);
+    expect(chunks).toHaveLength(1);
+    // Every frame was gathered: 1.5 s of tone and exactly 1.5 s of padding. A frame handled before
+    // Speaking(true) would have been dropped, leaving more padding.
+    const figures = analyse(chunks[0] as ReceivedFrame);
+    expect(figures.leadingZeros).toBeLessThan(10);
+    expect(figures.trailingZeros).toBeLessThanOrEqual(1.5 * OUT_RATE_HZ + 10);
+  });
+
   it("a 0.5 s utterance gives no chunk", async () => {
     const participantId = `e2e-audio-500ms-${runId}`;
     const client = await openClient(participantId, true);

@@ -24,11 +24,16 @@ describe("audio through the participant object", () => {
     const id = "audio-1";
     const s = await connect(id, await mintToken(id));
     await s.next("upstream");
+    // Pauses between the phases: the test pool's socket can deliver one burst out of order (a real
+    // workerd under `wrangler dev` keeps it in order: see the unpaced-burst test in test/e2e/audio.e2e.test.ts).
+    const pause = () => new Promise((r) => setTimeout(r, 100));
     s.ws.send(v1.ClientMessage.encode({ hello: { client: "test", vad: true } }).finish());
     s.ws.send(v1.ClientMessage.encode({ speaking: { speaking: true } }).finish());
+    await pause();
     for (let i = 0; i < 75; i++) {
       s.ws.send(v1.ClientMessage.encode({ audio: { trackId: "mic", sampleRate: 48_000, channels: 2, timestampMs: i * 20, data: toneFrame(i) } }).finish());
     }
+    await pause();
     s.ws.send(v1.ClientMessage.encode({ speaking: { speaking: false } }).finish());
     await waitUntil(async () => ((await simulatorStats(id)) as unknown as { pcm_chunks: number }).pcm_chunks === 1, 15_000).catch(async (err) => {
       const snapshot = await (await call(`/v1/participants/${id}`, { headers: ADMIN })).text();
