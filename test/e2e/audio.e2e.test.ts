@@ -13,7 +13,7 @@ import encodeJpeg, { init as initJpegEncoder } from "@jsquash/jpeg/encode.js";
 import { cloudflare } from "../../src/gen/packet.js";
 import { dominantFrequencyHz, rms } from "../../src/media/audio/analysis.js";
 import { connectParticipant, connectUrl, mintConnectToken, type ParticipantClient } from "./harness/client.js";
-import { FakeUpstream, FrameFormat, type ReceivedFrame } from "./harness/fake-upstream.js";
+import { FakeUpstream, FrameFormat, productionVars, type ReceivedFrame } from "./harness/fake-upstream.js";
 import { REPO_ROOT, startWranglerDev, type WranglerDev } from "./harness/wrangler-dev.js";
 
 const API_KEY = "test-key";
@@ -236,17 +236,8 @@ const openSockets: ParticipantClient[] = [];
 
 beforeAll(async () => {
   fake = await FakeUpstream.start({ expectedKey: API_KEY, keepPcm: true });
-  dev = await startWranglerDev({
-    vars: {
-      DATASPIKE_WS_URL: fake.url,
-      DATASPIKE_API_KEY: API_KEY,
-      CONNECT_TOKEN_SECRET: "e2e-secret-0123456789abcdef",
-      ADMIN_API_KEY: ADMIN_KEY,
-      DEV_MODE: "false",
-      // No minimum interval between chunks: every utterance of a test is sent.
-      AUDIO_INTERVAL_S: "0",
-    },
-  });
+  // No minimum interval between chunks: every utterance of a test is sent.
+  dev = await startWranglerDev({ vars: productionVars(fake, { apiKey: API_KEY, adminKey: ADMIN_KEY }, { AUDIO_INTERVAL_S: "0" }) });
   measure(`wrangler dev healthy at ${dev.url}; fake upstream at ${fake.url}`);
 });
 

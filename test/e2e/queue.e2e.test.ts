@@ -4,7 +4,7 @@
  * so the test runs in seconds; the fake upstream records which frames arrive after it comes back.
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { FakeUpstream } from "./harness/fake-upstream.js";
+import { FakeUpstream, productionVars } from "./harness/fake-upstream.js";
 import { startWranglerDev, type WranglerDev } from "./harness/wrangler-dev.js";
 import { connectParticipant, makeRgbFrame, mintConnectToken, PixelFormat, VideoSource, type ParticipantClient } from "./harness/client.js";
 
@@ -21,14 +21,7 @@ let client: ParticipantClient | undefined;
 beforeAll(async () => {
   fake = await FakeUpstream.start({ expectedKey: API_KEY });
   dev = await startWranglerDev({
-    vars: {
-      DATASPIKE_WS_URL: fake.url,
-      DATASPIKE_API_KEY: API_KEY,
-      CONNECT_TOKEN_SECRET: "queue-secret-0123456789abcdef",
-      ADMIN_API_KEY: ADMIN_KEY,
-      VIDEO_NORMAL_FPS: String(FPS),
-      QUEUE_MAX_ITEMS: String(QUEUE_ITEMS),
-    },
+    vars: productionVars(fake, { apiKey: API_KEY, adminKey: ADMIN_KEY }, { VIDEO_NORMAL_FPS: String(FPS), QUEUE_MAX_ITEMS: String(QUEUE_ITEMS) }),
   });
 });
 

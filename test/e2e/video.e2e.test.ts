@@ -19,7 +19,7 @@ import {
   type ServiceEvent,
   type VideoStreamStats,
 } from "./harness/client.js";
-import { FakeUpstream, FrameFormat, type ReceivedFrame } from "./harness/fake-upstream.js";
+import { FakeUpstream, FrameFormat, productionVars, type ReceivedFrame } from "./harness/fake-upstream.js";
 import { REPO_ROOT, startWranglerDev, type WranglerDev } from "./harness/wrangler-dev.js";
 
 const API_KEY = "test-key";
@@ -62,15 +62,7 @@ let dev: WranglerDev;
 
 beforeAll(async () => {
   fake = await FakeUpstream.start({ expectedKey: API_KEY });
-  dev = await startWranglerDev({
-    vars: {
-      DATASPIKE_WS_URL: fake.url,
-      DATASPIKE_API_KEY: API_KEY,
-      CONNECT_TOKEN_SECRET: "e2e-secret-0123456789abcdef",
-      ADMIN_API_KEY: ADMIN_KEY,
-      DEV_MODE: "false",
-    },
-  });
+  dev = await startWranglerDev({ vars: productionVars(fake, { apiKey: API_KEY, adminKey: ADMIN_KEY }) });
   measure(`wrangler dev healthy at ${dev.url}; fake upstream at ${fake.url}`);
 });
 

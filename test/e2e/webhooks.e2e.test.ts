@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { connectParticipant, mintConnectToken, type ParticipantClient, type ServiceEvent } from "./harness/client.js";
-import { FakeUpstream, type ResultTypeName } from "./harness/fake-upstream.js";
+import { FakeUpstream, productionVars, type ResultTypeName } from "./harness/fake-upstream.js";
 import { WebhookSink, type SinkDelivery } from "./harness/webhook-sink.js";
 import { REPO_ROOT, startWranglerDev, type WranglerDev } from "./harness/wrangler-dev.js";
 import type { DeepfakeAlert } from "../../src/session/events.js";
@@ -79,19 +79,14 @@ beforeAll(async () => {
   sinkB = await WebhookSink.start({ secret: SECRET, path: "/hooks/b" });
   // Owned here (not by the harness) so it survives kill9() and a restart reuses it.
   persistDir = mkdtempSync(join(tmpdir(), "deepfake-edge-webhooks-"));
-  vars = {
-    DATASPIKE_WS_URL: fake.url,
-    DATASPIKE_API_KEY: API_KEY,
-    CONNECT_TOKEN_SECRET: "webhooks-secret-0123456789abcdef",
-    ADMIN_API_KEY: ADMIN_KEY,
-    DEV_MODE: "false",
+  vars = productionVars(fake, { apiKey: API_KEY, adminKey: ADMIN_KEY }, {
     WEBHOOK_URLS: `${sinkA.url},${sinkB.url}`,
     WEBHOOK_SECRET: SECRET,
     WEBHOOK_RETRY_SCHEDULE: SCHEDULE_MS.join(","),
     WEBHOOK_TIMEOUT_MS: "2000",
     // Close the upstream soon after a test's client leaves, so fake.sendResult reaches one participant only.
     UPSTREAM_IDLE_CLOSE_MS: "200",
-  };
+  });
   dev = await startWranglerDev({ vars, persistTo: persistDir });
   measure(`wrangler dev healthy at ${dev.url}; sinks ${sinkA.url} ${sinkB.url}`);
 });

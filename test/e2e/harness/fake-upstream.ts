@@ -275,3 +275,16 @@ function toBytes(data: WebSocket.RawData): Uint8Array {
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
+
+/** The vars of a production-mode service (DEV_MODE off, every secret set) pointed at this fake upstream. */
+export function productionVars(fake: FakeUpstream, keys: { apiKey: string; adminKey: string }, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    DATASPIKE_WS_URL: fake.url,
+    DATASPIKE_API_KEY: keys.apiKey,
+    CONNECT_TOKEN_SECRET: "e2e-connect-token-secret-0123456789",
+    ADMIN_API_KEY: keys.adminKey,
+    DEV_MODE: "false",
+    ...extra,
+  };
+}
+
