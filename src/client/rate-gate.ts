@@ -3,7 +3,7 @@
  * src/media/sampler.ts), driven by the rate the server announces in `ready` and `rate` events.
  * Frames it refuses are dropped before they are rendered, encoded or sent.
  */
-import { VideoSampler } from "../media/sampler.js";
+import { TrackSamplers } from "../media/sampler.js";
 
 /**
  * Tolerance of the client's schedule, as a share of the period. Small on purpose: the server's
@@ -16,42 +16,37 @@ export const CLIENT_SAMPLER_TOLERANCE_RATIO = 0.05;
 export const CLIENT_MAX_VIDEO_TRACKS = 32;
 
 export class RateGate {
-  readonly #samplers = new Map<string, VideoSampler>();
-  readonly #toleranceRatio: number;
-  /** Announced rate in frames per second; null until the server has announced one. */
-  #fps: number | null = null;
+  readonly #samplers: TrackSamplers;
+  /** False until the server has announced a rate: nothing is sent before `ready`. */
+  #announced = false;
 
   constructor(toleranceRatio = CLIENT_SAMPLER_TOLERANCE_RATIO) {
-    this.#toleranceRatio = toleranceRatio;
+    this.#samplers = new TrackSamplers(0, { toleranceRatio });
   }
 
+  /** Announced rate in frames per second; null until the server has announced one. */
   get fps(): number | null {
-    return this.#fps;
+    return this.#announced ? this.#samplers.fps : null;
   }
 
   /** A rate from `ready` or `rate`: every track's schedule moves to it (0 stops video). */
   setFps(fps: number, nowMs: number): void {
-    this.#fps = fps;
-    for (const sampler of this.#samplers.values()) sampler.setFps(fps, nowMs);
+    this.#announced = true;
+    this.#samplers.setFps(fps, nowMs);
   }
 
   /** True when a frame of `trackId` offered at `nowMs` is due; a true answer uses up the slot. */
   take(trackId: string, nowMs: number): boolean {
-    if (this.#fps === null) return false;
-    let sampler = this.#samplers.get(trackId);
-    if (!sampler) {
-      if (this.#samplers.size >= CLIENT_MAX_VIDEO_TRACKS) {
-        // Forget the oldest track rather than growing without bound.
-        const oldest = this.#samplers.keys().next().value;
-        if (oldest !== undefined) this.#samplers.delete(oldest);
-      }
-      sampler = new VideoSampler(this.#fps, { toleranceRatio: this.#toleranceRatio });
-      this.#samplers.set(trackId, sampler);
+    if (!this.#announced) return false;
+    if (!this.#samplers.has(trackId) && this.#samplers.size >= CLIENT_MAX_VIDEO_TRACKS) {
+      // Forget the oldest track rather than growing without bound.
+      const oldest = this.#samplers.oldest();
+      if (oldest !== undefined) this.#samplers.forget(oldest);
     }
-    return sampler.offer(nowMs);
+    return this.#samplers.offer(trackId, nowMs);
   }
 
   forgetTrack(trackId: string): void {
-    this.#samplers.delete(trackId);
+    this.#samplers.forget(trackId);
   }
 }

@@ -80,3 +80,56 @@ function checkFps(fps: number): number {
   if (Number.isNaN(fps) || fps < 0) throw new RangeError(`fps must be >= 0, got ${fps}`);
   return fps;
 }
+
+/**
+ * One sampler per video track, all moved together when the announced rate changes. Used by the
+ * server (VideoIngest) and by the client SDK (RateGate), so both keep the same schedule.
+ */
+export class TrackSamplers {
+  readonly #samplers = new Map<string, VideoSampler>();
+  #fps: number;
+
+  constructor(
+    fps: number,
+    private readonly options: VideoSamplerOptions = {},
+  ) {
+    this.#fps = checkFps(fps);
+  }
+
+  get fps(): number {
+    return this.#fps;
+  }
+
+  /** Tracks with a schedule. */
+  get size(): number {
+    return this.#samplers.size;
+  }
+
+  /** The track whose schedule was created first. */
+  oldest(): string | undefined {
+    return this.#samplers.keys().next().value;
+  }
+
+  has(trackId: string): boolean {
+    return this.#samplers.has(trackId);
+  }
+
+  setFps(fps: number, nowMs: number): void {
+    this.#fps = checkFps(fps);
+    for (const sampler of this.#samplers.values()) sampler.setFps(fps, nowMs);
+  }
+
+  /** Offers a frame of `trackId` (its schedule starts with its first frame); true = take it. */
+  offer(trackId: string, nowMs: number): boolean {
+    let sampler = this.#samplers.get(trackId);
+    if (!sampler) {
+      sampler = new VideoSampler(this.#fps, this.options);
+      this.#samplers.set(trackId, sampler);
+    }
+    return sampler.offer(nowMs);
+  }
+
+  forget(trackId: string): void {
+    this.#samplers.delete(trackId);
+  }
+}

@@ -6,7 +6,7 @@
 import type { ClientInput } from "../session/client-messages.js";
 import { ClientInputError } from "../session/client-messages.js";
 import { readJpegHeader } from "./jpeg-markers.js";
-import { VideoSampler } from "./sampler.js";
+import { TrackSamplers } from "./sampler.js";
 import { expectedByteLength, toRgba, validateDimensions, type FrameLimits } from "./pixels.js";
 
 export type VideoFrameInput = Extract<ClientInput, { kind: "video" }>;
@@ -28,25 +28,23 @@ export type VideoOutcome =
 
 
 export class VideoIngest {
-  readonly #samplers = new Map<string, VideoSampler>();
-  #fps: number;
+  readonly #samplers: TrackSamplers;
 
   constructor(private readonly options: VideoIngestOptions) {
-    this.#fps = options.fps;
+    this.#samplers = new TrackSamplers(options.fps, { toleranceRatio: options.toleranceRatio });
   }
 
   get fps(): number {
-    return this.#fps;
+    return this.#samplers.fps;
   }
 
   /** Changes the sampling rate of every track (level change). */
   setFps(fps: number, nowMs: number): void {
-    this.#fps = fps;
-    for (const sampler of this.#samplers.values()) sampler.setFps(fps, nowMs);
+    this.#samplers.setFps(fps, nowMs);
   }
 
   forgetTrack(trackId: string): void {
-    this.#samplers.delete(trackId);
+    this.#samplers.forget(trackId);
   }
 
   /**
@@ -81,7 +79,10 @@ export class VideoIngest {
         );
       }
     }
-    if (!this.#sampler(frame.trackId).offer(nowMs)) return { kind: "skipped" };
+    if (!this.#samplers.has(frame.trackId) && this.#samplers.size >= this.options.maxTracks) {
+      throw new ClientInputError("bad_track_id", `too many video tracks (at most ${this.options.maxTracks} per participant)`);
+    }
+    if (!this.#samplers.offer(frame.trackId, nowMs)) return { kind: "skipped" };
     if (frame.format === "JPEG") return { kind: "jpeg", trackId: frame.trackId, data: frame.data, passthrough: true };
     let rgba: Uint8ClampedArray;
     try {
@@ -91,18 +92,6 @@ export class VideoIngest {
     }
     const data = await this.options.encode(rgba, frame.width, frame.height, this.options.jpegQuality);
     return { kind: "jpeg", trackId: frame.trackId, data, passthrough: false };
-  }
-
-  #sampler(trackId: string): VideoSampler {
-    let sampler = this.#samplers.get(trackId);
-    if (!sampler) {
-      if (this.#samplers.size >= this.options.maxTracks) {
-        throw new ClientInputError("bad_track_id", `too many video tracks (at most ${this.options.maxTracks} per participant)`);
-      }
-      sampler = new VideoSampler(this.#fps, { toleranceRatio: this.options.toleranceRatio });
-      this.#samplers.set(trackId, sampler);
-    }
-    return sampler;
   }
 }
 
