@@ -16,6 +16,10 @@ export const VIDEO_MAX_HEIGHT = 1080;
 export const SAMPLER_TOLERANCE_RATIO = 0.25;
 
 export const QUEUE_MAX_ITEMS = 16;
+/** The send queue is bounded by bytes as well as items; the oldest items go first. */
+export const QUEUE_MAX_BYTES = 32 * 1024 * 1024;
+/** A queued item older than this is dropped (counted as dropped_stale) instead of sent. */
+export const QUEUE_MAX_AGE_S = 10;
 export const RECONNECT_INITIAL_MS = 1_000;
 export const RECONNECT_MAX_MS = 10_000;
 export const RECONNECT_JITTER_RATIO = 0.5;
@@ -28,8 +32,20 @@ export const UPSTREAM_CONNECT_TIMEOUT_MS = 10_000;
 
 /** A track stops counting towards the participant's level when closed or silent this long. */
 export const TRACK_TTL_MS = 120_000;
-/** Largest binary message a client may send (Workers' WebSocket receive limit is 1 MiB). */
-export const MAX_CLIENT_MESSAGE_BYTES = 1_048_576;
+/** Durable Objects receive WebSocket messages of up to 32 MiB (Cloudflare's platform limit). */
+export const PLATFORM_MAX_WS_MESSAGE_BYTES = 32 * 1024 * 1024;
+/** Room for the protobuf framing and track id around the largest raw frame. */
+export const CLIENT_MESSAGE_FRAMING_BYTES = 64 * 1024;
+/**
+ * Largest binary message a client may send: the largest raw frame the deployment accepts
+ * (maxWidth x maxHeight RGBA) plus framing, never above the platform limit. With the default
+ * 1920x1080 maximum that is 8 359 936 bytes.
+ */
+export function maxClientMessageBytes(maxWidth: number, maxHeight: number): number {
+  return Math.min(PLATFORM_MAX_WS_MESSAGE_BYTES, maxWidth * maxHeight * 4 + CLIENT_MESSAGE_FRAMING_BYTES);
+}
+/** The default cap (VIDEO_MAX_WIDTH x VIDEO_MAX_HEIGHT at their defaults). */
+export const MAX_CLIENT_MESSAGE_BYTES = maxClientMessageBytes(VIDEO_MAX_WIDTH, VIDEO_MAX_HEIGHT);
 export const MAX_TRACK_ID_CHARS = 128;
 /** Client sockets per participant. */
 export const MAX_CLIENTS_PER_PARTICIPANT = 16;
@@ -59,9 +75,11 @@ export interface Config {
   connectTokenSecret: string | null;
   adminApiKey: string | null;
   video: { normalFps: number; burstFps: number; jpegQuality: number; maxWidth: number; maxHeight: number };
+  /** Largest client message accepted, in bytes (see maxClientMessageBytes). */
+  maxClientMessageBytes: number;
   /** Minimum ms between two audio chunks of a track; 0 = no limit. */
   audioIntervalMs: number;
-  queueMaxItems: number;
+  queue: { maxItems: number; maxBytes: number; maxAgeMs: number };
   reconnect: { initialMs: number; maxMs: number; jitterRatio: number };
   upstreamIdleCloseMs: number;
   webhooks: WebhookConfig;
@@ -89,6 +107,8 @@ export interface ConfigVars extends WebhookVars {
   VIDEO_MAX_HEIGHT?: string;
   AUDIO_INTERVAL_S?: string;
   QUEUE_MAX_ITEMS?: string;
+  QUEUE_MAX_BYTES?: string;
+  QUEUE_MAX_AGE_S?: string;
   RECONNECT_INITIAL_MS?: string;
   RECONNECT_MAX_MS?: string;
   RECONNECT_JITTER_RATIO?: string;
@@ -161,6 +181,9 @@ export function parseConfig(vars: ConfigVars): Config {
     problems.push(err instanceof Error ? err.message : String(err));
   }
 
+  const maxWidth = num("VIDEO_MAX_WIDTH", VIDEO_MAX_WIDTH, 16, 7680, true);
+  const maxHeight = num("VIDEO_MAX_HEIGHT", VIDEO_MAX_HEIGHT, 16, 4320, true);
+
   const config: Config = {
     devMode,
     simulated,
@@ -172,11 +195,16 @@ export function parseConfig(vars: ConfigVars): Config {
       normalFps,
       burstFps,
       jpegQuality: num("VIDEO_JPEG_QUALITY", VIDEO_JPEG_QUALITY, 0, 100, true),
-      maxWidth: num("VIDEO_MAX_WIDTH", VIDEO_MAX_WIDTH, 16, 7680, true),
-      maxHeight: num("VIDEO_MAX_HEIGHT", VIDEO_MAX_HEIGHT, 16, 4320, true),
+      maxWidth,
+      maxHeight,
     },
+    maxClientMessageBytes: maxClientMessageBytes(maxWidth, maxHeight),
     audioIntervalMs: num("AUDIO_INTERVAL_S", AUDIO_INTERVAL_S, 0, 86_400) * 1000,
-    queueMaxItems: num("QUEUE_MAX_ITEMS", QUEUE_MAX_ITEMS, 1, 1024, true),
+    queue: {
+      maxItems: num("QUEUE_MAX_ITEMS", QUEUE_MAX_ITEMS, 1, 1024, true),
+      maxBytes: num("QUEUE_MAX_BYTES", QUEUE_MAX_BYTES, 65_536, 256 * 1024 * 1024, true),
+      maxAgeMs: num("QUEUE_MAX_AGE_S", QUEUE_MAX_AGE_S, 0.1, 3_600) * 1000,
+    },
     reconnect: { initialMs, maxMs, jitterRatio: num("RECONNECT_JITTER_RATIO", RECONNECT_JITTER_RATIO, 0, 1) },
     upstreamIdleCloseMs: num("UPSTREAM_IDLE_CLOSE_MS", UPSTREAM_IDLE_CLOSE_MS, 0, 3_600_000, true),
     webhooks,

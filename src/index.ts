@@ -15,6 +15,7 @@ import {
 import { authorizeAdmin, authorizeParticipant, tokenSecret, type AuthResult } from "./router/auth.js";
 import { signConnectToken } from "./router/tokens.js";
 import { PARTICIPANT_HEADER } from "./session/participant-session.js";
+import { parseRateOverrides } from "./session/connections.js";
 import { SIMULATED_LEVELS, type SimulatedLevel } from "./simulator/upstream-simulator.js";
 import { playground } from "./playground/routes.js";
 import { errorMessage, log } from "./log.js";
@@ -90,6 +91,10 @@ for (const route of ["stream", "sfu/video", "sfu/audio"]) {
     // Auth first: a browser cannot see the status of a refused upgrade, so the SDK checks with a GET.
     const auth = await authorizeParticipant(c.var.config, c.req.raw, id);
     if (!auth.ok) return denied(c, auth);
+    if (route === "stream") {
+      const rates = parseRateOverrides(new URL(c.req.url).searchParams, c.var.config.video);
+      if (!rates.ok) return jsonError(c, 400, "bad_rate", rates.message);
+    }
     if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
       return jsonError(c, 426, "upgrade_required", "this endpoint is a WebSocket: send Upgrade: websocket");
     }

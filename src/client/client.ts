@@ -56,6 +56,7 @@ export class DeepfakeEdgeClient extends ClientEmitter {
   readonly #backoff: Backoff;
   readonly #healthyAfterMs: number;
   readonly #maxBuffered: number;
+  readonly #maxMessage: number;
   readonly #gate = new RateGate();
   #state: ConnectionState = "idle";
   #socket: WebSocketLike | null = null;
@@ -92,6 +93,7 @@ export class DeepfakeEdgeClient extends ClientEmitter {
     });
     this.#healthyAfterMs = reconnect.healthyAfterMs ?? CLIENT_HEALTHY_AFTER_MS;
     this.#maxBuffered = options.maxBufferedBytes ?? CLIENT_MAX_BUFFERED_BYTES;
+    this.#maxMessage = options.maxMessageBytes ?? MAX_CLIENT_MESSAGE_BYTES;
   }
 
   get state(): ConnectionState {
@@ -197,7 +199,7 @@ export class DeepfakeEdgeClient extends ClientEmitter {
     if (!socket || socket.readyState !== SOCKET_OPEN) return this.#drop("disconnected");
     if (kind !== "other" && socket.bufferedAmount > this.#maxBuffered) return this.#drop("backpressure");
     const bytes = v1.ClientMessage.encode(message).finish();
-    if (bytes.byteLength > MAX_CLIENT_MESSAGE_BYTES) return this.#drop("too_large");
+    if (bytes.byteLength > this.#maxMessage) return this.#drop("too_large");
     try {
       socket.send(bytes);
     } catch {

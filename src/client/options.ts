@@ -7,8 +7,13 @@ import type { SocketFactory } from "./socket.js";
 
 /** A connection that stays open this long resets the reconnect backoff. */
 export const CLIENT_HEALTHY_AFTER_MS = 10_000;
-/** Video and audio are dropped while the socket has more than this much unsent data. */
-export const CLIENT_MAX_BUFFERED_BYTES = 2 * 1024 * 1024;
+/**
+ * Video and audio are dropped while the socket has more than this much unsent data: room for two of
+ * the largest raw frames the service accepts by default (1920x1080 RGBA, 8.3 MB each).
+ */
+export const CLIENT_MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
+/** Largest server event the SDK accepts (`ws` maxPayload): events are small JSON objects. */
+export const CLIENT_MAX_EVENT_BYTES = 1_048_576;
 /** Close codes after which the client does not reconnect: normal end, unsupported data, policy, too big. */
 export const TERMINAL_CLOSE_CODES: readonly number[] = [1000, 1003, 1008, 1009];
 
@@ -48,6 +53,11 @@ export interface ClientOptions {
   /** Whether to reconnect after the server closed an open socket; default: not after TERMINAL_CLOSE_CODES. */
   shouldReconnect?: (code: number, reason: string) => boolean;
   maxBufferedBytes?: number;
+  /**
+   * Largest message sent; bigger ones are dropped as `too_large`. Default: the service's default
+   * cap (1920x1080 RGBA plus framing, 8 359 936 bytes); match a deployment's VIDEO_MAX_WIDTH/HEIGHT.
+   */
+  maxMessageBytes?: number;
   /**
    * Browsers hide the status of a refused upgrade; after a failed attempt the client can ask with a
    * plain GET (401 = AuthError). Default: on when `fetch` exists. Needs a server that checks the

@@ -4,6 +4,8 @@
  * typed error for rejected auth, and connect-token claims. No DOM or Node imports.
  */
 
+import { CLIENT_MAX_EVENT_BYTES } from "./options.js";
+
 /** WebSocket.readyState values (the same in browsers and `ws`). */
 export const SOCKET_OPEN = 1;
 
@@ -52,7 +54,7 @@ export type NodeWebSocketConstructor = new (
  */
 export function nodeSocketFactory(ctor: NodeWebSocketConstructor): SocketFactory {
   return (url, token) =>
-    new ctor(url, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` }, maxPayload: 1_048_576 }) as WebSocketLike;
+    new ctor(url, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` }, maxPayload: CLIENT_MAX_EVENT_BYTES }) as WebSocketLike;
 }
 
 /** `ws(s)://host/v1/participants/<id>/stream` from the service's base URL (http(s) or ws(s)). */

@@ -68,7 +68,8 @@ export function validateDimensions(width: number, height: number, limits: FrameL
 
 /**
  * Validates a raw frame and returns it as width*height*4 RGBA bytes (alpha 255 for RGB24 and I420).
- * RGBA input is returned as a view over the same memory, not a copy.
+ * RGBA input is returned as a view over the same memory, not a copy. RGB24 and I420 are converted
+ * into `scratch` when it is large enough (the result is then a view of it), else into a new buffer.
  */
 export function toRgba(
   format: RawPixelFormat,
@@ -76,6 +77,7 @@ export function toRgba(
   height: number,
   data: Uint8Array,
   limits: FrameLimits,
+  scratch?: Uint8ClampedArray,
 ): Uint8ClampedArray {
   validateDimensions(width, height, limits);
   const expectedBytes = expectedByteLength(format, width, height);
@@ -89,16 +91,20 @@ export function toRgba(
     case "RGBA":
       return new Uint8ClampedArray(data.buffer, data.byteOffset, data.byteLength);
     case "RGB24":
-      return rgb24ToRgba(data, width * height);
+      return rgb24ToRgba(data, width * height, outputFor(width * height, scratch));
     case "I420":
-      return i420ToRgba(data, width, height);
+      return i420ToRgba(data, width, height, outputFor(width * height, scratch));
     default:
       return unsupported(format);
   }
 }
 
-function rgb24ToRgba(rgb: Uint8Array, pixelCount: number): Uint8ClampedArray {
-  const out = new Uint8ClampedArray(pixelCount * RGBA_BYTES_PER_PIXEL);
+function outputFor(pixelCount: number, scratch: Uint8ClampedArray | undefined): Uint8ClampedArray {
+  const bytes = pixelCount * RGBA_BYTES_PER_PIXEL;
+  return scratch && scratch.length >= bytes ? scratch.subarray(0, bytes) : new Uint8ClampedArray(bytes);
+}
+
+function rgb24ToRgba(rgb: Uint8Array, pixelCount: number, out: Uint8ClampedArray): Uint8ClampedArray {
   for (let src = 0, dst = 0; dst < out.length; src += 3, dst += 4) {
     out[dst] = rgb[src]!;
     out[dst + 1] = rgb[src + 1]!;
@@ -119,12 +125,11 @@ const U_TO_B = 516;
 const ROUND_HALF = 128;
 
 /** Planar 4:2:0 (Y plane, then U, then V; chroma planes ceil(w/2) x ceil(h/2)) to RGBA. */
-function i420ToRgba(yuv: Uint8Array, width: number, height: number): Uint8ClampedArray {
+function i420ToRgba(yuv: Uint8Array, width: number, height: number, out: Uint8ClampedArray): Uint8ClampedArray {
   const chromaWidth = Math.ceil(width / 2);
   const uPlane = width * height;
   const vPlane = uPlane + chromaWidth * Math.ceil(height / 2);
   // Writes to a Uint8ClampedArray clamp to 0..255, so no explicit clamping is needed.
-  const out = new Uint8ClampedArray(width * height * RGBA_BYTES_PER_PIXEL);
   let dst = 0;
   for (let row = 0; row < height; row++) {
     const yRow = row * width;

@@ -119,12 +119,17 @@ export class TrackSamplers {
     for (const sampler of this.#samplers.values()) sampler.setFps(fps, nowMs);
   }
 
-  /** Offers a frame of `trackId` (its schedule starts with its first frame); true = take it. */
-  offer(trackId: string, nowMs: number): boolean {
+  /**
+   * Offers a frame of `trackId` (its schedule starts with its first frame); true = take it.
+   * `fps` overrides the common rate for this track (a connection that lowered its own rate).
+   */
+  offer(trackId: string, nowMs: number, fps = this.#fps): boolean {
     let sampler = this.#samplers.get(trackId);
     if (!sampler) {
-      sampler = new VideoSampler(this.#fps, this.options);
+      sampler = new VideoSampler(fps, this.options);
       this.#samplers.set(trackId, sampler);
+    } else if (sampler.fps !== fps) {
+      sampler.setFps(fps, nowMs);
     }
     return sampler.offer(nowMs);
   }

@@ -24,11 +24,19 @@ export interface VideoIngestOptions {
 export type VideoOutcome =
   | { kind: "screen" }
   | { kind: "skipped" }
+  /** Sampled while another frame of this participant was still being encoded: dropped. */
+  | { kind: "busy" }
   | { kind: "jpeg"; trackId: string; data: Uint8Array; passthrough: boolean };
 
 
 export class VideoIngest {
   readonly #samplers: TrackSamplers;
+  /**
+   * Conversion buffer shared by the participant's tracks, grown to the largest frame converted and
+   * reused: no per-frame allocation. One frame is converted and encoded at a time.
+   */
+  #scratch: Uint8ClampedArray | null = null;
+  #encoding = false;
 
   constructor(private readonly options: VideoIngestOptions) {
     this.#samplers = new TrackSamplers(options.fps, { toleranceRatio: options.toleranceRatio });
@@ -45,13 +53,15 @@ export class VideoIngest {
 
   forgetTrack(trackId: string): void {
     this.#samplers.forget(trackId);
+    if (this.#samplers.size === 0) this.#scratch = null;
   }
 
   /**
    * Screen share is dropped first, then the frame is validated (cheap length checks only), then the
    * sampler decides; only sampled frames are converted and encoded. Throws ClientInputError.
+   * `fps` is the rate for this frame's connection (default: the participant's rate).
    */
-  async process(frame: VideoFrameInput, nowMs: number): Promise<VideoOutcome> {
+  async process(frame: VideoFrameInput, nowMs: number, fps = this.fps): Promise<VideoOutcome> {
     if (frame.source === "screen") return { kind: "screen" };
     if (frame.format === "JPEG") {
       let header;
@@ -82,16 +92,34 @@ export class VideoIngest {
     if (!this.#samplers.has(frame.trackId) && this.#samplers.size >= this.options.maxTracks) {
       throw new ClientInputError("bad_track_id", `too many video tracks (at most ${this.options.maxTracks} per participant)`);
     }
-    if (!this.#samplers.offer(frame.trackId, nowMs)) return { kind: "skipped" };
+    if (frame.format !== "JPEG" && this.#encoding) return { kind: "busy" };
+    if (!this.#samplers.offer(frame.trackId, nowMs, fps)) return { kind: "skipped" };
     if (frame.format === "JPEG") return { kind: "jpeg", trackId: frame.trackId, data: frame.data, passthrough: true };
-    let rgba: Uint8ClampedArray;
+    this.#encoding = true;
     try {
-      rgba = toRgba(frame.format, frame.width, frame.height, frame.data, this.options.limits);
-    } catch (err) {
-      throw asClientError(err);
+      let rgba: Uint8ClampedArray;
+      try {
+        rgba = toRgba(frame.format, frame.width, frame.height, frame.data, this.options.limits, this.#scratchFor(frame));
+      } catch (err) {
+        throw asClientError(err);
+      }
+      const data = await this.options.encode(rgba, frame.width, frame.height, this.options.jpegQuality);
+      return { kind: "jpeg", trackId: frame.trackId, data, passthrough: false };
+    } finally {
+      this.#encoding = false;
     }
-    const data = await this.options.encode(rgba, frame.width, frame.height, this.options.jpegQuality);
-    return { kind: "jpeg", trackId: frame.trackId, data, passthrough: false };
+  }
+
+  /** Bytes held by the conversion buffer (for the memory figures). */
+  get scratchBytes(): number {
+    return this.#scratch?.byteLength ?? 0;
+  }
+
+  #scratchFor(frame: VideoFrameInput): Uint8ClampedArray | undefined {
+    if (frame.format === "RGBA") return undefined; // encoded straight from the message, no copy
+    const bytes = frame.width * frame.height * 4;
+    if (!this.#scratch || this.#scratch.byteLength < bytes) this.#scratch = new Uint8ClampedArray(bytes);
+    return this.#scratch;
   }
 }
 

@@ -16,7 +16,18 @@ export interface DeepfakeAlert {
 }
 
 export type ServerEvent =
-  | { type: "ready"; participant_id: string; level: Level; video_fps: number; simulated: boolean; dev_mode: boolean; notice?: string }
+  | {
+      type: "ready";
+      participant_id: string;
+      level: Level;
+      /** This connection's rate now; normal_fps and burst_fps are its rates in CLEAR/ALERT and SUSPICIOUS. */
+      video_fps: number;
+      normal_fps: number;
+      burst_fps: number;
+      simulated: boolean;
+      dev_mode: boolean;
+      notice?: string;
+    }
   | { type: "rate"; video_fps: number }
   | DeepfakeAlert
   | { type: "upstream"; status: "connected" | "reconnecting"; retry_in_ms?: number }

@@ -3,6 +3,10 @@
  *   video: source filter -> sampler -> pixels -> JPEG          (src/media/video-ingest.ts)
  *   audio: speaking gate -> mono -> 16 kHz -> 48000-sample chunks (src/media/audio/audio-ingest.ts)
  * Pure: the JPEG encoder and the outputs are injected, so the Durable Object stays a thin shell.
+ *
+ * Speaking state and client VAD belong to the socket that sent them (DESIGN §5): each feeding
+ * connection has its own AudioIngest, so a second socket of the participant (a dashboard, a
+ * playground) never cuts, flushes or re-gates the first one's utterance.
  */
 import { AudioIngest, type AudioChunk } from "../media/audio/audio-ingest.js";
 import { AudioError } from "../media/audio/pcm.js";
@@ -19,13 +23,14 @@ export type IntakeCounter =
   | "frames_received"
   | "frames_sampled"
   | "frames_skipped"
+  | "frames_busy"
   | "screen_frames_dropped"
   | "audio_frames_received"
   | "audio_chunks_sent";
 
 export interface IntakeOutputs {
-  /** One serialized FrameRequest for the upstream queue. */
-  send(frameRequest: Uint8Array): void;
+  /** One serialized FrameRequest for the upstream queue, feeding `trackId`. */
+  send(frameRequest: Uint8Array, trackId: string): void;
   count(name: IntakeCounter): void;
 }
 
@@ -36,17 +41,23 @@ export interface MediaIntakeOptions {
   outputs: IntakeOutputs;
 }
 
+/** The connection a message came from. */
+export interface Feed {
+  /** Stable id of the socket (its attachment's id). */
+  connectionId: string;
+  /** The socket's client-VAD flag as last persisted (Hello.vad, or true after a Speaking message). */
+  clientVad: boolean;
+  /** The video rate for this connection now (its own override, never above the participant's). */
+  videoFps: number;
+}
+
 export class MediaIntake {
   readonly #video: VideoIngest;
-  /** Client audio: trusts Speaking markers once the client sends them, else the built-in gate. */
-  readonly #audio: AudioIngest;
-  /** SFU adapter audio: always the built-in gate. */
-  readonly #sfuAudio: AudioIngest;
+  /** One audio path per feeding connection: client sockets and SFU audio adapters alike. */
+  readonly #audio = new Map<string, AudioIngest>();
 
   constructor(private readonly options: MediaIntakeOptions) {
     this.#video = new VideoIngest(options.video);
-    this.#audio = new AudioIngest({ intervalMs: options.audioIntervalMs });
-    this.#sfuAudio = new AudioIngest({ intervalMs: options.audioIntervalMs });
   }
 
   get videoFps(): number {
@@ -57,26 +68,29 @@ export class MediaIntake {
     this.#video.setFps(fps, nowMs);
   }
 
-  /** Handles one parsed client message; returns the track it fed media to, if any. Throws ClientInputError. */
-  async client(input: ClientInput, nowMs: number): Promise<string | null> {
+  /**
+   * Handles one parsed client message; returns the track it carried media for, if any (the socket
+   * then owns that track). Throws ClientInputError.
+   */
+  async ingestClientMessage(feed: Feed, input: ClientInput, nowMs: number): Promise<string | null> {
     const out = this.options.outputs;
     switch (input.kind) {
       case "hello":
-        this.#sendAudio(this.#audio.setClientVad(input.vad, nowMs), nowMs);
+        this.#sendAudio(this.#audioOf(feed).setClientVad(input.vad, nowMs), nowMs);
         return null;
       case "speaking":
-        this.#sendAudio(this.#audio.speaking(input.speaking, nowMs), nowMs);
+        this.#sendAudio(this.#audioOf(feed).speaking(input.speaking, nowMs), nowMs);
         return null;
       case "audio":
         out.count("audio_frames_received");
-        this.#sendAudio(pushAudio(this.#audio, input, nowMs), nowMs);
+        this.#sendAudio(pushAudio(this.#audioOf(feed), input, nowMs), nowMs);
         return input.trackId;
       case "video": {
         out.count("frames_received");
-        const outcome = await this.#video.process(input, nowMs);
+        const outcome = await this.#video.process(input, nowMs, feed.videoFps);
         if (outcome.kind !== "jpeg") {
-          out.count(outcome.kind === "screen" ? "screen_frames_dropped" : "frames_skipped");
-          return null;
+          out.count(outcome.kind === "screen" ? "screen_frames_dropped" : outcome.kind === "busy" ? "frames_busy" : "frames_skipped");
+          return outcome.kind === "screen" ? null : input.trackId;
         }
         out.count("frames_sampled");
         out.send(
@@ -87,32 +101,46 @@ export class MediaIntake {
             format: FrameFormat.JPEG,
             data: outcome.data,
           }),
+          outcome.trackId,
         );
         return outcome.trackId;
       }
     }
   }
 
-  /** A Realtime SFU adapter Packet: a JPEG (video feed) or 48 kHz stereo PCM (audio feed). */
-  async sfu(feed: "video" | "audio", packet: SfuPacket, nowMs: number): Promise<string> {
-    if (feed === "audio") {
+  /** A Realtime SFU adapter Packet: a JPEG (video feed) or 48 kHz stereo PCM (audio feed, built-in gate). */
+  async ingestSfuPacket(feed: Feed, kind: "video" | "audio", packet: SfuPacket, nowMs: number): Promise<string> {
+    if (kind === "audio") {
       this.options.outputs.count("audio_frames_received");
-      this.#sendAudio(pushAudio(this.#sfuAudio, sfuPcmFrame(packet, SFU_AUDIO_TRACK), nowMs), nowMs);
+      this.#sendAudio(pushAudio(this.#audioOf({ ...feed, clientVad: false }), sfuPcmFrame(packet, SFU_AUDIO_TRACK), nowMs), nowMs);
       return SFU_AUDIO_TRACK;
     }
-    await this.client({ kind: "video", trackId: SFU_VIDEO_TRACK, width: 0, height: 0, format: "JPEG", source: "camera", timestampMs: nowMs, data: packet.payload }, nowMs);
+    const frame: ClientInput = { kind: "video", trackId: SFU_VIDEO_TRACK, width: 0, height: 0, format: "JPEG", source: "camera", timestampMs: nowMs, data: packet.payload };
+    await this.ingestClientMessage(feed, frame, nowMs);
     return SFU_VIDEO_TRACK;
   }
 
-  /** A feeding socket left: an utterance in progress is still sent (zero-padded, if >= 1 s). */
-  endFeed(feed: "client" | "audio", nowMs: number): void {
-    this.#sendAudio((feed === "audio" ? this.#sfuAudio : this.#audio).flush(nowMs), nowMs);
+  /** A feeding socket left: its utterance in progress is still sent (zero-padded, if >= 1 s). */
+  endFeed(connectionId: string, nowMs: number): void {
+    const audio = this.#audio.get(connectionId);
+    if (!audio) return;
+    this.#audio.delete(connectionId);
+    this.#sendAudio(audio.flush(nowMs), nowMs);
   }
 
   forgetTrack(trackId: string): void {
     this.#video.forgetTrack(trackId);
-    this.#audio.forgetTrack(trackId);
-    this.#sfuAudio.forgetTrack(trackId);
+    for (const audio of this.#audio.values()) audio.forgetTrack(trackId);
+  }
+
+  /** The connection's audio path; after hibernation it is rebuilt with the socket's persisted VAD flag. */
+  #audioOf(feed: Feed): AudioIngest {
+    let audio = this.#audio.get(feed.connectionId);
+    if (!audio) {
+      audio = new AudioIngest({ intervalMs: this.options.audioIntervalMs, clientVad: feed.clientVad });
+      this.#audio.set(feed.connectionId, audio);
+    }
+    return audio;
   }
 
   #sendAudio(chunks: AudioChunk[], nowMs: number): void {
@@ -120,6 +148,7 @@ export class MediaIntake {
       this.options.outputs.count("audio_chunks_sent");
       this.options.outputs.send(
         encodeFrameRequest({ participantId: this.options.participantId, trackId: chunk.trackId, timestampMs: nowMs, format: FrameFormat.PCM, data: chunk.pcm }),
+        chunk.trackId,
       );
     }
   }

@@ -23,14 +23,15 @@ import { encodeJpeg } from "../media/jpeg.js";
 import { Backoff } from "../upstream/backoff.js";
 import { decodeResultEvent } from "../upstream/codec.js";
 import { connectUpstream } from "../upstream/connect.js";
-import { UpstreamLink } from "../upstream/connection.js";
+import { UpstreamLink, type Outgoing } from "../upstream/connection.js";
 import { SendQueue } from "../upstream/send-queue.js";
 import { runDueDeliveries } from "../webhooks/deliver.js";
 import { WebhookOutbox } from "../webhooks/outbox.js";
 import { errorMessage, log } from "../log.js";
 import { ClientInputError, parseClientMessage } from "./client-messages.js";
 import { newEventId, type DeepfakeAlert, type ServerEvent } from "./events.js";
-import { MediaIntake, type IntakeCounter } from "./media-intake.js";
+import { MediaIntake, type Feed, type IntakeCounter } from "./media-intake.js";
+import { Connections, SOCKET_ROLES, connectionFps, parseRateOverrides, type ConnectionInfo, type SocketRole } from "./connections.js";
 import { parseEventsQuery, parseWebhooksQuery } from "./queries.js";
 import { parseSfuPacket } from "./sfu-packets.js";
 import { SessionCounters, type CounterName } from "./counters.js";
@@ -38,22 +39,6 @@ import { SessionStore } from "./store.js";
 
 /** Header the router uses to tell the object which participant it serves. */
 export const PARTICIPANT_HEADER = "x-participant-id";
-
-/**
- * What a socket is: a participant client (ingest + events) or a Realtime SFU adapter feed (protobuf
- * Packets, no events). Stored as the socket's hibernation tag.
- */
-type SocketRole = "client" | "sfu-video" | "sfu-audio";
-const SOCKET_ROLES: readonly SocketRole[] = ["client", "sfu-video", "sfu-audio"];
-
-/** Small, typed socket attachment: ids and flags only, never buffers. */
-interface ClientAttachment {
-  role: SocketRole;
-  joinedAtMs: number;
-  client?: string;
-  vad?: boolean;
-  honorsRate?: boolean;
-}
 
 const RETENTION_DEADLINE = "retention";
 
@@ -78,9 +63,7 @@ export class ParticipantSession extends DurableObject<Env> {
   #live: Live | null = null;
   readonly #counters: SessionCounters;
   #idleTimer: ReturnType<typeof setTimeout> | null = null;
-  /** Tracks each live socket has fed, so they stop counting when it leaves. In memory only. */
-  readonly #socketTracks = new Map<WebSocket, Set<string>>();
-  readonly #badStreak = new Map<WebSocket, number>();
+  readonly #connections = new Connections<WebSocket>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -111,7 +94,7 @@ export class ParticipantSession extends DurableObject<Env> {
         return connectUpstream(this.#config, participantId, this.env.UPSTREAM_SIMULATOR);
       },
       backoff: new Backoff(this.#config.reconnect),
-      queue: new SendQueue<Uint8Array>(this.#config.queueMaxItems),
+      queue: new SendQueue<Outgoing>({ ...this.#config.queue, sizeOf: (item) => item.data.byteLength }),
       healthyAfterMs: UPSTREAM_HEALTHY_AFTER_MS,
       connectTimeoutMs: UPSTREAM_CONNECT_TIMEOUT_MS,
       hooks: {
@@ -126,7 +109,12 @@ export class ParticipantSession extends DurableObject<Env> {
         },
         message: (data) => this.#onUpstreamMessage(data),
         dropped: (count) => this.#count("dropped_by_queue", count),
-        sent: () => this.#count("messages_sent"),
+        stale: (count) => this.#count("dropped_stale", count),
+        sent: (trackId) => {
+          this.#count("messages_sent");
+          // A track lives while FrameRequests for it go upstream, not while frames merely arrive.
+          if (trackId) this.#live?.detection.touchTrack(trackId, Date.now());
+        },
       },
     });
     // After hibernation the sockets are still there: keep the upstream open for them.
@@ -177,21 +165,21 @@ export class ParticipantSession extends DurableObject<Env> {
       const live = this.#live;
       if (!live) throw new ClientInputError("decode_failed", "this session has ended; reconnect");
       this.#link.start();
-      const role = this.#role(ws);
+      let info = this.#connections.get(ws, this.#role(ws));
       const now = Date.now();
+      const maxBytes = this.#config.maxClientMessageBytes;
       let fedTrack: string | null;
-      if (role === "client") {
-        const input = parseClientMessage(message);
-        if (input.kind === "hello") {
-          const attachment = (ws.deserializeAttachment() ?? { role, joinedAtMs: now }) as ClientAttachment;
-          ws.serializeAttachment({ ...attachment, client: input.client, vad: input.vad, honorsRate: input.honorsRate } satisfies ClientAttachment);
-        }
-        fedTrack = await live.intake.client(input, now);
+      if (info.role === "client") {
+        const input = parseClientMessage(message, maxBytes);
+        if (input.kind === "hello") info = this.#connections.update(ws, { client: input.client, vad: input.vad, honorsRate: input.honorsRate });
+        else if (input.kind === "speaking") info = this.#connections.update(ws, { vad: true });
+        fedTrack = await live.intake.ingestClientMessage(this.#feed(info, live), input, now);
       } else {
-        fedTrack = await live.intake.sfu(role === "sfu-audio" ? "audio" : "video", parseSfuPacket(message), now);
+        const kind = info.role === "sfu-audio" ? "audio" : "video";
+        fedTrack = await live.intake.ingestSfuPacket(this.#feed(info, live), kind, parseSfuPacket(message, maxBytes), now);
       }
-      this.#badStreak.delete(ws);
-      if (fedTrack !== null) this.#noteTrack(ws, fedTrack, now);
+      this.#connections.accepted(ws);
+      if (fedTrack !== null) this.#connections.noteTrack(ws, fedTrack);
     } catch (err) {
       this.#reject(ws, err);
     }
@@ -238,10 +226,12 @@ export class ParticipantSession extends DurableObject<Env> {
     if (this.ctx.getWebSockets().length >= MAX_CLIENTS_PER_PARTICIPANT) {
       return jsonError(429, "too_many_clients", `at most ${MAX_CLIENTS_PER_PARTICIPANT} sockets per participant`);
     }
+    const overrides = parseRateOverrides(new URL(request.url).searchParams, this.#config.video);
+    if (!overrides.ok) return jsonError(400, "bad_rate", overrides.message);
     const live = this.#adopt(participantId);
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
     this.ctx.acceptWebSocket(server, [role]);
-    server.serializeAttachment({ role, joinedAtMs: Date.now() } satisfies ClientAttachment);
+    const info = this.#connections.attach(server, role, Date.now(), overrides.value);
     this.#cancelIdleClose();
     this.#link.start();
     this.#rearm();
@@ -251,7 +241,9 @@ export class ParticipantSession extends DurableObject<Env> {
         type: "ready",
         participant_id: participantId,
         level: live.detection.level,
-        video_fps: live.intake.videoFps,
+        video_fps: connectionFps(live.detection.level, this.#config.video, info),
+        normal_fps: connectionFps("clear", this.#config.video, info),
+        burst_fps: connectionFps("suspicious", this.#config.video, info),
         simulated: this.#config.simulated,
         dev_mode: this.#config.devMode,
         ...(this.#config.simulated ? { notice: "SIMULATED RESULTS: no DATASPIKE_API_KEY is set, a local simulator answers" } : {}),
@@ -265,6 +257,11 @@ export class ParticipantSession extends DurableObject<Env> {
     return this.ctx.getTags(ws).find((t): t is SocketRole => SOCKET_ROLES.includes(t as SocketRole)) ?? "client";
   }
 
+  /** The connection a message came from, as the media intake needs it. */
+  #feed(info: ConnectionInfo, live: Live): Feed {
+    return { connectionId: info.id, clientVad: info.vad ?? false, videoFps: connectionFps(live.detection.level, this.#config.video, info) };
+  }
+
   #reject(ws: WebSocket, err: unknown): void {
     this.#count("bad_messages");
     if (err instanceof ClientInputError) {
@@ -273,8 +270,7 @@ export class ParticipantSession extends DurableObject<Env> {
       log("error", "client message failed", { class: "ParticipantSession", participant: this.#live?.participantId, reason: errorMessage(err) });
       if (this.#role(ws) === "client") this.#send(ws, { type: "error", code: "internal", message: "the message could not be processed" });
     }
-    const streak = (this.#badStreak.get(ws) ?? 0) + 1;
-    this.#badStreak.set(ws, streak);
+    const streak = this.#connections.rejected(ws);
     if (streak >= MAX_CONSECUTIVE_BAD_MESSAGES) {
       log("warn", "closing client after repeated bad messages", { participant: this.#live?.participantId, streak });
       try {
@@ -286,24 +282,12 @@ export class ParticipantSession extends DurableObject<Env> {
     }
   }
 
-  #noteTrack(ws: WebSocket, trackId: string, nowMs: number): void {
-    this.#live?.detection.touchTrack(trackId, nowMs);
-    let tracks = this.#socketTracks.get(ws);
-    if (!tracks) this.#socketTracks.set(ws, (tracks = new Set()));
-    tracks.add(trackId);
-  }
-
   #forgetSocket(ws: WebSocket): void {
-    this.#badStreak.delete(ws);
-    const tracks = this.#socketTracks.get(ws);
-    this.#socketTracks.delete(ws);
+    const { info, orphanedTracks } = this.#connections.forget(ws);
     const live = this.#live;
-    if (live && tracks) {
-      const role = this.#role(ws);
-      if (role !== "sfu-video") live.intake.endFeed(role === "sfu-audio" ? "audio" : "client", Date.now());
-      const stillFed = new Set([...this.#socketTracks.values()].flatMap((set) => [...set]));
-      for (const trackId of tracks) {
-        if (stillFed.has(trackId)) continue;
+    if (live) {
+      live.intake.endFeed(info.id, Date.now());
+      for (const trackId of orphanedTracks) {
         live.detection.closeTrack(trackId);
         live.intake.forgetTrack(trackId);
       }
@@ -399,9 +383,13 @@ export class ParticipantSession extends DurableObject<Env> {
     log("info", "level changed", { participant: alert.participant_id, event: alert.id, previous_level: previous, new_level: level, track: trackId });
     this.#broadcast(alert);
     const fps = this.#fpsFor(level);
-    if (fps !== live.intake.videoFps) {
-      live.intake.setVideoFps(fps, nowMs);
-      this.#broadcast({ type: "rate", video_fps: fps });
+    if (fps !== live.intake.videoFps) live.intake.setVideoFps(fps, nowMs);
+    // Each client hears its own rate: the deployment's, lowered by its connection's override.
+    for (const ws of this.ctx.getWebSockets("client")) {
+      const info = this.#connections.get(ws);
+      const before = connectionFps(previous, this.#config.video, info);
+      const after = connectionFps(level, this.#config.video, info);
+      if (after !== before) this.#send(ws, { type: "rate", video_fps: after });
     }
     if (this.#config.webhooks.urls.length > 0) {
       // The rows are durable already: if this attempt fails for any reason, the alarm retries it.
@@ -462,8 +450,7 @@ export class ParticipantSession extends DurableObject<Env> {
         // already closed
       }
     }
-    this.#socketTracks.clear();
-    this.#badStreak.clear();
+    this.#connections.clear();
     this.#cancelIdleClose();
     this.#link.stop(reason);
     await this.ctx.storage.deleteAlarm();

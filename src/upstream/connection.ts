@@ -9,6 +9,12 @@
 import type { Backoff } from "./backoff.js";
 import type { SendQueue } from "./send-queue.js";
 
+/** One serialized FrameRequest waiting for the socket, with the track it feeds. */
+export interface Outgoing {
+  data: Uint8Array;
+  trackId: string;
+}
+
 /** The part of a WebSocket the link uses (structural, satisfied by the Workers WebSocket). */
 export interface UpstreamSocket {
   send(data: ArrayBuffer | Uint8Array): void;
@@ -23,10 +29,12 @@ export interface UpstreamHooks {
   connected(): void;
   reconnecting(retryInMs: number, reason: string): void;
   message(data: ArrayBuffer): void;
-  /** A queued message was dropped (queue full: the oldest goes). */
+  /** Queued messages were dropped (queue full by items or bytes: the oldest go). */
   dropped?(count: number): void;
-  /** A message was handed to the upstream socket. */
-  sent?(): void;
+  /** Queued messages were dropped because they waited longer than the queue's max age. */
+  stale?(count: number): void;
+  /** A message for `trackId` was handed to the upstream socket (the track's activity). */
+  sent?(trackId: string): void;
 }
 
 export interface Timers {
@@ -38,7 +46,7 @@ export interface Timers {
 export interface UpstreamLinkOptions {
   connect: () => Promise<UpstreamSocket>;
   backoff: Backoff;
-  queue: SendQueue<Uint8Array>;
+  queue: SendQueue<Outgoing>;
   healthyAfterMs: number;
   connectTimeoutMs: number;
   hooks: UpstreamHooks;
@@ -105,9 +113,10 @@ export class UpstreamLink {
     }
   }
 
-  /** Queue one serialized FrameRequest and flush what the connection can take. */
-  send(bytes: Uint8Array): void {
-    if (this.options.queue.push(bytes) !== undefined) this.options.hooks.dropped?.(1);
+  /** Queue one serialized FrameRequest for `trackId` and flush what the connection can take. */
+  send(data: Uint8Array, trackId = ""): void {
+    const evicted = this.options.queue.push({ data, trackId }, this.#timers.now()).length;
+    if (evicted > 0) this.options.hooks.dropped?.(evicted);
     this.#flush();
     if (!this.#socket && this.#wanted && !this.#connecting && this.#retryTimer === null) void this.#connectNow();
   }
@@ -189,9 +198,13 @@ export class UpstreamLink {
 
   #flush(): void {
     const queue = this.options.queue;
+    if (!this.#socket) return;
+    const stale = queue.dropStale(this.#timers.now()).length;
+    if (stale > 0) this.options.hooks.stale?.(stale);
     while (this.#socket && queue.length > 0) {
+      const next = queue.peek()!;
       try {
-        this.#socket.send(queue.peek()!);
+        this.#socket.send(next.data);
       } catch {
         // The socket died under us; the message stays queued for the next connection.
         const socket = this.#socket;
@@ -207,7 +220,7 @@ export class UpstreamLink {
       }
       queue.shift();
       this.#sent++;
-      this.options.hooks.sent?.();
+      this.options.hooks.sent?.(next.trackId);
     }
   }
 

@@ -7,6 +7,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { DeepfakeEdgeClient } from "../../src/client/client";
 import { VideoSampler } from "../../src/media/sampler";
 import { SAMPLER_TOLERANCE_RATIO } from "../../src/config";
+import { CLIENT_MAX_BUFFERED_BYTES } from "../../src/client/options";
 import { FakeClock, fakeJpeg, fakeServer, type FakeSocket } from "./client-fakes";
 
 const CAMERA_FPS = 30;
@@ -157,7 +158,7 @@ describe("video rate limiting", () => {
     await clock.advance(0);
     const socket = server.last();
     socket.accept(0.2);
-    socket.bufferedAmount = 10 * 1024 * 1024;
+    socket.bufferedAmount = CLIENT_MAX_BUFFERED_BYTES + 1;
     expect(client.sendVideo({ width: 640, height: 480, format: "JPEG", data: JPEG })).toBe("backpressure");
     socket.bufferedAmount = 0;
     expect(client.sendVideo({ width: 640, height: 480, format: "JPEG", data: JPEG })).toBe("sent");

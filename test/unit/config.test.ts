@@ -35,7 +35,7 @@ describe("parseConfig defaults (DESIGN §4)", () => {
     expect(config.video.normalFps).toBe(0.2);
     expect(config.video.burstFps).toBe(1.0);
     expect(config.video.jpegQuality).toBe(75);
-    expect(config.queueMaxItems).toBe(16);
+    expect(config.queue.maxItems).toBe(16);
     expect(config.reconnect).toEqual({ initialMs: 1000, maxMs: 10_000, jitterRatio: 0.5 });
     expect(config.dataspikeWsUrl).toBe("wss://api.dataspike.io/api/v4/deepfake/stream");
     expect(DEFAULT_DATASPIKE_WS_URL).toBe("wss://api.dataspike.io/api/v4/deepfake/stream");
@@ -44,7 +44,7 @@ describe("parseConfig defaults (DESIGN §4)", () => {
   it("empty or blank vars count as unset", () => {
     const config = parseConfig({ ...PRODUCTION, VIDEO_NORMAL_FPS: "", QUEUE_MAX_ITEMS: "  ", DATASPIKE_WS_URL: " " });
     expect(config.video.normalFps).toBe(0.2);
-    expect(config.queueMaxItems).toBe(16);
+    expect(config.queue.maxItems).toBe(16);
     expect(config.dataspikeWsUrl).toBe(DEFAULT_DATASPIKE_WS_URL);
   });
 
@@ -61,7 +61,7 @@ describe("parseConfig defaults (DESIGN §4)", () => {
       DATASPIKE_WS_URL: "ws://127.0.0.1:9000/stream",
     });
     expect(config.video).toMatchObject({ normalFps: 0.5, burstFps: 2, jpegQuality: 90 });
-    expect(config.queueMaxItems).toBe(4);
+    expect(config.queue.maxItems).toBe(4);
     expect(config.reconnect).toEqual({ initialMs: 500, maxMs: 30_000, jitterRatio: 0 });
     expect(config.dataspikeWsUrl).toBe("ws://127.0.0.1:9000/stream");
   });
@@ -177,7 +177,7 @@ describe("parseConfig invalid numbers", () => {
     const vars: ConfigVars = { ...PRODUCTION, QUEUE_MAX_ITEMS: "0" };
     expect(() => parseConfig(vars)).toThrow(ConfigError);
     vars.QUEUE_MAX_ITEMS = "8";
-    expect(parseConfig(vars).queueMaxItems).toBe(8);
+    expect(parseConfig(vars).queue.maxItems).toBe(8);
   });
 });
 

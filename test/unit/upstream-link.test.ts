@@ -5,8 +5,8 @@
  */
 import { beforeEach, describe, expect, it } from "vitest";
 import { Backoff } from "../../src/upstream/backoff";
-import { SendQueue } from "../../src/upstream/send-queue";
-import { UpstreamLink, type UpstreamHooks, type UpstreamSocket } from "../../src/upstream/connection";
+import { SendQueue, type SendQueueLimits } from "../../src/upstream/send-queue";
+import { UpstreamLink, type Outgoing, type UpstreamHooks, type UpstreamSocket } from "../../src/upstream/connection";
 import { FakeClock, settle } from "./client-fakes";
 
 
@@ -53,7 +53,10 @@ let retries: number[];
 let dropped: number;
 let messages: ArrayBuffer[];
 
-function makeLink(capacity = 16): UpstreamLink {
+let stale: number;
+let sentTracks: string[];
+
+function makeLink(capacity: number | SendQueueLimits<Outgoing> = 16): UpstreamLink {
   const hooks: UpstreamHooks = {
     connected: () => events.push("connected"),
     reconnecting: (retryInMs, reason) => {
@@ -62,7 +65,11 @@ function makeLink(capacity = 16): UpstreamLink {
     },
     message: (data) => messages.push(data),
     dropped: (count) => (dropped += count),
-    sent: () => events.push("sent"),
+    stale: (count) => (stale += count),
+    sent: (trackId) => {
+      events.push("sent");
+      sentTracks.push(trackId);
+    },
   };
   return new UpstreamLink({
     connect: () =>
@@ -70,7 +77,7 @@ function makeLink(capacity = 16): UpstreamLink {
         attempts.push({ at: clock.now(), resolve, reject });
       }),
     backoff: new Backoff({ initialMs: 1000, maxMs: 10_000, jitterRatio: 0.5, random: () => 0 }),
-    queue: new SendQueue<Uint8Array>(capacity),
+    queue: new SendQueue<Outgoing>(typeof capacity === "number" ? { maxItems: capacity, sizeOf: (o) => o.data.byteLength } : capacity),
     healthyAfterMs: HEALTHY_AFTER_MS,
     connectTimeoutMs: CONNECT_TIMEOUT_MS,
     hooks,
@@ -99,6 +106,8 @@ beforeEach(() => {
   events = [];
   retries = [];
   dropped = 0;
+  stale = 0;
+  sentTracks = [];
   messages = [];
 });
 
@@ -150,6 +159,43 @@ describe("connecting", () => {
     expect(link.queued).toBe(3);
     const socket = await accept();
     expect(socket.sentText).toEqual(["3", "4", "5"]);
+  });
+
+  it("a queue over its byte bound drops the oldest messages until the new one fits", async () => {
+    const link = makeLink({ maxItems: 16, maxBytes: 10, sizeOf: (o) => o.data.byteLength });
+    link.start();
+    for (const text of ["aaaa", "bbbb", "cccc"]) link.send(msg(text));
+    expect(dropped).toBe(1);
+    expect(link.queued).toBe(2);
+    const socket = await accept();
+    expect(socket.sentText).toEqual(["bbbb", "cccc"]);
+  });
+
+  it("after an outage only messages younger than the max age go out; the rest count as stale", async () => {
+    const link = makeLink({ maxItems: 64, maxAgeMs: 10_000, sizeOf: (o) => o.data.byteLength });
+    // 30 s without an upstream, one frame a second queued meanwhile.
+    for (let second = 0; second < 30; second++) {
+      link.send(msg(`f${second}`), "camera");
+      await clock.advance(1_000);
+    }
+    expect(link.queued).toBe(30);
+    link.start();
+    const socket = await accept(); // at t = 30 s
+    // Frames queued at t = 20..29 s are at most 10 s old; t = 0..19 s are stale.
+    expect(socket.sentText).toEqual(Array.from({ length: 10 }, (_, i) => `f${20 + i}`));
+    expect(stale).toBe(20);
+    expect(dropped).toBe(0);
+  });
+
+  it("reports the track of each message actually sent, never of a dropped one", async () => {
+    const link = makeLink({ maxItems: 2, sizeOf: (o) => o.data.byteLength });
+    link.start();
+    link.send(msg("1"), "microphone");
+    link.send(msg("2"), "camera");
+    link.send(msg("3"), "camera"); // evicts the microphone message
+    expect(sentTracks).toEqual([]);
+    await accept();
+    expect(sentTracks).toEqual(["camera", "camera"]);
   });
 
   it("passes binary upstream messages to the hook; text arrives as an empty buffer", async () => {

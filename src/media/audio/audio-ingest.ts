@@ -30,6 +30,8 @@ export interface AudioIngestOptions {
   intervalMs?: number;
   maxTracks?: number;
   maxFrameMs?: number;
+  /** Start in client-VAD mode (a socket that said Hello{vad: true} before hibernation). */
+  clientVad?: boolean;
 }
 
 /** An AudioFrame as parsed from a client or SFU message (structural). */
@@ -68,6 +70,7 @@ export class AudioIngest {
     this.#intervalMs = options.intervalMs ?? AUDIO_INTERVAL_S * 1000;
     this.#maxTracks = options.maxTracks ?? AUDIO_MAX_TRACKS;
     this.#maxFrameMs = options.maxFrameMs ?? AUDIO_MAX_FRAME_MS;
+    this.#clientVad = options.clientVad ?? false;
   }
 
   /** True when the client's Speaking markers decide; false when the built-in gate does. */
