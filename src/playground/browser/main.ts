@@ -179,8 +179,11 @@ async function captureTick(sdk: DeepfakeEdgeClient): Promise<void> {
   capturing = true;
   try {
     // 640x480 is a placeholder: the renderer reports the size it actually drew.
-    const result: SendResult = await sdk.captureVideo({ trackId: "camera", format: "JPEG", width: 640, height: 480 }, () => cam.grabJpeg());
-    if (result === "too_large") log("error", "a camera frame was over 1 MiB and was not sent");
+    const raw = input("raw-rgba").checked;
+    const result: SendResult = raw
+      ? await sdk.captureVideo({ trackId: "camera", format: "RGBA", width: 640, height: 480 }, () => cam.grabRgba())
+      : await sdk.captureVideo({ trackId: "camera", format: "JPEG", width: 640, height: 480 }, () => cam.grabJpeg());
+    if (result === "too_large") log("error", "a camera frame was over the message size limit and was not sent");
   } catch (err) {
     log("error", `frame capture failed: ${(err as Error).message}`);
   } finally {

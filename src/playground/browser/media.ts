@@ -1,11 +1,11 @@
 /**
  * Camera and microphone for the playground.
  *
- * Video is sent as JPEG encoded by the browser from a canvas (pass-through on the server), not as
- * raw RGBA: a 640x480 RGBA frame is 1.2 MB, over the 1 MiB message limit, and even 480x360 RGBA is
- * 691 KB per frame, while a 640x480 JPEG is ~20-60 KB (10-30x less uplink, which matters on a
- * phone) and the Worker skips its WASM encode. Frames are drawn and encoded only when the SDK says
- * one is due at the announced rate.
+ * Video goes as JPEG encoded by the browser from a canvas by default (pass-through on the server): a
+ * 640x480 JPEG is ~20-60 KB against 1.2 MB of raw RGBA (20-60x less uplink, which matters on a
+ * phone), and the Worker skips its WASM encode. "Raw RGBA" sends the canvas pixels as they are,
+ * the way a browser integration without an encoder would, and the Worker encodes them. Frames are
+ * drawn and encoded only when the SDK says one is due at the announced rate.
  *
  * Audio goes through an AudioWorklet that posts 20 ms s16 mono frames at the context's rate.
  */
@@ -18,6 +18,8 @@ export interface Camera {
   stream: MediaStream;
   /** Draws the current camera image and encodes it as JPEG. */
   grabJpeg(): Promise<{ data: Uint8Array; width: number; height: number }>;
+  /** Draws the current camera image and returns its RGBA pixels (width x height x 4 bytes). */
+  grabRgba(): { data: Uint8Array; width: number; height: number };
   stop(): void;
 }
 
@@ -28,22 +30,31 @@ export async function openCamera(video: HTMLVideoElement, canvas: HTMLCanvasElem
   });
   video.srcObject = stream;
   await video.play().catch(() => undefined); // autoplay + muted: play() may still be refused; frames flow anyway
-  const context = canvas.getContext("2d");
+  const context = canvas.getContext("2d", { willReadFrequently: true });
   if (!context) throw new Error("no 2D canvas context");
+  const draw = (): { width: number; height: number } => {
+    const vw = video.videoWidth || 640;
+    const vh = video.videoHeight || 480;
+    const scale = Math.min(1, MAX_FRAME_WIDTH / vw);
+    const width = Math.max(16, Math.round(vw * scale));
+    const height = Math.max(16, Math.round(vh * scale));
+    if (canvas.width !== width) canvas.width = width;
+    if (canvas.height !== height) canvas.height = height;
+    context.drawImage(video, 0, 0, width, height);
+    return { width, height };
+  };
   return {
     stream,
     async grabJpeg() {
-      const vw = video.videoWidth || 640;
-      const vh = video.videoHeight || 480;
-      const scale = Math.min(1, MAX_FRAME_WIDTH / vw);
-      const width = Math.max(16, Math.round(vw * scale));
-      const height = Math.max(16, Math.round(vh * scale));
-      if (canvas.width !== width) canvas.width = width;
-      if (canvas.height !== height) canvas.height = height;
-      context.drawImage(video, 0, 0, width, height);
+      const { width, height } = draw();
       const blob = await new Promise<Blob | null>((resolve) => canvas.toBlob(resolve, "image/jpeg", JPEG_QUALITY));
       if (!blob) throw new Error("the canvas could not be encoded as JPEG");
       return { data: new Uint8Array(await blob.arrayBuffer()), width, height };
+    },
+    grabRgba() {
+      const { width, height } = draw();
+      const pixels = context.getImageData(0, 0, width, height).data;
+      return { data: new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength), width, height };
     },
     stop() {
       for (const track of stream.getTracks()) track.stop();
