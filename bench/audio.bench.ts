@@ -3,7 +3,7 @@
  * naive baseline (linear interpolation, what a quick port would do), plus the full AudioIngest path.
  */
 import { AudioIngest } from "../src/media/audio/audio-ingest.js";
-import { rms, ratioDb } from "../src/media/audio/analysis.js";
+import { rms, ratioDb } from "../test/support/audio-analysis.js";
 import { Resampler } from "../src/media/audio/resampler.js";
 import { table, timeMs } from "./harness.js";
 

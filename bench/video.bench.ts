@@ -6,7 +6,7 @@
  */
 import encode, { init } from "@jsquash/jpeg/encode.js";
 import { toRgba } from "../src/media/pixels.js";
-import { VideoSampler } from "../src/media/sampler.js";
+import { VideoSampler } from "../src/shared/sampler.js";
 import { loadJsquashWasm, table, timeAsyncMs, timeMs } from "./harness.js";
 
 const W = 640;

@@ -16,29 +16,6 @@ const src = (...parts) => join(root, "src", "playground", ...parts);
 const target = src("generated", "assets.ts");
 const relTarget = "src/playground/generated/assets.ts";
 
-/**
- * The bundle reuses server modules (sampler, backoff, limits in src/config.ts, generated protobuf
- * code). They are pure, so they are marked side-effect free here: the bundle then holds only the
- * code it uses, and does not go stale when, say, src/config.ts gains an import the browser never needs.
- */
-const projectModulesArePure = {
-  name: "project-modules-are-pure",
-  setup(pluginBuild) {
-    const srcDir = join(root, "src") + "/";
-    pluginBuild.onResolve({ filter: /^\.\.?\// }, async (args) => {
-      if (args.pluginData === "pure-check") return undefined;
-      const resolved = await pluginBuild.resolve(args.path, {
-        kind: args.kind,
-        importer: args.importer,
-        resolveDir: args.resolveDir,
-        pluginData: "pure-check",
-      });
-      if (resolved.errors.length > 0) return { errors: resolved.errors };
-      return { path: resolved.path, sideEffects: resolved.path.startsWith(srcDir) ? false : resolved.sideEffects };
-    });
-  },
-};
-
 /** One self-contained, minified classic script (also valid as a worklet module). */
 async function bundle(entry) {
   const result = await build({
@@ -46,14 +23,14 @@ async function bundle(entry) {
     absWorkingDir: root,
     // Module ids in the output are paths: keep them the same whether node_modules is a link or not.
     preserveSymlinks: true,
-    plugins: [projectModulesArePure],
     bundle: true,
     write: false,
     format: "iife",
     platform: "browser",
     target: ["chrome100", "firefox100", "safari15"],
     // Whitespace and syntax only: renamed identifiers depend on every symbol of every file bundled,
-    // even tree-shaken ones, so a new constant in src/config.ts would make the committed file stale.
+    // even tree-shaken ones. The SDK imports only src/protocol, src/shared and src/config/limits.ts
+    // (scripts/check-layers.mjs enforces it), so no server code reaches the bundle.
     minifyWhitespace: true,
     minifySyntax: true,
     legalComments: "none",

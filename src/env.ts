@@ -2,7 +2,7 @@
  * Bindings and vars of the Worker, declared once (see wrangler.toml and the README's configuration table).
  * Every var arrives as a string; src/config.ts parses and validates them.
  */
-import type { ConfigVars } from "./config.js";
+import type { ConfigVars } from "./config/config.js";
 import type { ParticipantSession } from "./session/participant-session.js";
 import type { UpstreamSimulator } from "./simulator/upstream-simulator.js";
 

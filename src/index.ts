@@ -1,39 +1,27 @@
 /**
  * The Worker: a Hono router that authenticates, validates and hands each participant's traffic to
- * its Durable Object. Client sockets are accepted inside the object (hibernation API), never here.
+ * its Durable Object. Sockets are upgraded inside the object (hibernation API); everything else is
+ * typed RPC on the object's stub.
  */
-import { Hono, type Context } from "hono";
+import { Hono } from "hono";
 import type { Env } from "./env.js";
-import {
-  CONNECT_TOKEN_DEFAULT_TTL_S,
-  CONNECT_TOKEN_MAX_TTL_S,
-  ConfigError,
-  PARTICIPANT_ID_PATTERN,
-  parseConfig,
-  type Config,
-} from "./config.js";
-import { authorizeAdmin, authorizeParticipant, tokenSecret, type AuthResult } from "./router/auth.js";
+import { CONNECT_TOKEN_DEFAULT_TTL_S, CONNECT_TOKEN_MAX_TTL_S, ConfigError, parseConfig } from "./config/config.js";
+import { authorizeParticipant, tokenSecret } from "./router/auth.js";
+import { PARTICIPANT_ID_MESSAGE, eventsQuery, isParticipantId, jsonError, reply, requireAdmin, validParticipantId, webhooksQuery, type AppEnv } from "./router/respond.js";
 import { signConnectToken } from "./router/tokens.js";
-import { PARTICIPANT_HEADER } from "./session/participant-session.js";
 import { parseRateOverrides } from "./session/connections.js";
 import { SIMULATED_LEVELS, type SimulatedLevel } from "./simulator/upstream-simulator.js";
 import { playground } from "./playground/routes.js";
-import { errorMessage, log } from "./log.js";
+import { errorMessage, log } from "./shared/log.js";
 
 export { ParticipantSession } from "./session/participant-session.js";
 export { UpstreamSimulator } from "./simulator/upstream-simulator.js";
 
-type AppEnv = { Bindings: Env; Variables: { config: Config } };
 const app = new Hono<AppEnv>();
-
-const jsonError = (c: Context<AppEnv>, status: 400 | 401 | 404 | 413 | 426 | 500 | 503, error: string, message: string) =>
-  c.json({ error, message }, status);
-
-const denied = (c: Context<AppEnv>, auth: Exclude<AuthResult, { ok: true }>) => jsonError(c, auth.status, "unauthorized", auth.message);
 
 app.onError((err, c) => {
   log("error", "request failed", { path: new URL(c.req.url).pathname, reason: errorMessage(err) });
-  return c.json({ error: "internal", message: "internal error" }, 500);
+  return jsonError(c, 500, "internal", "internal error");
 });
 app.notFound((c) => jsonError(c, 404, "not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
 
@@ -58,68 +46,39 @@ app.use("/v1/*", async (c, next) => {
   }
   await next();
 });
+app.use("/v1/participants/:id/*", validParticipantId);
 
-app.use("/v1/participants/:id/*", async (c, next) => {
-  if (!PARTICIPANT_ID_PATTERN.test(c.req.param("id")!)) {
-    return jsonError(c, 400, "bad_participant_id", "participant id must be 1-128 characters of [A-Za-z0-9._:-]");
-  }
-  await next();
-});
-app.use("/v1/participants/:id", async (c, next) => {
-  if (!PARTICIPANT_ID_PATTERN.test(c.req.param("id")!)) {
-    return jsonError(c, 400, "bad_participant_id", "participant id must be 1-128 characters of [A-Za-z0-9._:-]");
-  }
-  await next();
-});
-
-/** Forwards to the participant's object, telling it who it is; a 101 response passes through unchanged. */
-function toParticipant(c: Context<AppEnv>, participantId: string, path: string): Promise<Response> {
-  const ns = c.env.PARTICIPANT_SESSION;
-  const stub = ns.get(ns.idFromName(participantId));
-  const url = new URL(c.req.url);
-  url.pathname = path;
-  const request = new Request(url, c.req.raw);
-  request.headers.set(PARTICIPANT_HEADER, participantId);
-  return stub.fetch(request);
-}
+const participant = (env: Env, id: string) => env.PARTICIPANT_SESSION.get(env.PARTICIPANT_SESSION.idFromName(id));
 
 // WebSocket routes: the participant stream (ingest + events) and the Cloudflare Realtime SFU adapter
 // feeds (`pullTrackToWebSocket` with outputCodec jpeg / pcm: protobuf Packets, token as ?token=).
+// The request goes to the object unchanged, and its 101 response comes back unchanged.
+const sockets = new Hono<AppEnv>();
 for (const route of ["stream", "sfu/video", "sfu/audio"]) {
-  app.get(`/v1/participants/:id/${route}`, async (c) => {
+  sockets.get(`/:id/${route}`, async (c) => {
     const id = c.req.param("id");
     // Auth first: a browser cannot see the status of a refused upgrade, so the SDK checks with a GET.
     const auth = await authorizeParticipant(c.var.config, c.req.raw, id);
-    if (!auth.ok) return denied(c, auth);
-    if (route === "stream") {
-      const rates = parseRateOverrides(new URL(c.req.url).searchParams, c.var.config.video);
-      if (!rates.ok) return jsonError(c, 400, "bad_rate", rates.message);
-    }
-    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
-      return jsonError(c, 426, "upgrade_required", "this endpoint is a WebSocket: send Upgrade: websocket");
-    }
-    return toParticipant(c, id, `/${route}`);
+    if (!auth.ok) return jsonError(c, auth.status, "unauthorized", auth.message);
+    const rates = route === "stream" ? parseRateOverrides(new URL(c.req.url).searchParams, c.var.config.video) : null;
+    if (rates && !rates.ok) return jsonError(c, 400, "bad_rate", rates.message);
+    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") return jsonError(c, 426, "upgrade_required", "this endpoint is a WebSocket: send Upgrade: websocket");
+    return participant(c.env, id).fetch(c.req.raw);
   });
 }
 
-// Management routes (admin key): snapshot, history, webhook outbox, end of session.
-const management: Array<["get" | "delete", string, string]> = [
-  ["get", "", "/snapshot"],
-  ["get", "/events", "/events"],
-  ["get", "/webhooks", "/webhooks"],
-  ["delete", "", "/session"],
-];
-for (const [method, route, target] of management) {
-  app[method](`/v1/participants/:id${route}`, async (c) => {
-    const auth = authorizeAdmin(c.var.config, c.req.raw);
-    if (!auth.ok) return denied(c, auth);
-    return toParticipant(c, c.req.param("id"), target);
-  });
-}
+// Management routes (admin key), typed RPC on the participant's object.
+const management = new Hono<AppEnv>();
+management.use("*", requireAdmin);
+management.get("/:id", async (c) => reply(c, await participant(c.env, c.req.param("id")).snapshot()));
+management.get("/:id/events", eventsQuery, async (c) => reply(c, await participant(c.env, c.req.param("id")).history(c.req.valid("query"))));
+management.get("/:id/webhooks", webhooksQuery, async (c) => reply(c, await participant(c.env, c.req.param("id")).webhooks(c.req.valid("query"))));
+management.delete("/:id", async (c) => reply(c, await participant(c.env, c.req.param("id")).end()));
 
-app.post("/v1/tokens", async (c) => {
-  const auth = authorizeAdmin(c.var.config, c.req.raw);
-  if (!auth.ok) return denied(c, auth);
+app.route("/v1/participants", sockets);
+app.route("/v1/participants", management);
+
+app.post("/v1/tokens", requireAdmin, async (c) => {
   let body: unknown;
   try {
     body = await c.req.json();
@@ -127,9 +86,7 @@ app.post("/v1/tokens", async (c) => {
     return jsonError(c, 400, "bad_json", 'body must be JSON: {"participant_id": "...", "ttl_s": 3600}');
   }
   const { participant_id: participantId, ttl_s: ttlRaw } = (typeof body === "object" && body !== null ? body : {}) as Record<string, unknown>;
-  if (typeof participantId !== "string" || !PARTICIPANT_ID_PATTERN.test(participantId)) {
-    return jsonError(c, 400, "bad_participant_id", "participant_id must be 1-128 characters of [A-Za-z0-9._:-]");
-  }
+  if (!isParticipantId(participantId)) return jsonError(c, 400, "bad_participant_id", PARTICIPANT_ID_MESSAGE.replace("participant id", "participant_id"));
   const ttlS = ttlRaw === undefined ? CONNECT_TOKEN_DEFAULT_TTL_S : ttlRaw;
   if (typeof ttlS !== "number" || !Number.isInteger(ttlS) || ttlS < 1 || ttlS > CONNECT_TOKEN_MAX_TTL_S) {
     return jsonError(c, 400, "bad_ttl", `ttl_s must be an integer from 1 to ${CONNECT_TOKEN_MAX_TTL_S}`);
@@ -140,19 +97,14 @@ app.post("/v1/tokens", async (c) => {
 });
 
 // Development-only simulator controls (DESIGN.md §9): 404 unless the simulator is active.
-app.use("/v1/dev/*", async (c, next) => {
+const simulator = new Hono<AppEnv>();
+simulator.use("*", async (c, next) => {
   if (!c.var.config.simulated) return jsonError(c, 404, "not_found", "the simulator only exists in DEV_MODE without DATASPIKE_API_KEY");
   await next();
 });
-
-function simulator(c: Context<AppEnv>, participantId: string) {
-  const ns = c.env.UPSTREAM_SIMULATOR;
-  return ns.get(ns.idFromName(participantId));
-}
-
-app.post("/v1/dev/simulator/:id", async (c) => {
-  const id = c.req.param("id");
-  if (!PARTICIPANT_ID_PATTERN.test(id)) return jsonError(c, 400, "bad_participant_id", "participant id must be 1-128 characters of [A-Za-z0-9._:-]");
+simulator.use("/:id", validParticipantId);
+const simulatorOf = (env: Env, id: string) => env.UPSTREAM_SIMULATOR.get(env.UPSTREAM_SIMULATOR.idFromName(id));
+simulator.post("/:id", async (c) => {
   let level: unknown;
   try {
     level = ((await c.req.json()) as { level?: unknown } | null)?.level;
@@ -162,14 +114,10 @@ app.post("/v1/dev/simulator/:id", async (c) => {
   if (typeof level !== "string" || !SIMULATED_LEVELS.includes(level as SimulatedLevel)) {
     return jsonError(c, 400, "bad_level", `level must be one of ${SIMULATED_LEVELS.join(", ")}`);
   }
-  return simulator(c, id).fetch("https://simulator.internal/steer", { method: "POST", body: JSON.stringify({ level }) });
+  return c.json(await simulatorOf(c.env, c.req.param("id")).steer(level as SimulatedLevel));
 });
-
-app.get("/v1/dev/simulator/:id", async (c) => {
-  const id = c.req.param("id");
-  if (!PARTICIPANT_ID_PATTERN.test(id)) return jsonError(c, 400, "bad_participant_id", "participant id must be 1-128 characters of [A-Za-z0-9._:-]");
-  return simulator(c, id).fetch("https://simulator.internal/stats");
-});
+simulator.get("/:id", async (c) => c.json(await simulatorOf(c.env, c.req.param("id")).stats()));
+app.route("/v1/dev/simulator", simulator);
 
 // The playground page at GET / (webcam + microphone, live state, simulator controls in dev mode).
 app.route("/", playground);

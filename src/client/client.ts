@@ -4,9 +4,9 @@
  * reconnects with backoff, and never sends while disconnected (it drops and counts instead).
  */
 import { deepfake_edge } from "../gen/ingest.js";
-import { MAX_CLIENT_MESSAGE_BYTES, RECONNECT_INITIAL_MS, RECONNECT_JITTER_RATIO, RECONNECT_MAX_MS } from "../config.js";
-import { Backoff } from "../upstream/backoff.js";
-import type { Timers } from "../upstream/connection.js";
+import { MAX_CLIENT_MESSAGE_BYTES, RECONNECT_INITIAL_MS, RECONNECT_JITTER_RATIO, RECONNECT_MAX_MS } from "../config/limits.js";
+import { Backoff } from "../shared/backoff.js";
+import type { Timers } from "../shared/timers.js";
 import { parseServerEvent, type ReadyEvent, type ServerEvent } from "./events.js";
 import { ClientEmitter } from "./emitter.js";
 import { RateGate } from "./rate-gate.js";

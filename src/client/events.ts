@@ -2,11 +2,11 @@
  * Worker -> client events (DESIGN.md §5) as the SDK sees them: the server's own types, and a
  * parser that checks untrusted JSON text before it reaches typed listeners. Pure, no DOM.
  */
-import { isLevel } from "../detection/state-machine.js";
-import type { DeepfakeAlert, ServerEvent } from "../session/events.js";
+import { isLevel } from "../protocol/levels.js";
+import type { DeepfakeAlert, ServerEvent } from "../protocol/events.js";
 
-export type { DeepfakeAlert, ServerEvent } from "../session/events.js";
-export type { Level } from "../detection/state-machine.js";
+export type { DeepfakeAlert, ServerEvent } from "../protocol/events.js";
+export type { Level } from "../protocol/levels.js";
 
 export type ServerEventType = ServerEvent["type"];
 /** The event of one `type`, e.g. `EventOf<"rate">` is `{ type: "rate"; video_fps: number }`. */

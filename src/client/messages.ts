@@ -5,8 +5,8 @@
  * AudioError for audio) instead of becoming a stream of `error` events.
  */
 import { deepfake_edge } from "../gen/ingest.js";
-import { expectedByteLength } from "../media/pixels.js";
-import { validatePcmFrame } from "../media/audio/pcm.js";
+import { expectedByteLength } from "../protocol/frames.js";
+import { validatePcmFrame } from "../protocol/audio-frames.js";
 import { s16ToLeBytes } from "./pcm.js";
 
 const v1 = deepfake_edge.v1;

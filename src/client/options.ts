@@ -2,7 +2,7 @@
  * Options, results and statistics of DeepfakeEdgeClient, with the SDK's defaults (units in the
  * names). The reconnect defaults are the service's own (src/config.ts, DESIGN.md §4).
  */
-import type { Timers } from "../upstream/connection.js";
+import type { Timers } from "../shared/timers.js";
 import type { SocketFactory } from "./socket.js";
 
 /** A connection that stays open this long resets the reconnect backoff. */
@@ -12,8 +12,7 @@ export const CLIENT_HEALTHY_AFTER_MS = 10_000;
  * the largest raw frames the service accepts by default (1920x1080 RGBA, 8.3 MB each).
  */
 export const CLIENT_MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
-/** Largest server event the SDK accepts (`ws` maxPayload): events are small JSON objects. */
-export const CLIENT_MAX_EVENT_BYTES = 1_048_576;
+
 /** Close codes after which the client does not reconnect: normal end, unsupported data, policy, too big. */
 export const TERMINAL_CLOSE_CODES: readonly number[] = [1000, 1003, 1008, 1009];
 

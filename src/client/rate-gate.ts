@@ -3,7 +3,7 @@
  * src/media/sampler.ts), driven by the rate the server announces in `ready` and `rate` events.
  * Frames it refuses are dropped before they are rendered, encoded or sent.
  */
-import { TrackSamplers } from "../media/sampler.js";
+import { TrackSamplers } from "../shared/sampler.js";
 
 /**
  * Tolerance of the client's schedule, as a share of the period. Small on purpose: the server's

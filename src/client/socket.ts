@@ -4,7 +4,8 @@
  * typed error for rejected auth, and connect-token claims. No DOM or Node imports.
  */
 
-import { CLIENT_MAX_EVENT_BYTES } from "./options.js";
+/** Largest server event the SDK accepts (`ws` maxPayload): events are small JSON objects. */
+export const CLIENT_MAX_EVENT_BYTES = 1_048_576;
 
 /** WebSocket.readyState values (the same in browsers and `ws`). */
 export const SOCKET_OPEN = 1;

@@ -17,22 +17,9 @@
  *   alerting track is still live it will report again and move the level back up.
  */
 
-export type Level = "clear" | "suspicious" | "alert";
+import { LEVELS, isLevel, levelRank, type Level, type ResultKind } from "../protocol/levels.js";
 
-/** All levels, least severe first. */
-export const LEVELS: readonly Level[] = Object.freeze(["clear", "suspicious", "alert"] as const);
-
-/** Severity order: clear 0 < suspicious 1 < alert 2. */
-export function levelRank(level: Level): number {
-  return LEVELS.indexOf(level);
-}
-
-export function isLevel(value: unknown): value is Level {
-  return typeof value === "string" && (LEVELS as readonly string[]).includes(value);
-}
-
-/** Upstream ResultEvent types (DESIGN §3), lower-cased. */
-export type ResultKind = "unknown" | "suspicious" | "clear" | "error" | "alert";
+export { LEVELS, isLevel, levelRank, type Level, type ResultKind };
 
 /** A change of the participant's level, caused by a result on `trackId`. */
 export interface Transition {

@@ -6,6 +6,7 @@ import encode, { init as initEncoder } from "@jsquash/jpeg/encode.js";
 import decode, { init as initDecoder } from "@jsquash/jpeg/decode.js";
 import encoderWasm from "@jsquash/jpeg/codec/enc/mozjpeg_enc.wasm";
 import decoderWasm from "@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm";
+import { JPEG_DECODE_TIMEOUT_MS } from "../config/limits.js";
 import { readJpegHeader } from "./jpeg-markers.js";
 
 type InitWithModule = (module: WebAssembly.Module) => Promise<void>;
@@ -22,8 +23,6 @@ export async function encodeJpeg(rgba: Uint8ClampedArray, width: number, height:
   return new Uint8Array(await encode(image, { quality, progressive: false }));
 }
 
-/** How long a decode may take before the image counts as undecodable. */
-const DECODE_TIMEOUT_MS = 2_000;
 
 /**
  * Decodes a JPEG, throwing when it is not a decodable image. Returns its dimensions.
@@ -36,7 +35,7 @@ export async function decodeJpegSize(bytes: Uint8Array): Promise<{ width: number
   await decoderReady;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`JPEG decode did not finish within ${DECODE_TIMEOUT_MS} ms`)), DECODE_TIMEOUT_MS);
+    timer = setTimeout(() => reject(new Error(`JPEG decode did not finish within ${JPEG_DECODE_TIMEOUT_MS} ms`)), JPEG_DECODE_TIMEOUT_MS);
   });
   try {
     const image = await Promise.race([decode(bytes.slice().buffer), timeout]);

@@ -3,10 +3,10 @@
  * -> pixel conversion -> JPEG. Pure: the JPEG encoder is injected, so it runs in Node tests with the
  * same WASM codec.
  */
-import type { ClientInput } from "../session/client-messages.js";
-import { ClientInputError } from "../session/client-messages.js";
+import type { ClientInput } from "../protocol/client-messages.js";
+import { ClientInputError } from "../protocol/client-messages.js";
 import { readJpegHeader } from "./jpeg-markers.js";
-import { TrackSamplers } from "./sampler.js";
+import { TrackSamplers } from "../shared/sampler.js";
 import { expectedByteLength, toRgba, validateDimensions, type FrameLimits } from "./pixels.js";
 
 export type VideoFrameInput = Extract<ClientInput, { kind: "video" }>;

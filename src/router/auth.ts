@@ -2,7 +2,7 @@
  * Request authentication for the router: connect tokens for participant sockets, the admin key for
  * management routes. Fails closed outside DEV_MODE (parseConfig already refuses missing secrets).
  */
-import type { Config } from "../config.js";
+import type { Config } from "../config/config.js";
 import { safeEqual, verifyConnectToken } from "./tokens.js";
 
 /** Used to sign tokens in DEV_MODE when no CONNECT_TOKEN_SECRET is configured. Never in production. */

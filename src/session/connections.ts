@@ -15,6 +15,13 @@
 export type SocketRole = "client" | "sfu-video" | "sfu-audio";
 export const SOCKET_ROLES: readonly SocketRole[] = ["client", "sfu-video", "sfu-audio"];
 
+const ROLE_BY_PATH: ReadonlyArray<[string, SocketRole]> = [["/stream", "client"], ["/sfu/video", "sfu-video"], ["/sfu/audio", "sfu-audio"]];
+
+/** The socket role an upgrade path asks for (`…/stream`, `…/sfu/video`, `…/sfu/audio`), or undefined. */
+export function roleForPath(path: string): SocketRole | undefined {
+  return ROLE_BY_PATH.find(([suffix]) => path.endsWith(suffix))?.[1];
+}
+
 /** Per-connection video rates (`?normal_fps=&burst_fps=`): each only ever lowers the deployment's. */
 export interface RateOverrides {
   normalFps?: number;
@@ -38,13 +45,40 @@ export interface AttachableSocket {
   deserializeAttachment(): unknown;
 }
 
-export class Connections<S extends AttachableSocket> {
+/** The object's view of its hibernatable sockets (structural: satisfied by DurableObjectState). */
+export interface SocketHost<S> {
+  getWebSockets(tag?: string): S[];
+  getTags(ws: S): string[];
+}
+
+export class Connections<S extends AttachableSocket & { send(text: string): void }> {
   readonly #info = new Map<S, ConnectionInfo>();
   /** Tracks each connection has fed, so they stop counting when it leaves. */
   readonly #tracks = new Map<string, Set<string>>();
   readonly #badStreak = new Map<string, number>();
+  /** Sockets already forgotten while the runtime still lists them (closing). */
+  readonly #gone = new WeakSet<S>();
 
-  constructor(private readonly newId: () => string = () => crypto.randomUUID()) {}
+  constructor(
+    private readonly host: SocketHost<S>,
+    private readonly newId: () => string = () => crypto.randomUUID(),
+  ) {}
+
+  /** The role a socket was accepted with (its hibernation tag). */
+  role(ws: S): SocketRole {
+    return this.host.getTags(ws).find((t): t is SocketRole => SOCKET_ROLES.includes(t as SocketRole)) ?? "client";
+  }
+
+  /** Open sockets, not counting those already forgotten; `tag` filters by role. */
+  live(tag?: SocketRole): S[] {
+    return this.host.getWebSockets(tag).filter((ws) => !this.#gone.has(ws));
+  }
+
+  /** Events go to participant clients only: SFU adapter feeds speak protobuf Packets. */
+  broadcast(event: unknown): void {
+    const text = JSON.stringify(event);
+    for (const ws of this.live("client")) sendEvent(ws, text);
+  }
 
   /** A new socket: writes its attachment. */
   attach(ws: S, role: SocketRole, nowMs: number, overrides: RateOverrides = {}): ConnectionInfo {
@@ -55,11 +89,11 @@ export class Connections<S extends AttachableSocket> {
   }
 
   /** The socket's info, read from its attachment once per isolate (after hibernation, lazily). */
-  get(ws: S, fallbackRole: SocketRole = "client"): ConnectionInfo {
+  get(ws: S): ConnectionInfo {
     let info = this.#info.get(ws);
     if (!info) {
       const stored = ws.deserializeAttachment() as Partial<ConnectionInfo> | null;
-      info = { role: fallbackRole, joinedAtMs: 0, ...(stored ?? {}), id: typeof stored?.id === "string" ? stored.id : this.newId() } as ConnectionInfo;
+      info = { role: this.role(ws), joinedAtMs: 0, ...(stored ?? {}), id: typeof stored?.id === "string" ? stored.id : this.newId() } as ConnectionInfo;
       if (!stored?.id) ws.serializeAttachment(info);
       this.#info.set(ws, info);
     }
@@ -101,7 +135,9 @@ export class Connections<S extends AttachableSocket> {
    * The socket is gone: forgets it and returns its info and the tracks that no other live
    * connection still feeds (those stop counting).
    */
-  forget(ws: S): { info: ConnectionInfo; orphanedTracks: string[] } {
+  forget(ws: S): { info: ConnectionInfo; orphanedTracks: string[] } | null {
+    if (this.#gone.has(ws)) return null;
+    this.#gone.add(ws);
     const info = this.get(ws);
     this.#info.delete(ws);
     this.#badStreak.delete(info.id);
@@ -117,6 +153,26 @@ export class Connections<S extends AttachableSocket> {
     this.#tracks.clear();
     this.#badStreak.clear();
   }
+}
+
+/** The `ready` event for a new client socket: its participant's state and this connection's rates. */
+export function readyEvent(
+  participantId: string,
+  level: "clear" | "suspicious" | "alert",
+  config: { video: { normalFps: number; burstFps: number }; simulated: boolean; devMode: boolean },
+  own: RateOverrides,
+) {
+  return {
+    type: "ready" as const,
+    participant_id: participantId,
+    level,
+    video_fps: connectionFps(level, config.video, own),
+    normal_fps: connectionFps("clear", config.video, own),
+    burst_fps: connectionFps("suspicious", config.video, own),
+    simulated: config.simulated,
+    dev_mode: config.devMode,
+    ...(config.simulated ? { notice: "SIMULATED RESULTS: no DATASPIKE_API_KEY is set, a local simulator answers" } : {}),
+  };
 }
 
 /** The video rate for one connection at a level: the deployment's, lowered by the connection's override. */
@@ -155,4 +211,22 @@ function definedOnly(overrides: RateOverrides): RateOverrides {
   if (overrides.normalFps !== undefined) out.normalFps = overrides.normalFps;
   if (overrides.burstFps !== undefined) out.burstFps = overrides.burstFps;
   return out;
+}
+
+/** Sends one JSON event; a socket that is closing is skipped (its close handler cleans up). */
+export function sendEvent(ws: { send(text: string): void }, event: unknown): void {
+  try {
+    ws.send(typeof event === "string" ? event : JSON.stringify(event));
+  } catch {
+    // closing socket
+  }
+}
+
+/** Closes a socket, ignoring one that is already closed. */
+export function closeQuietly(ws: { close(code?: number, reason?: string): void }, code: number, reason: string): void {
+  try {
+    ws.close(code, reason.slice(0, 120));
+  } catch {
+    // already closed
+  }
 }

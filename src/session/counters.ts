@@ -3,7 +3,8 @@
  * written to storage in batches, at most once per COUNTERS_FLUSH_MS, never once per frame. Pure:
  * the save function and the timer are injected.
  */
-import { COUNTERS_FLUSH_MS } from "../config.js";
+import { COUNTERS_FLUSH_MS } from "../config/limits.js";
+import { errorMessage, log } from "../shared/log.js";
 
 export const COUNTER_NAMES = [
   "messages_received",
@@ -64,10 +65,16 @@ export class SessionCounters {
     }, this.flushMs);
   }
 
+  /** Writes the values if any changed; a failed write is logged, and retried with the next change. */
   flush(): void {
     if (!this.#dirty) return;
     this.#dirty = false;
-    this.save(this.#values);
+    try {
+      this.save(this.#values);
+    } catch (err) {
+      this.#dirty = true;
+      log("error", "saving counters failed", { reason: errorMessage(err) });
+    }
   }
 
   /** Back to zero, with nothing pending (the session was purged). */

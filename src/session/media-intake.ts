@@ -11,9 +11,9 @@
 import { AudioIngest, type AudioChunk } from "../media/audio/audio-ingest.js";
 import { AudioError } from "../media/audio/pcm.js";
 import { VideoIngest, type VideoIngestOptions } from "../media/video-ingest.js";
-import { FrameFormat, encodeFrameRequest } from "../upstream/codec.js";
-import { ClientInputError, type ClientInput } from "./client-messages.js";
-import { sfuPcmFrame, type SfuPacket } from "./sfu-packets.js";
+import { FrameFormat, encodeFrameRequest } from "../protocol/dataspike.js";
+import { ClientInputError, type ClientInput } from "../protocol/client-messages.js";
+import { sfuPcmFrame, type SfuPacket } from "../protocol/sfu-packets.js";
 
 /** Track ids used for SFU adapter feeds (the adapter carries none). */
 export const SFU_VIDEO_TRACK = "sfu-video";

@@ -1,7 +1,7 @@
 /**
  * Validation of the REST query strings the participant object answers (DESIGN.md §6). Pure.
  */
-import { EVENTS_PAGE_DEFAULT, EVENTS_PAGE_MAX } from "../config.js";
+import { PAGE_DEFAULT_ROWS, PAGE_MAX_ROWS } from "../config/limits.js";
 
 export type QueryResult<T> = { ok: true; value: T } | { ok: false; message: string };
 
@@ -10,16 +10,27 @@ const STATUSES = ["pending", "delivered", "failed"] as const;
 export type OutboxStatusFilter = (typeof STATUSES)[number];
 
 function parseLimit(raw: string | null): QueryResult<number> {
-  if (raw === null || raw === "") return { ok: true, value: EVENTS_PAGE_DEFAULT };
+  if (raw === null || raw === "") return { ok: true, value: PAGE_DEFAULT_ROWS };
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1 || value > EVENTS_PAGE_MAX) {
-    return { ok: false, message: `limit must be an integer from 1 to ${EVENTS_PAGE_MAX}` };
+  if (!Number.isInteger(value) || value < 1 || value > PAGE_MAX_ROWS) {
+    return { ok: false, message: `limit must be an integer from 1 to ${PAGE_MAX_ROWS}` };
   }
   return { ok: true, value };
 }
 
+export interface EventsQuery {
+  after: string | null;
+  limit: number;
+}
+
+export interface WebhooksQuery {
+  status: OutboxStatusFilter | undefined;
+  afterSeq: number;
+  limit: number;
+}
+
 /** `?after=<event id>&limit=` for the transition history. */
-export function parseEventsQuery(params: URLSearchParams): QueryResult<{ after: string | null; limit: number }> {
+export function parseEventsQuery(params: URLSearchParams): QueryResult<EventsQuery> {
   const limit = parseLimit(params.get("limit"));
   if (!limit.ok) return limit;
   const after = params.get("after");
@@ -28,7 +39,7 @@ export function parseEventsQuery(params: URLSearchParams): QueryResult<{ after: 
 }
 
 /** `?status=pending|delivered|failed&after=<seq>&limit=` for the webhook outbox. */
-export function parseWebhooksQuery(params: URLSearchParams): QueryResult<{ status: OutboxStatusFilter | undefined; afterSeq: number; limit: number }> {
+export function parseWebhooksQuery(params: URLSearchParams): QueryResult<WebhooksQuery> {
   const limit = parseLimit(params.get("limit"));
   if (!limit.ok) return limit;
   const status = params.get("status");

@@ -1,20 +1,14 @@
 /**
- * The participant object's SQLite storage: schema migrations versioned in code, the current level,
- * the transition history and counters. Never media. Takes the SqlStorage structurally so it can be
+ * The participant object's SQLite storage: the current level, the transition history, counters and
+ * durable deadlines (the schema and its migrations are in ./schema.ts). Never media. Takes the SqlStorage structurally so it can be
  * exercised outside the object.
  */
 import { isLevel, type Level } from "../detection/state-machine.js";
-import type { DeepfakeAlert } from "./events.js";
-import { OUTBOX_MIGRATION } from "../webhooks/outbox.js";
+import type { DeepfakeAlert } from "../protocol/events.js";
+import type { SqlLike } from "../shared/sql.js";
 
-/** The part of Durable Object SqlStorage the store uses. */
-export interface SqlLike {
-  exec(query: string, ...bindings: unknown[]): { toArray(): Record<string, unknown>[] };
-}
-
-/** Each entry upgrades the schema by one version; never edit a shipped entry, append a new one. */
-const MIGRATIONS: readonly string[] = [
-  `CREATE TABLE participant (
+/** The store's own tables (the first schema version). */
+export const STORE_TABLES_DDL = `CREATE TABLE participant (
      singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
      participant_id TEXT NOT NULL,
      level TEXT NOT NULL,
@@ -29,11 +23,10 @@ const MIGRATIONS: readonly string[] = [
      message TEXT NOT NULL,
      timestamp_ms INTEGER NOT NULL
    );
-   CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);`,
-  OUTBOX_MIGRATION,
-  // Deadlines that must survive eviction (the retention purge); the alarm is armed to the earliest.
-  `CREATE TABLE deadlines (name TEXT PRIMARY KEY, at_ms INTEGER NOT NULL);`,
-];
+   CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);`;
+
+/** Deadlines that must survive eviction (the retention purge); the alarm is armed to the earliest. */
+export const DEADLINES_DDL = `CREATE TABLE deadlines (name TEXT PRIMARY KEY, at_ms INTEGER NOT NULL);`;
 
 export interface ParticipantRow {
   participantId: string;
@@ -43,24 +36,6 @@ export interface ParticipantRow {
 
 export class SessionStore {
   constructor(private readonly sql: SqlLike) {}
-
-  /** True once a schema exists (a participant connected at some point and nothing purged it since). */
-  exists(): boolean {
-    return this.sql.exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_schema'").toArray().length > 0;
-  }
-
-  /** Applies pending migrations; returns the schema version. */
-  migrate(): number {
-    this.sql.exec("CREATE TABLE IF NOT EXISTS _schema (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), version INTEGER NOT NULL)");
-    const row = this.sql.exec("SELECT version FROM _schema WHERE singleton = 1").toArray()[0];
-    let version = row ? Number(row.version) : 0;
-    while (version < MIGRATIONS.length) {
-      this.sql.exec(MIGRATIONS[version]!);
-      version++;
-      this.sql.exec("INSERT INTO _schema (singleton, version) VALUES (1, ?) ON CONFLICT (singleton) DO UPDATE SET version = excluded.version", version);
-    }
-    return version;
-  }
 
   loadParticipant(): ParticipantRow | null {
     const row = this.sql.exec("SELECT participant_id, level, since_ms FROM participant WHERE singleton = 1").toArray()[0];

@@ -5,21 +5,20 @@
  * developer steered it to. It is only reachable when DEV_MODE=true and no DATASPIKE_API_KEY is set.
  */
 import { DurableObject } from "cloudflare:workers";
-import type { Env } from "../env.js";
-import { SIMULATOR_API_KEY } from "../config.js";
+import type { ConfigVars } from "../config/config.js";
+import { SIMULATOR_API_KEY } from "../config/config.js";
+import { AUDIO_CHUNK_BYTES } from "../config/limits.js";
 import { decodeJpegSize } from "../media/jpeg.js";
-import { FrameFormat, decodeFrameRequest, encodeResultEvent, type FrameRequestFields } from "../upstream/codec.js";
+import { FrameFormat, decodeFrameRequest, encodeResultEvent, type FrameRequestFields } from "../protocol/dataspike.js";
 import type { ResultKind } from "../detection/state-machine.js";
-import { errorMessage, log } from "../log.js";
+import { errorMessage, log } from "../shared/log.js";
 
 /** What a steered simulator answers: a detection level, or an upstream ERROR. */
 export type SimulatedLevel = "clear" | "suspicious" | "alert" | "error";
 export const SIMULATED_LEVELS: readonly SimulatedLevel[] = ["clear", "suspicious", "alert", "error"];
 
-/** Exactly 3 s of 16 kHz s16le mono. */
-export const SIMULATOR_PCM_BYTES = 96_000;
 
-interface SimulatorStats {
+export interface SimulatorStats {
   level: SimulatedLevel;
   jpeg_frames: number;
   pcm_chunks: number;
@@ -28,12 +27,12 @@ interface SimulatorStats {
   last_rejection: string | null;
 }
 
-export class UpstreamSimulator extends DurableObject<Env> {
+export class UpstreamSimulator extends DurableObject<ConfigVars> {
   #stats: SimulatorStats;
   /** The last frame's participant and track, so a steer can answer at once on that track. */
   #lastFrame: { participantId: string; trackId: string } | null = null;
 
-  constructor(ctx: DurableObjectState, env: Env) {
+  constructor(ctx: DurableObjectState, env: ConfigVars) {
     super(ctx, env);
     this.#stats = {
       level: (ctx.storage.kv.get<SimulatedLevel>("level") ?? "clear"),
@@ -57,28 +56,33 @@ export class UpstreamSimulator extends DurableObject<Env> {
       log("warn", "SIMULATED upstream connected: results are not real detections", { participant: url.searchParams.get("participant") });
       return new Response(null, { status: 101, webSocket: client });
     }
-    if (url.pathname === "/steer" && request.method === "POST") {
-      const level = (await request.json<{ level: SimulatedLevel }>()).level;
-      this.ctx.storage.kv.put("level", level);
-      this.#stats.level = level;
-      log("info", "SIMULATOR steered", { simulated_level: level });
-      // Answer at once on the open stream (as if the next frame had arrived), so the playground's
-      // buttons take effect within a second instead of at the next sampled frame (5 s in CLEAR).
-      const last = this.#lastFrame;
-      if (last) {
-        const result = encodeResultEvent({ kind: level, ...last, message: `SIMULATED result: ${level}` });
-        for (const ws of this.ctx.getWebSockets()) {
-          try {
-            ws.send(result);
-          } catch {
-            // closing socket
-          }
+    return new Response("not found", { status: 404 });
+  }
+
+  /** RPC: from now on answer this participant's frames with `level`, and answer at once on the open stream. */
+  async steer(level: SimulatedLevel): Promise<SimulatorStats> {
+    this.ctx.storage.kv.put("level", level);
+    this.#stats.level = level;
+    log("info", "SIMULATOR steered", { simulated_level: level });
+    // As if the next frame had arrived, so the playground's buttons take effect within a second
+    // instead of at the next sampled frame (5 s in CLEAR).
+    const last = this.#lastFrame;
+    if (last) {
+      const result = encodeResultEvent({ kind: level, ...last, message: `SIMULATED result: ${level}` });
+      for (const ws of this.ctx.getWebSockets()) {
+        try {
+          ws.send(result);
+        } catch {
+          // closing socket
         }
       }
-      return Response.json(this.#stats);
     }
-    if (url.pathname === "/stats") return Response.json(this.#stats);
-    return new Response("not found", { status: 404 });
+    return { ...this.#stats };
+  }
+
+  /** RPC: what the simulator received. */
+  async stats(): Promise<SimulatorStats> {
+    return { ...this.#stats };
   }
 
   override async webSocketMessage(ws: WebSocket, message: ArrayBuffer | string): Promise<void> {
@@ -95,8 +99,8 @@ export class UpstreamSimulator extends DurableObject<Env> {
         this.#stats.jpeg_frames++;
         this.#stats.last_jpeg = { ...size, bytes: frame.data.byteLength, at_ms: Date.now() };
       } else if (frame.format === FrameFormat.PCM) {
-        if (frame.data.byteLength !== SIMULATOR_PCM_BYTES) {
-          throw new Error(`PCM chunk of ${frame.data.byteLength} bytes; the API expects exactly ${SIMULATOR_PCM_BYTES} (48000 samples of s16le)`);
+        if (frame.data.byteLength !== AUDIO_CHUNK_BYTES) {
+          throw new Error(`PCM chunk of ${frame.data.byteLength} bytes; the API expects exactly ${AUDIO_CHUNK_BYTES} (48000 samples of s16le)`);
         }
         this.#stats.pcm_chunks++;
       } else {

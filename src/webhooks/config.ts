@@ -4,11 +4,9 @@
  */
 import { parseRetrySchedule } from "./schedule.js";
 import { parseWebhookSecret } from "./signing.js";
-import { WEBHOOK_TIMEOUT_MS } from "./deliver.js";
+import { WEBHOOK_TIMEOUT_MAX_MS, WEBHOOK_TIMEOUT_MIN_MS, WEBHOOK_TIMEOUT_MS } from "../config/limits.js";
 
 export const WEBHOOK_MAX_URLS = 10;
-export const WEBHOOK_TIMEOUT_MIN_MS = 100;
-export const WEBHOOK_TIMEOUT_MAX_MS = 60_000;
 
 export interface WebhookVars {
   /** Comma-separated http(s) URLs; blank disables webhooks. */

@@ -3,15 +3,12 @@
  * outbox rows, one in-order worker per URL, recording each outcome on the retry schedule.
  * WebCrypto + fetch only; the fetcher, clock, randomness and logger are injected for tests.
  */
-import type { LogFields } from "../log.js";
+import type { LogFields } from "../shared/log.js";
 import type { DueDelivery, WebhookOutbox } from "./outbox.js";
 import { classifyResponse, nextAttemptDelayMs, parseRetryAfter, DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS, WEBHOOK_RETRY_JITTER_RATIO } from "./schedule.js";
 import { webhookHeaders } from "./signing.js";
+import { WEBHOOK_LEASE_MARGIN_MS, WEBHOOK_TIMEOUT_MS } from "../config/limits.js";
 
-/** Default request timeout of one attempt. */
-export const WEBHOOK_TIMEOUT_MS = 10_000;
-/** A claimed row stays leased this long past the timeout, then is due again (object died mid-request). */
-export const WEBHOOK_LEASE_MARGIN_MS = 5_000;
 /** Attempts one run makes at most, across all URLs; the rest wait for the next alarm. */
 export const WEBHOOK_MAX_ATTEMPTS_PER_RUN = 100;
 /** URLs one run serves at most (one worker each). */

@@ -4,8 +4,9 @@
  * order. Rows hold the §7 JSON only (never media), and a delivered row drops its body. Parameterised
  * SQL through the structural SqlLike, so it runs against any SqlStorage.
  */
-import type { SqlLike } from "../session/store.js";
-import type { DeepfakeAlert } from "../session/events.js";
+import { OUTBOX_ERROR_MAX_CHARS, PAGE_MAX_ROWS } from "../config/limits.js";
+import type { SqlLike } from "../shared/sql.js";
+import type { DeepfakeAlert } from "../protocol/events.js";
 
 /** Append to the store's MIGRATIONS list (one schema version). */
 export const OUTBOX_MIGRATION = `CREATE TABLE webhook_outbox (
@@ -62,9 +63,7 @@ export interface OutboxListOptions {
 }
 
 /** Longest last_error kept per row. */
-export const OUTBOX_ERROR_MAX_CHARS = 500;
 /** Largest page `list` and `due` return. */
-export const OUTBOX_PAGE_MAX_ROWS = 1_000;
 
 /** The exact §7 JSON: known fields only, in a fixed order. */
 export function webhookBody(alert: DeepfakeAlert): string {
@@ -81,8 +80,8 @@ export function webhookBody(alert: DeepfakeAlert): string {
 }
 
 function clampLimit(limit: number): number {
-  if (!Number.isFinite(limit)) return OUTBOX_PAGE_MAX_ROWS;
-  return Math.min(OUTBOX_PAGE_MAX_ROWS, Math.max(1, Math.floor(limit)));
+  if (!Number.isFinite(limit)) return PAGE_MAX_ROWS;
+  return Math.min(PAGE_MAX_ROWS, Math.max(1, Math.floor(limit)));
 }
 
 function truncate(error: string | null): string | null {

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import encodeJpeg, { init as initJpegEncoder } from "@jsquash/jpeg/encode.js";
 import { cloudflare } from "../../src/gen/packet.js";
-import { dominantFrequencyHz, rms } from "../../src/media/audio/analysis.js";
+import { dominantFrequencyHz, rms } from "../support/audio-analysis.js";
 import { connectParticipant, connectUrl, mintConnectToken, type ParticipantClient } from "./harness/client.js";
 import { FakeUpstream, FrameFormat, productionVars, type ReceivedFrame } from "./harness/fake-upstream.js";
 import { REPO_ROOT, startWranglerDev, type WranglerDev } from "./harness/wrangler-dev.js";

@@ -19,7 +19,7 @@ import { connectParticipant, mintConnectToken, type ParticipantClient, type Serv
 import { FakeUpstream, productionVars, type ResultTypeName } from "./harness/fake-upstream.js";
 import { WebhookSink, type SinkDelivery } from "./harness/webhook-sink.js";
 import { REPO_ROOT, startWranglerDev, type WranglerDev } from "./harness/wrangler-dev.js";
-import type { DeepfakeAlert } from "../../src/session/events.js";
+import type { DeepfakeAlert } from "../../src/protocol/events.js";
 
 const API_KEY = "webhooks-key";
 const ADMIN_KEY = "webhooks-admin";

@@ -1,6 +1,6 @@
 /** The measurement helpers the audio tests and the e2e checks rely on must themselves be accurate. */
 import { describe, expect, it } from "vitest";
-import { dominantFrequencyHz, ratioDb, rms, toneAmplitude } from "../../src/media/audio/analysis";
+import { dominantFrequencyHz, ratioDb, rms, toneAmplitude } from "../support/audio-analysis";
 import { concat, readS16le, s16le, tone, whiteNoise } from "./audio-signals";
 
 describe("dominantFrequencyHz", () => {

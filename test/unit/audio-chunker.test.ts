@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { AudioChunker } from "../../src/media/audio/chunker";
-import { AUDIO_CHUNK_BYTES } from "../../src/media/audio/constants";
+import { AUDIO_CHUNK_BYTES } from "../../src/config/limits";
 import { frames, readS16le, tone } from "./audio-signals";
 
 const RATE = 16_000;

@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { AudioIngest, type AudioChunk, type AudioFrameInput } from "../../src/media/audio/audio-ingest";
 import { AudioError } from "../../src/media/audio/pcm";
-import { dominantFrequencyHz, ratioDb, rms } from "../../src/media/audio/analysis";
+import { dominantFrequencyHz, ratioDb, rms } from "../support/audio-analysis";
 import { concat, frames, readS16le, s16le, silence, speechLike, tone, whiteNoise } from "./audio-signals";
 
 const MIC = "microphone";

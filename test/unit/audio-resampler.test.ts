@@ -6,8 +6,8 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { Resampler } from "../../src/media/audio/resampler";
-import { dominantFrequencyHz, ratioDb, rms, toneAmplitude } from "../../src/media/audio/analysis";
-import { AUDIO_SAMPLE_RATE_HZ } from "../../src/media/audio/constants";
+import { dominantFrequencyHz, ratioDb, rms, toneAmplitude } from "../support/audio-analysis";
+import { AUDIO_SAMPLE_RATE_HZ } from "../../src/config/limits";
 import { concat, frames, tone } from "./audio-signals";
 
 /** Output samples skipped at each end when measuring (filter warm-up and lookahead). */

@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { VoiceGate, windowLevelDbfs, type VadTransition } from "../../src/media/audio/vad";
-import { VAD_HANGOVER_WINDOWS, VAD_WINDOW_SAMPLES } from "../../src/media/audio/constants";
+import { VAD_HANGOVER_WINDOWS, VAD_WINDOW_SAMPLES } from "../../src/config/limits";
 import { concat, frames, silence, speechLike, tone, whiteNoise } from "./audio-signals";
 
 const RATE = 16_000;

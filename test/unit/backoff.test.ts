@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Backoff, backoffBaseMs } from "../../src/upstream/backoff";
+import { Backoff, backoffBaseMs } from "../../src/shared/backoff";
 
 const SCHEDULE_MS = [1000, 2000, 4000, 8000, 10000, 10000];
 const production = { initialMs: 1000, maxMs: 10_000, jitterRatio: 0.5 };

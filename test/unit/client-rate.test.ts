@@ -5,8 +5,8 @@
  */
 import { beforeEach, describe, expect, it } from "vitest";
 import { DeepfakeEdgeClient } from "../../src/client/client";
-import { VideoSampler } from "../../src/media/sampler";
-import { SAMPLER_TOLERANCE_RATIO } from "../../src/config";
+import { VideoSampler } from "../../src/shared/sampler";
+import { SAMPLER_TOLERANCE_RATIO } from "../../src/config/config";
 import { CLIENT_MAX_BUFFERED_BYTES } from "../../src/client/options";
 import { FakeClock, fakeJpeg, fakeServer, type FakeSocket } from "./client-fakes";
 

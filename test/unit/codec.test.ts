@@ -11,7 +11,7 @@ import {
   encodeResultEvent,
   FrameFormat,
   type FrameRequestFields,
-} from "../../src/upstream/codec";
+} from "../../src/protocol/dataspike";
 import { deepfake_streaming } from "../../src/gen/dataspike.js";
 import type { ResultKind } from "../../src/detection/state-machine";
 

@@ -10,7 +10,7 @@ import {
   SIMULATOR_API_KEY,
   upgradeUrl,
   type ConfigVars,
-} from "../../src/config";
+} from "../../src/config/config";
 
 const PRODUCTION: ConfigVars = {
   DATASPIKE_API_KEY: "ds_live_key",

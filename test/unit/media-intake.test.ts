@@ -5,13 +5,13 @@
  */
 import { describe, expect, it } from "vitest";
 import { MediaIntake, type Feed } from "../../src/session/media-intake";
-import { decodeFrameRequest, FrameFormat } from "../../src/upstream/codec";
-import { UpstreamLink, type Outgoing, type UpstreamSocket } from "../../src/upstream/connection";
+import { decodeFrameRequest, FrameFormat } from "../../src/protocol/dataspike";
+import { UpstreamLink, type Outgoing, type UpstreamSocket } from "../../src/upstream/link";
 import { SendQueue } from "../../src/upstream/send-queue";
-import { Backoff } from "../../src/upstream/backoff";
+import { Backoff } from "../../src/shared/backoff";
 import { DetectionState } from "../../src/detection/state-machine";
-import { VideoSampler } from "../../src/media/sampler";
-import type { ClientInput } from "../../src/session/client-messages";
+import { VideoSampler } from "../../src/shared/sampler";
+import type { ClientInput } from "../../src/protocol/client-messages";
 import { frames, s16le, silence, tone } from "./audio-signals";
 import { FakeClock, settle } from "./client-fakes";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { VideoSampler } from "../../src/media/sampler";
+import { VideoSampler } from "../../src/shared/sampler";
 
 /** Offers every timestamp and returns those taken. */
 function takenAt(sampler: VideoSampler, timestampsMs: readonly number[]): number[] {

@@ -4,12 +4,12 @@
  */
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { parseSfuPacket, sfuPcmFrame } from "../../src/session/sfu-packets";
-import { ClientInputError, type ClientErrorCode } from "../../src/session/client-messages";
+import { parseSfuPacket, sfuPcmFrame } from "../../src/protocol/sfu-packets";
+import { ClientInputError, type ClientErrorCode } from "../../src/protocol/client-messages";
 import { cloudflare } from "../../src/gen/packet.js";
 import { AudioIngest } from "../../src/media/audio/audio-ingest";
-import { dominantFrequencyHz } from "../../src/media/audio/analysis";
-import { MAX_CLIENT_MESSAGE_BYTES } from "../../src/config";
+import { dominantFrequencyHz } from "../support/audio-analysis";
+import { MAX_CLIENT_MESSAGE_BYTES } from "../../src/config/config";
 import { frames, readS16le, s16le, tone } from "./audio-signals";
 
 const { Packet } = cloudflare.realtime.v1;

@@ -4,9 +4,9 @@
  * connect timeouts, stop(). Fake clock and fake sockets: every wait is exact, in fake time.
  */
 import { beforeEach, describe, expect, it } from "vitest";
-import { Backoff } from "../../src/upstream/backoff";
+import { Backoff } from "../../src/shared/backoff";
 import { SendQueue, type SendQueueLimits } from "../../src/upstream/send-queue";
-import { UpstreamLink, type Outgoing, type UpstreamHooks, type UpstreamSocket } from "../../src/upstream/connection";
+import { UpstreamLink, type Outgoing, type UpstreamHooks, type UpstreamSocket } from "../../src/upstream/link";
 import { FakeClock, settle } from "./client-fakes";
 
 

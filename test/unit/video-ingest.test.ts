@@ -10,7 +10,7 @@ import encode, { init as initEncoder } from "@jsquash/jpeg/encode.js";
 import decode, { init as initDecoder } from "@jsquash/jpeg/decode.js";
 import { VideoIngest, type JpegEncoder, type VideoFrameInput, type VideoIngestOptions } from "../../src/media/video-ingest";
 import { readJpegHeader } from "../../src/media/jpeg-markers";
-import { ClientInputError } from "../../src/session/client-messages";
+import { ClientInputError } from "../../src/protocol/client-messages";
 
 type InitWithModule = (module: WebAssembly.Module) => Promise<void>;
 const require = createRequire(import.meta.url);

@@ -11,7 +11,7 @@ import { Webhook } from "standardwebhooks";
 import { deliverOnce, runDueDeliveries, type DeliveryOutbox, type FetchLike } from "../../src/webhooks/deliver";
 import type { DueDelivery } from "../../src/webhooks/outbox";
 import { formatWebhookSecret, parseWebhookSecret } from "../../src/webhooks/signing";
-import type { LogFields } from "../../src/log";
+import type { LogFields } from "../../src/shared/log";
 
 const SECRET = formatWebhookSecret(new Uint8Array(32).map((_, i) => i * 7 + 1));
 const KEY = parseWebhookSecret(SECRET);

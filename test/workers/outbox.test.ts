@@ -7,8 +7,8 @@ import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { ParticipantSession } from "../../src/session/participant-session.js";
-import type { DeepfakeAlert } from "../../src/session/events.js";
-import { SessionStore } from "../../src/session/store.js";
+import type { DeepfakeAlert } from "../../src/protocol/events.js";
+import { Schema } from "../../src/session/schema.js";
 import { WebhookOutbox } from "../../src/webhooks/outbox.js";
 import { runDueDeliveries, type FetchLike } from "../../src/webhooks/deliver.js";
 import { formatWebhookSecret, parseWebhookSecret } from "../../src/webhooks/signing.js";
@@ -40,7 +40,7 @@ function withOutbox<T>(fn: (outbox: WebhookOutbox, sql: SqlStorage, storage: Dur
   return runInDurableObject(stub, async (_instance: ParticipantSession, state) => {
     const sql = state.storage.sql;
     // The object's own schema (history, outbox, ...), as a participant's first connection creates it.
-    new SessionStore(sql).migrate();
+    new Schema(sql).migrate();
     return fn(new WebhookOutbox(sql), sql, state.storage);
   });
 }

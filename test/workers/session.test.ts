@@ -145,7 +145,8 @@ describe("ParticipantSession", () => {
     // A second instance over the same storage is what the runtime builds after an eviction or deploy.
     const snapshot = await runInDurableObject(stub, async (_instance: ParticipantSession, state) => {
       const fresh = new ParticipantSession(state, env);
-      return (await fresh.fetch(new Request("https://do/snapshot"))).json();
+      const answer = await fresh.snapshot();
+      return answer.ok ? answer.value : answer;
     });
     expect(snapshot).toMatchObject({ participant_id: "restart-1", level: "alert", video_fps: 0.2 });
   });

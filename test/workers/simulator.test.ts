@@ -4,8 +4,8 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { SIMULATOR_API_KEY } from "../../src/config.js";
-import { FrameFormat, decodeResultEvent, encodeFrameRequest, type ResultEventFields } from "../../src/upstream/codec.js";
+import { SIMULATOR_API_KEY } from "../../src/config/config.js";
+import { FrameFormat, decodeResultEvent, encodeFrameRequest, type ResultEventFields } from "../../src/protocol/dataspike.js";
 
 async function openSimulator(name: string, key = SIMULATOR_API_KEY) {
   const stub = env.UPSTREAM_SIMULATOR.get(env.UPSTREAM_SIMULATOR.idFromName(name));

@@ -19,7 +19,7 @@ import {
   AUDIO_MAX_TRACKS,
   VAD_START_WINDOWS,
   VAD_WINDOW_SAMPLES,
-} from "./constants.js";
+} from "../../config/limits.js";
 import { AudioChunker } from "./chunker.js";
 import { AudioError, decodeS16leMono, validatePcmFrame } from "./pcm.js";
 import { Resampler } from "./resampler.js";

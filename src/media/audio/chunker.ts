@@ -11,7 +11,7 @@
  *   Consecutive chunks are therefore at least intervalMs apart (plus the time to gather one).
  * - Each instance owns its buffer (the reference shared one buffer across instances).
  */
-import { AUDIO_CHUNK_SAMPLES, AUDIO_MIN_FLUSH_SAMPLES } from "./constants.js";
+import { AUDIO_CHUNK_SAMPLES, AUDIO_MIN_FLUSH_SAMPLES } from "../../config/limits.js";
 import { encodeS16le } from "./pcm.js";
 
 export interface ChunkerOptions {

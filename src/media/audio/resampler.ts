@@ -20,7 +20,7 @@ import {
   RESAMPLER_STOPBAND_DB,
   RESAMPLER_TABLE_PHASES,
   RESAMPLER_TRANSITION_RATIO,
-} from "./constants.js";
+} from "../../config/limits.js";
 
 /** Polyphase kernel for one rate pair. */
 interface Kernel {

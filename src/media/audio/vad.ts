@@ -27,7 +27,7 @@ import {
   VAD_START_WINDOWS,
   VAD_STOP_MARGIN_DB,
   VAD_WINDOW_SAMPLES,
-} from "./constants.js";
+} from "../../config/limits.js";
 
 export interface VadTransition {
   speaking: boolean;

@@ -6,8 +6,11 @@
  * The connect *promise* is kept (not only the socket), so messages arriving together share one
  * connection attempt.
  */
-import type { Backoff } from "./backoff.js";
+import type { Backoff } from "../shared/backoff.js";
 import type { SendQueue } from "./send-queue.js";
+import { realTimers, type Timers } from "../shared/timers.js";
+
+export type { Timers };
 
 /** One serialized FrameRequest waiting for the socket, with the track it feeds. */
 export interface Outgoing {
@@ -37,11 +40,6 @@ export interface UpstreamHooks {
   sent?(trackId: string): void;
 }
 
-export interface Timers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-  now(): number;
-}
 
 export interface UpstreamLinkOptions {
   connect: () => Promise<UpstreamSocket>;
@@ -53,11 +51,6 @@ export interface UpstreamLinkOptions {
   timers?: Timers;
 }
 
-const realTimers: Timers = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as number),
-  now: () => Date.now(),
-};
 
 export class UpstreamLink {
   #socket: UpstreamSocket | null = null;

@@ -1,7 +1,7 @@
 /**
  * Worker -> client events (DESIGN.md §5): JSON text, one object per message, with a `type`.
  */
-import type { Level } from "../detection/state-machine.js";
+import type { Level } from "./levels.js";
 
 /** The webhook payload of DESIGN.md §7, also pushed to client sockets on every transition. */
 export interface DeepfakeAlert {

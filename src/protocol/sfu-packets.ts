@@ -3,10 +3,9 @@
  * per binary message, carrying a JPEG (`outputCodec: "jpeg"`) or 48 kHz stereo s16le PCM
  * (`outputCodec: "pcm"`). Pure: never throws anything but ClientInputError.
  */
-import "../proto-runtime.js";
+import "./proto-runtime.js";
 import { cloudflare } from "../gen/packet.js";
-import { MAX_CLIENT_MESSAGE_BYTES } from "../config.js";
-import { SFU_AUDIO_CHANNELS, SFU_AUDIO_SAMPLE_RATE_HZ } from "../media/audio/constants.js";
+import { MAX_CLIENT_MESSAGE_BYTES, SFU_AUDIO_CHANNELS, SFU_AUDIO_SAMPLE_RATE_HZ } from "../config/limits.js";
 import { ClientInputError } from "./client-messages.js";
 
 const { Packet } = cloudflare.realtime.v1;

@@ -10,7 +10,7 @@
  * (T + toleranceMs) * fps + 1 taken frames; there is never a burst to catch up after a gap.
  */
 
-import { SAMPLER_TOLERANCE_RATIO } from "../config.js";
+import { SAMPLER_TOLERANCE_RATIO } from "../config/limits.js";
 
 const MS_PER_SECOND = 1000;
 

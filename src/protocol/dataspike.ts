@@ -2,9 +2,9 @@
  * The Dataspike wire format (DESIGN.md §3): one FrameRequest per binary message out, one ResultEvent
  * per binary message in. Wraps the generated static protobuf code.
  */
-import "../proto-runtime.js";
+import "./proto-runtime.js";
 import { deepfake_streaming } from "../gen/dataspike.js";
-import type { ResultKind } from "../detection/state-machine.js";
+import type { ResultKind } from "./levels.js";
 
 const Schema = deepfake_streaming.DeepfakeStreamingSchema;
 export const FrameFormat = Schema.FrameRequestFormat;

@@ -3,8 +3,8 @@
  * in development mode the built-in simulator object. Outgoing sockets cannot hibernate, so the
  * caller keeps the socket in memory only.
  */
-import { upgradeUrl, type Config } from "../config.js";
-import type { UpstreamSocket } from "./connection.js";
+import { upgradeUrl, type Config } from "../config/config.js";
+import type { UpstreamSocket } from "./link.js";
 
 /** The part of a Durable Object namespace used to reach the simulator (structural). */
 export interface SimulatorNamespace {

@@ -2,9 +2,9 @@
  * Parses untrusted client WebSocket messages (DESIGN.md §5) into typed inputs. Pure: never throws
  * anything but ClientInputError, whose code and message go back to the client as an `error` event.
  */
-import "../proto-runtime.js";
+import "./proto-runtime.js";
 import { deepfake_edge } from "../gen/ingest.js";
-import { MAX_CLIENT_MESSAGE_BYTES, MAX_TRACK_ID_CHARS } from "../config.js";
+import { MAX_CLIENT_MESSAGE_BYTES, MAX_TRACK_ID_CHARS } from "../config/limits.js";
 
 const v1 = deepfake_edge.v1;
 

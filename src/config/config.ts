@@ -1,70 +1,27 @@
 /**
- * Limits and defaults (DESIGN.md §4), with units in their names, and the parser that turns the
- * Worker's string vars into a validated Config. Pure: no Workers imports.
+ * The parser that turns the Worker's string vars into a validated Config (defaults and limits live
+ * in ./limits.ts, re-exported here). Pure: no Workers imports.
  */
-import { AUDIO_INTERVAL_S } from "./media/audio/constants.js";
-import { parseWebhookConfig, type WebhookConfig, type WebhookVars } from "./webhooks/config.js";
-
-export const DEFAULT_DATASPIKE_WS_URL = "wss://api.dataspike.io/api/v4/deepfake/stream";
-
-export const VIDEO_NORMAL_FPS = 0.2;
-export const VIDEO_BURST_FPS = 1.0;
-export const VIDEO_JPEG_QUALITY = 75;
-export const VIDEO_MAX_WIDTH = 1920;
-export const VIDEO_MAX_HEIGHT = 1080;
-/** Sampler tolerance as a share of the period, so jittered clients at the announced rate keep every frame. */
-export const SAMPLER_TOLERANCE_RATIO = 0.25;
-
-export const QUEUE_MAX_ITEMS = 16;
-/** The send queue is bounded by bytes as well as items; the oldest items go first. */
-export const QUEUE_MAX_BYTES = 32 * 1024 * 1024;
-/** A queued item older than this is dropped (counted as dropped_stale) instead of sent. */
-export const QUEUE_MAX_AGE_S = 10;
-export const RECONNECT_INITIAL_MS = 1_000;
-export const RECONNECT_MAX_MS = 10_000;
-export const RECONNECT_JITTER_RATIO = 0.5;
-/** A connection that stays open this long counts as healthy and resets the backoff. */
-export const UPSTREAM_HEALTHY_AFTER_MS = 10_000;
-/** How long the upstream stays open after the last client socket leaves. */
-export const UPSTREAM_IDLE_CLOSE_MS = 10_000;
-/** Upstream connect attempts that take longer are abandoned and retried. */
-export const UPSTREAM_CONNECT_TIMEOUT_MS = 10_000;
-
-/** A track stops counting towards the participant's level when closed or silent this long. */
-export const TRACK_TTL_MS = 120_000;
-/** Durable Objects receive WebSocket messages of up to 32 MiB (Cloudflare's platform limit). */
-export const PLATFORM_MAX_WS_MESSAGE_BYTES = 32 * 1024 * 1024;
-/** Room for the protobuf framing and track id around the largest raw frame. */
-export const CLIENT_MESSAGE_FRAMING_BYTES = 64 * 1024;
-/**
- * Largest binary message a client may send: the largest raw frame the deployment accepts
- * (maxWidth x maxHeight RGBA) plus framing, never above the platform limit. With the default
- * 1920x1080 maximum that is 8 359 936 bytes.
- */
-export function maxClientMessageBytes(maxWidth: number, maxHeight: number): number {
-  return Math.min(PLATFORM_MAX_WS_MESSAGE_BYTES, maxWidth * maxHeight * 4 + CLIENT_MESSAGE_FRAMING_BYTES);
-}
-/** The default cap (VIDEO_MAX_WIDTH x VIDEO_MAX_HEIGHT at their defaults). */
-export const MAX_CLIENT_MESSAGE_BYTES = maxClientMessageBytes(VIDEO_MAX_WIDTH, VIDEO_MAX_HEIGHT);
-export const MAX_TRACK_ID_CHARS = 128;
-/** Client sockets per participant. */
-export const MAX_CLIENTS_PER_PARTICIPANT = 16;
-/** Distinct video tracks per participant (each has its own sampler). */
-export const MAX_VIDEO_TRACKS = 8;
-/** A socket that sends this many bad messages in a row is closed with 1008. */
-export const MAX_CONSECUTIVE_BAD_MESSAGES = 50;
-/** In-memory counters are written to storage at most this often. */
-export const COUNTERS_FLUSH_MS = 5_000;
-
-/** Stored state of a session is purged this long after its last client left (once no webhook is pending). */
-export const RETENTION_HOURS = 24;
-/** History page size for GET /v1/participants/:id/events. */
-export const EVENTS_PAGE_DEFAULT = 100;
-export const EVENTS_PAGE_MAX = 1000;
-
-export const PARTICIPANT_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
-export const CONNECT_TOKEN_MAX_TTL_S = 24 * 3600;
-export const CONNECT_TOKEN_DEFAULT_TTL_S = 3600;
+import {
+  AUDIO_INTERVAL_S,
+  DEFAULT_DATASPIKE_WS_URL,
+  QUEUE_MAX_AGE_S,
+  QUEUE_MAX_BYTES,
+  QUEUE_MAX_ITEMS,
+  RECONNECT_INITIAL_MS,
+  RECONNECT_JITTER_RATIO,
+  RECONNECT_MAX_MS,
+  RETENTION_HOURS,
+  UPSTREAM_IDLE_CLOSE_MS,
+  VIDEO_BURST_FPS,
+  VIDEO_JPEG_QUALITY,
+  VIDEO_MAX_HEIGHT,
+  VIDEO_MAX_WIDTH,
+  VIDEO_NORMAL_FPS,
+  maxClientMessageBytes,
+} from "./limits.js";
+export * from "./limits.js";
+import { parseWebhookConfig, type WebhookConfig, type WebhookVars } from "../webhooks/config.js";
 
 export interface Config {
   devMode: boolean;

@@ -1,0 +1,136 @@
+/**
+ * Every limit and default of the service (DESIGN.md §3–§7), with units in their names. A leaf:
+ * it imports nothing, so the server, the protocol layer and the client SDK all share it.
+ */
+
+// ---- service and video ----------------------------------------------------------------------
+
+export const DEFAULT_DATASPIKE_WS_URL = "wss://api.dataspike.io/api/v4/deepfake/stream";
+
+export const VIDEO_NORMAL_FPS = 0.2;
+export const VIDEO_BURST_FPS = 1.0;
+export const VIDEO_JPEG_QUALITY = 75;
+export const VIDEO_MAX_WIDTH = 1920;
+export const VIDEO_MAX_HEIGHT = 1080;
+/** Sampler tolerance as a share of the period, so jittered clients at the announced rate keep every frame. */
+export const SAMPLER_TOLERANCE_RATIO = 0.25;
+
+export const QUEUE_MAX_ITEMS = 16;
+/** The send queue is bounded by bytes as well as items; the oldest items go first. */
+export const QUEUE_MAX_BYTES = 32 * 1024 * 1024;
+/** A queued item older than this is dropped (counted as dropped_stale) instead of sent. */
+export const QUEUE_MAX_AGE_S = 10;
+export const RECONNECT_INITIAL_MS = 1_000;
+export const RECONNECT_MAX_MS = 10_000;
+export const RECONNECT_JITTER_RATIO = 0.5;
+/** A connection that stays open this long counts as healthy and resets the backoff. */
+export const UPSTREAM_HEALTHY_AFTER_MS = 10_000;
+/** How long the upstream stays open after the last client socket leaves. */
+export const UPSTREAM_IDLE_CLOSE_MS = 10_000;
+/** Upstream connect attempts that take longer are abandoned and retried. */
+export const UPSTREAM_CONNECT_TIMEOUT_MS = 10_000;
+
+/** A track stops counting towards the participant's level when closed or silent this long. */
+export const TRACK_TTL_MS = 120_000;
+/** Durable Objects receive WebSocket messages of up to 32 MiB (Cloudflare's platform limit). */
+export const PLATFORM_MAX_WS_MESSAGE_BYTES = 32 * 1024 * 1024;
+/** Room for the protobuf framing and track id around the largest raw frame. */
+export const CLIENT_MESSAGE_FRAMING_BYTES = 64 * 1024;
+/**
+ * Largest binary message a client may send: the largest raw frame the deployment accepts
+ * (maxWidth x maxHeight RGBA) plus framing, never above the platform limit. With the default
+ * 1920x1080 maximum that is 8 359 936 bytes.
+ */
+export function maxClientMessageBytes(maxWidth: number, maxHeight: number): number {
+  return Math.min(PLATFORM_MAX_WS_MESSAGE_BYTES, maxWidth * maxHeight * 4 + CLIENT_MESSAGE_FRAMING_BYTES);
+}
+/** The default cap (VIDEO_MAX_WIDTH x VIDEO_MAX_HEIGHT at their defaults). */
+export const MAX_CLIENT_MESSAGE_BYTES = maxClientMessageBytes(VIDEO_MAX_WIDTH, VIDEO_MAX_HEIGHT);
+export const MAX_TRACK_ID_CHARS = 128;
+/** Client sockets per participant. */
+export const MAX_CLIENTS_PER_PARTICIPANT = 16;
+/** Distinct video tracks per participant (each has its own sampler). */
+export const MAX_VIDEO_TRACKS = 8;
+/** A socket that sends this many bad messages in a row is closed with 1008. */
+export const MAX_CONSECUTIVE_BAD_MESSAGES = 50;
+/** In-memory counters are written to storage at most this often. */
+export const COUNTERS_FLUSH_MS = 5_000;
+
+/** Stored state of a session is purged this long after its last client left (once no webhook is pending). */
+export const RETENTION_HOURS = 24;
+/** Page sizes of the REST listings (GET .../events and .../webhooks): default and maximum rows. */
+export const PAGE_DEFAULT_ROWS = 100;
+export const PAGE_MAX_ROWS = 1000;
+
+export const PARTICIPANT_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+export const CONNECT_TOKEN_MAX_TTL_S = 24 * 3600;
+export const CONNECT_TOKEN_DEFAULT_TTL_S = 3600;
+
+// ---- audio ----------------------------------------------------------------------------------
+
+/** Upstream PCM rate, fixed by the Dataspike API. */
+export const AUDIO_SAMPLE_RATE_HZ = 16_000;
+/** Samples (not bytes) per upstream PCM message: 3 s at 16 kHz. */
+export const AUDIO_CHUNK_SAMPLES = 48_000;
+/** Bytes per upstream PCM message: s16le mono. */
+export const AUDIO_CHUNK_BYTES = AUDIO_CHUNK_SAMPLES * 2;
+/** When speech ends, a remainder of at least this many samples (1 s) is zero-padded and sent; less is dropped. */
+export const AUDIO_MIN_FLUSH_SAMPLES = 16_000;
+/** Default minimum time between two chunks sent upstream; 0 means no limit. */
+export const AUDIO_INTERVAL_S = 60;
+
+/** Accepted client input rates (AudioFrame.sample_rate). */
+export const AUDIO_MIN_INPUT_RATE_HZ = 8_000;
+export const AUDIO_MAX_INPUT_RATE_HZ = 48_000;
+/** Mono or interleaved stereo. */
+export const AUDIO_MAX_CHANNELS = 2;
+/** Longest audio a single AudioFrame may carry. */
+export const AUDIO_MAX_FRAME_MS = 1_000;
+/** Distinct audio tracks per participant (each has its own resampler, gate and chunk buffer). */
+export const AUDIO_MAX_TRACKS = 4;
+
+/** Cloudflare Realtime SFU WebSocket adapter PCM (`outputCodec: "pcm"`): s16le, 48 kHz, stereo interleaved. */
+export const SFU_AUDIO_SAMPLE_RATE_HZ = 48_000;
+export const SFU_AUDIO_CHANNELS = 2;
+
+/** Resampler: Kaiser-windowed sinc designed for this stop-band attenuation. */
+export const RESAMPLER_STOPBAND_DB = 80;
+/** Resampler transition band as a share of the lower Nyquist rate; the stop band starts at that Nyquist rate. */
+export const RESAMPLER_TRANSITION_RATIO = 0.15;
+/** Rate pairs needing more polyphase rows than this use an interpolated table of RESAMPLER_TABLE_PHASES rows. */
+export const RESAMPLER_MAX_EXACT_PHASES = 1_024;
+export const RESAMPLER_TABLE_PHASES = 256;
+
+/** Built-in voice gate: analysis window of the 16 kHz signal (20 ms). */
+export const VAD_WINDOW_SAMPLES = 320;
+/** A window is loud when its level is this far above the noise floor (and above VAD_MIN_START_DBFS). */
+export const VAD_START_MARGIN_DB = 12;
+/** While speaking, a window is quiet when its level is below floor + this (or below VAD_MIN_STOP_DBFS). */
+export const VAD_STOP_MARGIN_DB = 6;
+/** Absolute levels below which a window never counts as loud / always counts as quiet. */
+export const VAD_MIN_START_DBFS = -45;
+export const VAD_MIN_STOP_DBFS = -50;
+/** Consecutive loud windows needed to open the gate (80 ms): a click shorter than 60 ms never opens it. */
+export const VAD_START_WINDOWS = 4;
+/** Consecutive quiet windows before the gate closes (hangover, 400 ms). */
+export const VAD_HANGOVER_WINDOWS = 20;
+/** The first window seeds the noise floor, but never above this level. */
+export const VAD_INITIAL_FLOOR_MAX_DBFS = -50;
+/** Level reported for digital silence. */
+export const VAD_SILENCE_DBFS = -100;
+
+// ---- webhooks -------------------------------------------------------------------------------
+
+/** Per-attempt request timeout (WEBHOOK_TIMEOUT_MS) and its accepted range. */
+export const WEBHOOK_TIMEOUT_MS = 10_000;
+export const WEBHOOK_TIMEOUT_MIN_MS = 100;
+export const WEBHOOK_TIMEOUT_MAX_MS = 60_000;
+/** A claimed delivery's lease outlives its request timeout by this much. */
+export const WEBHOOK_LEASE_MARGIN_MS = 5_000;
+/** The stored last error of a delivery is cut to this many characters. */
+export const OUTBOX_ERROR_MAX_CHARS = 500;
+
+// ---- media ----------------------------------------------------------------------------------
+
+/** How long a JPEG decode (the simulator's check) may take before the image counts as undecodable. */
+export const JPEG_DECODE_TIMEOUT_MS = 2_000;

@@ -1,0 +1,54 @@
+/**
+ * Router helpers: the JSON error envelope, RPC answers as responses, and the validators each
+ * parameter goes through once. Pure apart from Hono.
+ */
+import type { Context, MiddlewareHandler } from "hono";
+import { validator } from "hono/validator";
+import type { Config } from "../config/config.js";
+import { PARTICIPANT_ID_PATTERN } from "../config/limits.js";
+import type { Env } from "../env.js";
+import { parseEventsQuery, parseWebhooksQuery, type QueryResult } from "../session/queries.js";
+import type { Answer } from "../shared/http.js";
+import { authorizeAdmin } from "./auth.js";
+
+export type AppEnv = { Bindings: Env; Variables: { config: Config } };
+type ErrorStatus = 400 | 401 | 404 | 409 | 426 | 429 | 500 | 503;
+
+/** The one error envelope: `{"error": "<code>", "message": "…"}`. */
+export const jsonError = (c: Context<AppEnv>, status: ErrorStatus, error: string, message: string) => c.json({ error, message }, status);
+
+/** An RPC answer from an object, as the HTTP response. */
+export function reply<T>(c: Context<AppEnv>, answer: Answer<T>) {
+  return answer.ok ? c.json(answer.value as object) : jsonError(c, answer.status, answer.error, answer.message);
+}
+
+const PARTICIPANT_ID_MESSAGE = "participant id must be 1-128 characters of [A-Za-z0-9._:-]";
+
+/** The one participant-id check, for every route with an `:id`. */
+export const validParticipantId: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (!PARTICIPANT_ID_PATTERN.test(c.req.param("id") ?? "")) return jsonError(c, 400, "bad_participant_id", PARTICIPANT_ID_MESSAGE);
+  await next();
+};
+
+export function isParticipantId(value: unknown): value is string {
+  return typeof value === "string" && PARTICIPANT_ID_PATTERN.test(value);
+}
+
+export { PARTICIPANT_ID_MESSAGE };
+
+/** Management routes: `Authorization: Bearer <ADMIN_API_KEY>`. */
+export const requireAdmin: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const auth = authorizeAdmin(c.var.config, c.req.raw);
+  if (!auth.ok) return jsonError(c, auth.status, "unauthorized", auth.message);
+  await next();
+};
+
+function queryValidator<T>(parse: (params: URLSearchParams) => QueryResult<T>) {
+  return validator("query", (_value, c: Context<AppEnv>) => {
+    const parsed = parse(new URL(c.req.url).searchParams);
+    return parsed.ok ? parsed.value : jsonError(c, 400, "bad_query", parsed.message);
+  });
+}
+
+export const eventsQuery = queryValidator(parseEventsQuery);
+export const webhooksQuery = queryValidator(parseWebhooksQuery);
