@@ -15,6 +15,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -26,6 +27,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from loguru import logger
 from pipecat.frames.frames import Frame
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineWorker
@@ -33,6 +35,25 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.workers.runner import WorkerRunner
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
+MEASURES: list[str] = []
+
+# Pipecat logs every frame hop at DEBUG; keep INFO and above (shown for failed tests only).
+logger.remove()
+logger.add(sys.stderr, level="INFO")
+
+
+def measure(line: str) -> None:
+    """A measured figure: printed with the test's output and again at the end of the run."""
+    text = f"[measure] {line}"
+    print(text)
+    MEASURES.append(text)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if MEASURES:
+        terminalreporter.section("measured")
+        for line in MEASURES:
+            terminalreporter.write_line(line)
 WRANGLER = REPO_ROOT / "node_modules" / ".bin" / "wrangler"
 HEALTH_TIMEOUT_S = 75.0
 STOP_GRACE_S = 5.0
@@ -249,3 +270,14 @@ class Pacer:
             await asyncio.sleep(delay)
         elif delay < -1.0:
             self._next = time.monotonic()  # far behind: do not burst to catch up
+
+
+@pytest.fixture(autouse=True)
+def _report_duration(request: pytest.FixtureRequest) -> Iterator[None]:
+    """For tests with their own timeout: how much of it they used (the aim is under a third)."""
+    marker = request.node.get_closest_marker("timeout")
+    started = time.monotonic()
+    yield
+    if marker is not None:
+        took = time.monotonic() - started
+        measure(f"{request.node.name}: {took:.1f} s of its {marker.args[0]} s timeout ({100 * took / marker.args[0]:.0f} %)")

@@ -26,7 +26,7 @@ from pipecat.frames.frames import (
 
 from deepfake_edge_pipecat import DeepfakeAlert, DeepfakeEdgeProcessor
 
-from .conftest import ADMIN_KEY, Pacer, RunningPipeline, WranglerDev, get_json, post_json
+from .conftest import measure, ADMIN_KEY, Pacer, RunningPipeline, WranglerDev, get_json, post_json
 
 CAMERA_FPS = 15
 SCREEN_FPS = 5
@@ -181,13 +181,13 @@ async def test_pipeline_streams_camera_and_speech_at_the_announced_rate(edge: Wr
     stats = processor.stats
     clear_rate = rate_of(clock.between(t0 - 1, clear_end))
     suspicious_rate = rate_of(clock.between(t1 - 0.1, suspicious_end))
-    print(f"[measure] CLEAR: {len(clock.between(t0 - 1, clear_end))} JPEGs in {CLEAR_PHASE_S:.0f} s, {clear_rate:.3f} fps (camera at {CAMERA_FPS} fps)")
-    print(f"[measure] SUSPICIOUS: {len(clock.between(t1 - 0.1, suspicious_end))} JPEGs in {SUSPICIOUS_PHASE_S:.1f} s, {suspicious_rate:.3f} fps")
-    print(f"[measure] PCM chunks: {sim['pcm_chunks']} (rejected {sim['rejected']}); last JPEG {sim['last_jpeg']}")
-    print(f"[measure] frames in {sum(pipeline.counts_in.values())} / out {sum(pipeline.sink.counts.values())}: in {dict(pipeline.counts_in)} out {dict(pipeline.sink.counts)}")
-    print(f"[measure] processor stats {stats}")
-    print(f"[measure] server counters {snapshot['counters']}")
-    print(f"[measure] alerts {[(a.previous_level, a.level, a.track_id, a.reason, a.simulated) for a in alerts]}")
+    measure(f"CLEAR: {len(clock.between(t0 - 1, clear_end))} JPEGs in {CLEAR_PHASE_S:.0f} s, {clear_rate:.3f} fps (camera at {CAMERA_FPS} fps)")
+    measure(f"SUSPICIOUS: {len(clock.between(t1 - 0.1, suspicious_end))} JPEGs in {SUSPICIOUS_PHASE_S:.1f} s, {suspicious_rate:.3f} fps")
+    measure(f"PCM chunks: {sim['pcm_chunks']} (rejected {sim['rejected']}); last JPEG {sim['last_jpeg']}")
+    measure(f"frames in {sum(pipeline.counts_in.values())} / out {sum(pipeline.sink.counts.values())}: in {dict(pipeline.counts_in)} out {dict(pipeline.sink.counts)}")
+    measure(f"processor stats {stats}")
+    measure(f"server counters {snapshot['counters']}")
+    measure(f"alerts {[(a.previous_level, a.level, a.track_id, a.reason, a.simulated) for a in alerts]}")
 
     # Rates: 0.2 fps in CLEAR, 1 fps in SUSPICIOUS, with a 15 fps camera.
     assert 0.18 <= clear_rate <= 0.23

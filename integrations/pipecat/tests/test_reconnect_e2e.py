@@ -15,7 +15,7 @@ from pipecat.frames.frames import UserImageRawFrame
 
 from deepfake_edge_pipecat import DeepfakeEdgeProcessor
 
-from .conftest import Pacer, RunningPipeline, WranglerDev, get_json
+from .conftest import measure, Pacer, RunningPipeline, WranglerDev, get_json
 
 DOWN_S = 6.0
 
@@ -71,11 +71,11 @@ async def test_pipeline_keeps_flowing_while_the_service_is_down_and_reconnects(h
     finally:
         server.close()
 
-    print(
-        f"[measure] service down {back_at - down_at:.1f} s, reconnected {reconnected_at - back_at:.1f} s after it was back; "
+    measure(
+        f"service down {back_at - down_at:.1f} s, reconnected {reconnected_at - back_at:.1f} s after it was back; "
         f"{flowed_while_down} camera frames flowed downstream in {DOWN_S:.0f} s while it was down"
     )
-    print(f"[measure] reconnect stats {stats}")
+    measure(f"reconnect stats {stats}")
     assert flowed_while_down >= 0.9 * 15 * DOWN_S
     assert state_down in ("reconnecting", "connecting")
     assert stats_down["reconnects"] >= 1 and stats_down["dropped_disconnected"] > 0
