@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
 import math
 import random
@@ -50,7 +51,7 @@ from .send_buffer import Outgoing, SendBuffer
 
 __all__ = ["DeepfakeEdgeProcessor", "DeepfakeEdgeAuthError", "NotificationCallback"]
 
-NotificationCallback = Callable[[DeepfakeAlert], Awaitable[None]]
+NotificationCallback = Callable[[DeepfakeAlert], Awaitable[None] | None]
 
 CLIENT_NAME = "deepfake-edge-pipecat/0.1.0"
 PARTICIPANT_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -676,7 +677,9 @@ class DeepfakeEdgeProcessor(FrameProcessor):
                 if self._notification_cb is None:
                     logger.warning(f"received notification: {alert.log_line()}")
                 else:
-                    await self._notification_cb(alert)
+                    result = self._notification_cb(alert)
+                    if inspect.isawaitable(result):
+                        await result
             except asyncio.CancelledError:
                 raise
             except Exception:

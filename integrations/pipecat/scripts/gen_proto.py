@@ -63,7 +63,7 @@ def main() -> int:
             print(
                 "Generated Python protobuf code is stale: "
                 + ", ".join(f"integrations/pipecat/deepfake_edge_pipecat/_proto/{n}" for n in stale)
-                + "\nRun `python integrations/pipecat/scripts/gen_proto.py` and commit the result.",
+                + "\nRun `node scripts/ensure-venv.mjs -- python scripts/gen_proto.py` and commit the result.",
                 file=sys.stderr,
             )
             return 1

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from loguru import logger
 from aiohttp import web
 from pipecat.frames.frames import InputAudioRawFrame, UserImageRawFrame, UserStartedSpeakingFrame, UserStoppedSpeakingFrame
 
@@ -121,8 +122,9 @@ async def test_frames_pass_through_a_processor_that_was_never_started() -> None:
 class FakeService:
     """A local stand-in for the service's stream endpoint and token route, recording what it got."""
 
-    def __init__(self, refuse: int | None = None) -> None:
+    def __init__(self, refuse: int | None = None, alerts: list[dict] | None = None) -> None:
         self.refuse = refuse
+        self.alerts = alerts or []
         self.messages: list[pb.ClientMessage] = []
         self.auth_headers: list[str | None] = []
         self.token_requests: list[dict] = []
@@ -159,6 +161,8 @@ class FakeService:
         await ws.prepare(request)
         pid = request.match_info["id"]
         await ws.send_str(json.dumps({"type": "ready", "participant_id": pid, "level": "clear", "video_fps": 1, "simulated": True}))
+        for alert in self.alerts:
+            await ws.send_str(json.dumps(alert))
         async for msg in ws:
             if msg.type == aiohttp.WSMsgType.BINARY:
                 self.messages.append(pb.ClientMessage.FromString(msg.data))
@@ -245,3 +249,41 @@ async def test_stop_never_closes_the_callers_session() -> None:
         await processor.wait_ready(5)
         await processor.stop()
         assert not session.closed
+
+
+ALERT_EVENT = {
+    "type": "deepfake_alert", "id": "evt_a", "level": "suspicious", "previous_level": "clear",
+    "participant_id": "fay", "track_id": "camera", "message": "SIMULATED result: suspicious", "timestamp_ms": 1,
+}
+
+
+async def test_without_a_callback_the_reference_json_line_is_logged() -> None:
+    lines: list[str] = []
+    sink = logger.add(lambda m: lines.append(str(m)), level="WARNING", format="{message}")
+    try:
+        async with FakeService(alerts=[ALERT_EVENT]) as service:
+            processor = DeepfakeEdgeProcessor(service.url, participant_id="fay")
+            await processor.start()
+            for _ in range(100):
+                if any("received notification" in line for line in lines):
+                    break
+                await asyncio.sleep(0.02)
+            await processor.stop()
+    finally:
+        logger.remove(sink)
+    line = next(line for line in lines if "received notification" in line)
+    data = json.loads(line.split("received notification: ", 1)[1])
+    assert data["type"] == "deepfake_alert" and data["level"] == "suspicious" and data["track_id"] == "camera"
+
+
+async def test_a_plain_function_works_as_callback_too() -> None:
+    got: list[DeepfakeAlert] = []
+    async with FakeService(alerts=[ALERT_EVENT, {**ALERT_EVENT, "id": "evt_b", "level": "alert", "previous_level": "suspicious"}]) as service:
+        processor = DeepfakeEdgeProcessor(service.url, participant_id="fay", notification_cb=got.append)
+        await processor.start()
+        for _ in range(100):
+            if len(got) == 2:
+                break
+            await asyncio.sleep(0.02)
+        await processor.stop()
+    assert [a.id for a in got] == ["evt_a", "evt_b"] and processor.stats["callback_errors"] == 0
