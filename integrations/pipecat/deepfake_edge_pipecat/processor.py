@@ -132,6 +132,8 @@ class DeepfakeEdgeProcessor(FrameProcessor):
         max_frame_bytes: Largest raw frame sent as is; larger frames are downscaled to fit.
         reconnect_initial_s / reconnect_max_s / reconnect_jitter_ratio / healthy_after_s: backoff.
         connect_timeout_s: Time allowed for one WebSocket upgrade.
+        heartbeat_s: WebSocket ping interval, so a service that vanished without closing is noticed
+            (None: no pings).
     """
 
     def __init__(
@@ -153,6 +155,7 @@ class DeepfakeEdgeProcessor(FrameProcessor):
         reconnect_jitter_ratio: float = 0.5,
         healthy_after_s: float = 10.0,
         connect_timeout_s: float = 10.0,
+        heartbeat_s: float | None = 30.0,
         client_name: str = CLIENT_NAME,
         **kwargs: Any,
     ) -> None:
@@ -170,6 +173,7 @@ class DeepfakeEdgeProcessor(FrameProcessor):
         self._reconnect = (float(reconnect_initial_s), float(reconnect_max_s), float(reconnect_jitter_ratio))
         self._healthy_after_s = float(healthy_after_s)
         self._connect_timeout_s = float(connect_timeout_s)
+        self._heartbeat_s = heartbeat_s
         self._client_name = client_name
 
         self._participant_id: str | None = None
@@ -494,7 +498,7 @@ class DeepfakeEdgeProcessor(FrameProcessor):
                     url,
                     headers=headers,
                     timeout=aiohttp.ClientWSTimeout(ws_close=2.0),
-                    heartbeat=None,
+                    heartbeat=self._heartbeat_s,
                     max_msg_size=0,
                 ),
                 self._connect_timeout_s,
@@ -557,8 +561,7 @@ class DeepfakeEdgeProcessor(FrameProcessor):
             for task in done:
                 if task.exception() is not None:
                     return ws.close_code, f"socket failed: {_describe(task.exception())}"
-            code = ws.close_code
-            return code, f"socket closed ({code}{' ' + str(ws.extra) if getattr(ws, 'extra', None) else ''})"
+            return ws.close_code, f"socket closed ({ws.close_code})"
         except asyncio.CancelledError:
             raise
         except Exception as err:
@@ -602,7 +605,7 @@ class DeepfakeEdgeProcessor(FrameProcessor):
             return pb.ClientMessage(audio=audio).SerializeToString()
         frame, track_id, pixel_format, timestamp_ms = item.payload
         width, height = frame.size
-        data = frame.image
+        data = frame.image if isinstance(frame.image, bytes) else bytes(frame.image)
         if pixel_format != pb.JPEG and len(data) > self._max_frame_bytes:
             data, width, height = _downscale(data, width, height, 3 if pixel_format == pb.RGB24 else 4, self._max_frame_bytes)
             self._stats["video_frames_downscaled"] += 1

@@ -97,7 +97,8 @@ async def test_pipeline_streams_camera_and_speech_at_the_announced_rate(edge: Wr
         if len(alerts) == 2:
             raise RuntimeError("a broken notification callback must not break anything")
 
-    processor = DeepfakeEdgeProcessor(edge.url, admin_key=ADMIN_KEY, notification_cb=on_alert)
+    # heartbeat_s=3: pings every 3 s, so connects == 1 below also proves the service answers them.
+    processor = DeepfakeEdgeProcessor(edge.url, admin_key=ADMIN_KEY, notification_cb=on_alert, heartbeat_s=3)
     images = camera_images()
     screen = bytes(320 * 240 * 3)
     samples = int(AUDIO_RATE * AUDIO_FRAME_S)
