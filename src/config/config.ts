@@ -12,6 +12,7 @@ import {
   RECONNECT_JITTER_RATIO,
   RECONNECT_MAX_MS,
   RETENTION_HOURS,
+  TRACK_TTL_S,
   UPSTREAM_IDLE_CLOSE_MS,
   VIDEO_BURST_FPS,
   VIDEO_JPEG_QUALITY,
@@ -34,6 +35,8 @@ export interface Config {
   video: { normalFps: number; burstFps: number; jpegQuality: number; maxWidth: number; maxHeight: number };
   /** Largest client message accepted, in bytes (see maxClientMessageBytes). */
   maxClientMessageBytes: number;
+  /** A track stops counting this long after its last FrameRequest was sent upstream. */
+  trackTtlMs: number;
   /** Minimum ms between two audio chunks of a track; 0 = no limit. */
   audioIntervalMs: number;
   queue: { maxItems: number; maxBytes: number; maxAgeMs: number };
@@ -63,6 +66,7 @@ export interface ConfigVars extends WebhookVars {
   VIDEO_MAX_WIDTH?: string;
   VIDEO_MAX_HEIGHT?: string;
   AUDIO_INTERVAL_S?: string;
+  TRACK_TTL_S?: string;
   QUEUE_MAX_ITEMS?: string;
   QUEUE_MAX_BYTES?: string;
   QUEUE_MAX_AGE_S?: string;
@@ -156,6 +160,7 @@ export function parseConfig(vars: ConfigVars): Config {
       maxHeight,
     },
     maxClientMessageBytes: maxClientMessageBytes(maxWidth, maxHeight),
+    trackTtlMs: num("TRACK_TTL_S", TRACK_TTL_S, 1, 86_400) * 1000,
     audioIntervalMs: num("AUDIO_INTERVAL_S", AUDIO_INTERVAL_S, 0, 86_400) * 1000,
     queue: {
       maxItems: num("QUEUE_MAX_ITEMS", QUEUE_MAX_ITEMS, 1, 1024, true),

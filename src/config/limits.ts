@@ -30,8 +30,16 @@ export const UPSTREAM_IDLE_CLOSE_MS = 10_000;
 /** Upstream connect attempts that take longer are abandoned and retried. */
 export const UPSTREAM_CONNECT_TIMEOUT_MS = 10_000;
 
-/** A track stops counting towards the participant's level when closed or silent this long. */
-export const TRACK_TTL_MS = 120_000;
+/** A track stops counting towards the participant's level when closed or silent this long (TRACK_TTL_S). */
+export const TRACK_TTL_S = 120;
+/**
+ * A counting track's last activity is written to storage at most this often (and with every level
+ * change): after a restart it is read as this much later than stored, so a track never expires
+ * early and at most this much late.
+ */
+export const TRACK_ACTIVITY_PERSIST_MS = 5_000;
+/** The upstream's message is cut to this many UTF-8 bytes before it is stored, broadcast or sent. */
+export const UPSTREAM_MESSAGE_MAX_BYTES = 1_024;
 /** Durable Objects receive WebSocket messages of up to 32 MiB (Cloudflare's platform limit). */
 export const PLATFORM_MAX_WS_MESSAGE_BYTES = 32 * 1024 * 1024;
 /** Room for the protobuf framing and track id around the largest raw frame. */

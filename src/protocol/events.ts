@@ -3,6 +3,9 @@
  */
 import type { Level } from "./levels.js";
 
+/** Why the level moved: an upstream result, or a track that stopped counting. */
+export type AlertReason = "result" | "track_expired" | "track_closed";
+
 /** The webhook payload of DESIGN.md §7, also pushed to client sockets on every transition. */
 export interface DeepfakeAlert {
   type: "deepfake_alert";
@@ -13,6 +16,9 @@ export interface DeepfakeAlert {
   track_id: string;
   message: string;
   timestamp_ms: number;
+  reason: AlertReason;
+  /** True when the built-in simulator produced the result (development mode): never a real detection. */
+  simulated: boolean;
 }
 
 export type ServerEvent =

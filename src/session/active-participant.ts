@@ -2,8 +2,8 @@
  * Everything an object holds once it knows its participant (and drops on a purge): the detection
  * state and the media intake, built from the configuration and the persisted row. Pure.
  */
-import { MAX_VIDEO_TRACKS, SAMPLER_TOLERANCE_RATIO, TRACK_TTL_MS, type Config } from "../config/config.js";
-import { DetectionState, type Level } from "../detection/state-machine.js";
+import { MAX_VIDEO_TRACKS, SAMPLER_TOLERANCE_RATIO, TRACK_ACTIVITY_PERSIST_MS, type Config } from "../config/config.js";
+import { DetectionState, type Level, type TrackState } from "../detection/state-machine.js";
 import type { JpegEncoder } from "../media/video-ingest.js";
 import { MediaIntake, type IntakeOutputs } from "./media-intake.js";
 
@@ -19,17 +19,25 @@ export function fpsForLevel(config: Config, level: Level): number {
   return level === "suspicious" ? config.video.burstFps : config.video.normalFps;
 }
 
+/**
+ * Builds the participant from its stored row and tracks. A stored track's activity may lag the real
+ * one by up to TRACK_ACTIVITY_PERSIST_MS (it is written at most that often), so it is read as that
+ * much later: the track never expires before its ttl, and at most that much after.
+ */
 export function activateParticipant(
   config: Config,
   row: { participantId: string; level: Level; sinceMs: number },
+  storedTracks: readonly TrackState[],
+  nowMs: number,
   encode: JpegEncoder,
   outputs: IntakeOutputs,
 ): ActiveParticipant {
   const video = config.video;
+  const tracks = storedTracks.map((t) => ({ ...t, lastActivityMs: Math.min(nowMs, t.lastActivityMs + TRACK_ACTIVITY_PERSIST_MS) }));
   return {
     participantId: row.participantId,
     sinceMs: row.sinceMs,
-    detection: new DetectionState({ initialLevel: row.level, trackTtlMs: TRACK_TTL_MS }),
+    detection: new DetectionState({ initialLevel: row.level, trackTtlMs: config.trackTtlMs, tracks }),
     intake: new MediaIntake({
       participantId: row.participantId,
       audioIntervalMs: config.audioIntervalMs,

@@ -25,6 +25,7 @@ export const COUNTER_NAMES = [
   "upstream_errors",
   "upstream_undecodable",
   "upstream_connects",
+  "storage_errors",
   "events",
 ] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];

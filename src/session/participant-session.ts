@@ -25,7 +25,7 @@ import type { EventsQuery, WebhooksQuery } from "./queries.js";
 import { Schema } from "./schema.js";
 import { historyPage, outboxPage, participantSnapshot, type HistoryPage, type OutboxPage, type ParticipantSnapshot } from "./snapshot.js";
 import { SocketMessages } from "./socket-messages.js";
-import { SessionStore } from "./store.js";
+import { SessionStore, type TrackChanges } from "./store.js";
 import { Transitions } from "./transitions.js";
 import { IdleClose, participantLink } from "./upstream.js";
 
@@ -66,10 +66,14 @@ export class ParticipantSession extends DurableObject<SessionEnv> {
     this.#sockets = new Connections<WebSocket>(ctx);
     this.#messages = new SocketMessages({
       config, sockets: this.#sockets, live: () => this.#live, wantUpstream: () => this.#link.start(), count,
+      tracksClosed: (trackIds, nowMs) => this.#live && this.#transitions.closeTracks(this.#live, trackIds, nowMs),
       left: (remaining) => remaining === 0 && (this.#idleClose.schedule(), this.#arm()),
     });
     this.#transitions = new Transitions({
-      commit: (alert, nowMs) => this.#commit(alert, nowMs),
+      commit: (alert, tracks, nowMs) => this.#commit(alert, tracks, nowMs),
+      persistActivity: (trackId, atMs) => this.#store.saveTrackActivity(trackId, atMs),
+      simulated: config.simulated,
+      rearm: () => this.#arm(),
       broadcast: (event) => this.#sockets.broadcast(event),
       levelChanged: (previous, level, nowMs) => this.#levelChanged(previous, level, nowMs),
       deliverWebhooks: () => this.#deliverNow(),
@@ -79,7 +83,7 @@ export class ParticipantSession extends DurableObject<SessionEnv> {
     this.#webhooks = new WebhookDeadline(this.#outbox, config.webhooks, { ready, logFields: () => ({ participant: participant() }), claimed: () => this.#arm() });
     this.#retention = new RetentionDeadline(this.#store, config.retentionMs, { ready, idle: () => this.#idle(), purge: async (reason) => void (await this.#purge(reason)) });
     const alarm = { set: (at: number) => void ctx.storage.setAlarm(at), clear: () => void ctx.storage.deleteAlarm() };
-    this.#alarm = new DeadlineRegistry([this.#webhooks, this.#retention], alarm, (part, err) => log("error", "alarm part failed", { participant: participant(), part, reason: errorMessage(err) }));
+    this.#alarm = new DeadlineRegistry([this.#webhooks, this.#retention, this.#transitions.expiryDeadline(() => this.#live)], alarm, (part, err) => log("error", "alarm part failed", { participant: participant(), part, reason: errorMessage(err) }));
     this.#link = participantLink(config, {
       participantId: participant,
       dial: (participantId) => connectUpstream(config, participantId, env.UPSTREAM_SIMULATOR),
@@ -87,7 +91,7 @@ export class ParticipantSession extends DurableObject<SessionEnv> {
       count,
       message: (data) => this.#live && this.#transitions.onUpstreamMessage(this.#live, data, Date.now()),
       // A track lives while FrameRequests for it go upstream, not while frames merely arrive.
-      trackSent: (trackId) => this.#live?.detection.touchTrack(trackId, Date.now()),
+      trackSent: (trackId) => this.#live && this.#transitions.trackSent(this.#live, trackId, Date.now()),
     });
     this.#idleClose = new IdleClose(config.upstreamIdleCloseMs, () => this.#sockets.live().length === 0 && (this.#link.stop("no clients"), this.#counters.flush()));
     // A never-used object stays empty: the schema is created when a participant first connects.
@@ -185,10 +189,11 @@ export class ParticipantSession extends DurableObject<SessionEnv> {
     return new Response(null, { status: 101, webSocket: client });
   }
 
-  #commit(alert: DeepfakeAlert, nowMs: number): void {
+  #commit(alert: DeepfakeAlert | null, tracks: TrackChanges, nowMs: number): void {
     this.ctx.storage.transactionSync(() => {
-      this.#store.recordTransition(alert);
-      this.#outbox.enqueue(alert, this.#config.webhooks.urls, nowMs);
+      if (alert) this.#store.recordTransition(alert);
+      if (alert) this.#outbox.enqueue(alert, this.#config.webhooks.urls, nowMs);
+      this.#store.saveTracks(tracks);
     });
   }
 
@@ -237,6 +242,6 @@ export class ParticipantSession extends DurableObject<SessionEnv> {
   }
 
   #activate(row: { participantId: string; level: Level; sinceMs: number }): ActiveParticipant {
-    return activateParticipant(this.#config, row, encodeJpeg, { send: (bytes, trackId) => this.#link.send(bytes, trackId), count: (name) => this.#counters.add(name) });
+    return activateParticipant(this.#config, row, this.#store.loadTracks(), Date.now(), encodeJpeg, { send: (bytes, trackId) => this.#link.send(bytes, trackId), count: (name) => this.#counters.add(name) });
   }
 }

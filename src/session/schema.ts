@@ -4,10 +4,10 @@
  */
 import type { SqlLike } from "../shared/sql.js";
 import { OUTBOX_MIGRATION } from "../webhooks/outbox.js";
-import { DEADLINES_DDL, STORE_TABLES_DDL } from "./store.js";
+import { DEADLINES_DDL, STORE_TABLES_DDL, TRACKS_DDL } from "./store.js";
 
 /** Each entry upgrades the schema by one version. */
-const MIGRATIONS: readonly string[] = [STORE_TABLES_DDL, OUTBOX_MIGRATION, DEADLINES_DDL];
+const MIGRATIONS: readonly string[] = [STORE_TABLES_DDL, OUTBOX_MIGRATION, DEADLINES_DDL, TRACKS_DDL];
 
 export class Schema {
   constructor(private readonly sql: SqlLike) {}

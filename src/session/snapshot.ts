@@ -35,7 +35,14 @@ export function participantSnapshot(s: SnapshotSources) {
     upstream: s.upstream,
     clients: s.clients,
     feeds: s.feeds,
-    tracks: s.live.detection.tracks(s.nowMs).map((t) => ({ track_id: t.trackId, level: t.level, last_activity_ms: t.lastActivityMs })),
+    // Each counting track, its level, its last FrameRequest upstream, and when it stops counting.
+    tracks: s.live.detection.tracks(s.nowMs).map((t) => ({
+      track_id: t.trackId,
+      level: t.level,
+      last_activity_ms: t.lastActivityMs,
+      counts_until_ms: t.lastActivityMs + s.live.detection.trackTtlMs,
+    })),
+    track_ttl_s: s.live.detection.trackTtlMs / 1000,
     counters: s.counters,
     history: { events: s.store.historyCount() },
     webhooks: s.outbox.statusCounts(),

@@ -24,6 +24,8 @@ export interface SocketMessagesDeps<S extends Socket> {
   /** Media arrived: the upstream must be open. */
   wantUpstream(): void;
   count(name: CounterName, by?: number): void;
+  /** Tracks that only a leaving socket fed stop counting. */
+  tracksClosed(trackIds: readonly string[], nowMs: number): void;
   /** A socket left; `remaining` are still open. */
   left(remaining: number): void;
 }
@@ -64,10 +66,8 @@ export class SocketMessages<S extends Socket> {
     const live = this.deps.live();
     if (live) {
       live.intake.endFeed(forgotten.info.id, nowMs);
-      for (const trackId of forgotten.orphanedTracks) {
-        live.detection.closeTrack(trackId);
-        live.intake.forgetTrack(trackId);
-      }
+      for (const trackId of forgotten.orphanedTracks) live.intake.forgetTrack(trackId);
+      this.deps.tracksClosed(forgotten.orphanedTracks, nowMs);
     }
     const remaining = this.deps.sockets.live().length;
     log("info", "client left", { participant: live?.participantId, clients: remaining });

@@ -3,7 +3,7 @@
  * durable deadlines (the schema and its migrations are in ./schema.ts). Never media. Takes the SqlStorage structurally so it can be
  * exercised outside the object.
  */
-import { isLevel, type Level } from "../detection/state-machine.js";
+import { isLevel, type Level, type TrackState } from "../detection/state-machine.js";
 import type { DeepfakeAlert } from "../protocol/events.js";
 import type { SqlLike } from "../shared/sql.js";
 
@@ -27,6 +27,17 @@ export const STORE_TABLES_DDL = `CREATE TABLE participant (
 
 /** Deadlines that must survive eviction (the retention purge); the alarm is armed to the earliest. */
 export const DEADLINES_DDL = `CREATE TABLE deadlines (name TEXT PRIMARY KEY, at_ms INTEGER NOT NULL);`;
+
+/** Per-track levels and last activity (DESIGN §4), and why each transition happened. */
+export const TRACKS_DDL = `CREATE TABLE tracks (track_id TEXT PRIMARY KEY, level TEXT NOT NULL, last_activity_ms INTEGER NOT NULL);
+   ALTER TABLE history ADD COLUMN reason TEXT NOT NULL DEFAULT 'result';
+   ALTER TABLE history ADD COLUMN simulated INTEGER NOT NULL DEFAULT 0;`;
+
+/** What one committed change writes besides the participant row: tracks to upsert and to delete. */
+export interface TrackChanges {
+  upsert: TrackState[];
+  remove: string[];
+}
 
 export interface ParticipantRow {
   participantId: string;
@@ -58,14 +69,43 @@ export class SessionStore {
   recordTransition(alert: DeepfakeAlert): void {
     this.sql.exec("UPDATE participant SET level = ?, since_ms = ? WHERE singleton = 1", alert.level, alert.timestamp_ms);
     this.sql.exec(
-      "INSERT INTO history (event_id, previous_level, level, track_id, message, timestamp_ms) VALUES (?, ?, ?, ?, ?, ?)",
+      "INSERT INTO history (event_id, previous_level, level, track_id, message, timestamp_ms, reason, simulated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
       alert.id,
       alert.previous_level,
       alert.level,
       alert.track_id,
       alert.message,
       alert.timestamp_ms,
+      alert.reason,
+      alert.simulated ? 1 : 0,
     );
+  }
+
+  /** Tracks with a level, as last committed. */
+  loadTracks(): TrackState[] {
+    return this.sql
+      .exec("SELECT track_id, level, last_activity_ms FROM tracks ORDER BY track_id")
+      .toArray()
+      .filter((row) => isLevel(row.level))
+      .map((row) => ({ trackId: String(row.track_id), level: row.level as Level, lastActivityMs: Number(row.last_activity_ms) }));
+  }
+
+  /** Writes track changes. Call inside the same transactionSync as the transition they belong to. */
+  saveTracks(changes: TrackChanges): void {
+    for (const t of changes.upsert) {
+      this.sql.exec(
+        "INSERT INTO tracks (track_id, level, last_activity_ms) VALUES (?, ?, ?) ON CONFLICT (track_id) DO UPDATE SET level = excluded.level, last_activity_ms = excluded.last_activity_ms",
+        t.trackId,
+        t.level,
+        t.lastActivityMs,
+      );
+    }
+    for (const trackId of changes.remove) this.sql.exec("DELETE FROM tracks WHERE track_id = ?", trackId);
+  }
+
+  /** Moves a stored track's last activity forward (throttled by the caller). */
+  saveTrackActivity(trackId: string, lastActivityMs: number): void {
+    this.sql.exec("UPDATE tracks SET last_activity_ms = MAX(last_activity_ms, ?) WHERE track_id = ?", lastActivityMs, trackId);
   }
 
   /** Transition history, oldest first, after the event with id `afterEventId` (exclusive). */
@@ -79,7 +119,7 @@ export class SessionStore {
     const participantId = this.loadParticipant()?.participantId ?? "";
     return this.sql
       .exec(
-        "SELECT event_id, previous_level, level, track_id, message, timestamp_ms FROM history WHERE seq > ? ORDER BY seq LIMIT ?",
+        "SELECT event_id, previous_level, level, track_id, message, timestamp_ms, reason, simulated FROM history WHERE seq > ? ORDER BY seq LIMIT ?",
         afterSeq,
         limit,
       )
@@ -93,6 +133,8 @@ export class SessionStore {
         track_id: String(row.track_id),
         message: String(row.message),
         timestamp_ms: Number(row.timestamp_ms),
+        reason: row.reason === "track_expired" || row.reason === "track_closed" ? row.reason : "result",
+        simulated: Number(row.simulated) === 1,
       }));
   }
 

@@ -76,6 +76,8 @@ export function webhookBody(alert: DeepfakeAlert): string {
     track_id: alert.track_id,
     message: alert.message,
     timestamp_ms: alert.timestamp_ms,
+    reason: alert.reason,
+    simulated: alert.simulated,
   });
 }
 

@@ -29,6 +29,8 @@ const alert = {
   track_id: "camera",
   message: "SIMULATED result: suspicious",
   timestamp_ms: 1_730_000_000_000,
+  reason: "result",
+  simulated: true,
 };
 
 beforeEach(() => {

@@ -19,7 +19,7 @@ function fresh(initialLevel: Level = "clear"): DetectionState {
 }
 
 function transition(previous: Level, level: Level, trackId: string, message: string): Outcome {
-  return { kind: "transition", transition: { previous, level, trackId, message } };
+  return { kind: "transition", transition: { previous, level, trackId, message, reason: "result" } };
 }
 
 describe("levels", () => {
@@ -111,14 +111,46 @@ describe("DetectionState", () => {
     expect(s.applyResult("clear", MIC, "ok", 600_001)).toEqual({ kind: "unchanged", level: "alert" });
   });
 
-  it("a closed track stops counting immediately (taking effect at the next result)", () => {
+  it("a closed track stops counting at once and the level is re-evaluated (reason track_closed)", () => {
     const s = fresh();
     s.applyResult("alert", CAMERA, "fake face", 0);
     s.applyResult("clear", MIC, "ok", 10);
-    s.closeTrack(CAMERA);
-    expect(s.level).toBe("alert"); // closing alone never produces a transition
+    expect(s.closeTrack(CAMERA, 20)).toMatchObject({ previous: "alert", level: "clear", trackId: CAMERA, reason: "track_closed" });
+    expect(s.level).toBe("clear");
     expect(s.tracks(20).map((t) => t.trackId)).toEqual([MIC]);
-    expect(s.applyResult("clear", MIC, "ok", 20)).toEqual(transition("alert", "clear", MIC, "ok"));
+    expect(s.closeTrack(CAMERA, 30)).toBeNull(); // already gone
+  });
+
+  it("when no track counts any more, the level holds", () => {
+    const s = fresh();
+    s.applyResult("alert", MIC, "cloned voice", 0);
+    expect(s.closeTrack(MIC, 10)).toBeNull();
+    expect(s.level).toBe("alert");
+    expect(s.expire(TTL_MS * 5)).toEqual({ expired: [], transition: null });
+    expect(s.level).toBe("alert");
+  });
+
+  it("expire() makes a silent track stop counting at its deadline, naming it (reason track_expired)", () => {
+    const s = fresh();
+    s.applyResult("clear", CAMERA, "ok", 0);
+    s.applyResult("alert", MIC, "cloned voice", 1_000);
+    for (let t = 10_000; t <= 200_000; t += 10_000) s.touchTrack(CAMERA, t); // the camera keeps sending
+    expect(s.nextExpiryMs()).toBe(1_000 + TTL_MS);
+    expect(s.expire(1_000 + TTL_MS - 1)).toEqual({ expired: [], transition: null });
+    const { expired, transition: tr } = s.expire(1_000 + TTL_MS);
+    expect(expired).toEqual([MIC]);
+    expect(tr).toMatchObject({ previous: "alert", level: "clear", trackId: MIC, reason: "track_expired" });
+    expect(tr?.message).toMatch(/track mic stopped counting/);
+    expect(s.nextExpiryMs()).toBe(200_000 + TTL_MS);
+  });
+
+  it("a result for a track that had stopped counting starts it again", () => {
+    const s = fresh();
+    s.applyResult("alert", MIC, "cloned voice", 0);
+    s.applyResult("clear", CAMERA, "ok", 0);
+    s.closeTrack(MIC, 1);
+    expect(s.level).toBe("clear");
+    expect(s.applyResult("alert", MIC, "cloned again", 2)).toEqual(transition("clear", "alert", MIC, "cloned again"));
   });
 
   it("restarts from a persisted alert and holds it until the first result", () => {
@@ -130,7 +162,26 @@ describe("DetectionState", () => {
     expect(s.applyResult("alert", CAMERA, "still fake", 100)).toEqual({ kind: "unchanged", level: "alert" });
   });
 
-  it("after a restart from alert, a first clear from a fresh track moves to clear", () => {
+  it("restarts with its persisted tracks: a microphone CLEAR after the restart never drops the camera's ALERT", () => {
+    const before = fresh();
+    before.applyResult("alert", CAMERA, "fake face", 0);
+    before.applyResult("clear", MIC, "ok", 10);
+    const restarted = new DetectionState({ initialLevel: before.level, trackTtlMs: TTL_MS, tracks: before.levelTracks() });
+    expect(restarted.level).toBe("alert");
+    expect(restarted.applyResult("clear", MIC, "ok", 20)).toEqual({ kind: "unchanged", level: "alert" });
+  });
+
+  it("clone() is independent: changes on the copy leave the original untouched", () => {
+    const s = fresh();
+    s.applyResult("clear", CAMERA, "ok", 0);
+    const copy = s.clone();
+    expect(copy.applyResult("alert", CAMERA, "fake", 1).kind).toBe("transition");
+    expect(s.level).toBe("clear");
+    expect(s.levelTracks()).toEqual([{ trackId: CAMERA, level: "clear", lastActivityMs: 0 }]);
+    expect(copy.levelTracks()).toEqual([{ trackId: CAMERA, level: "alert", lastActivityMs: 1 }]);
+  });
+
+  it("without persisted tracks (a store from before per-track rows), a first clear from a fresh track moves to clear", () => {
     const s = fresh("alert");
     expect(s.applyResult("clear", MIC, "ok", 100)).toEqual(transition("alert", "clear", MIC, "ok"));
   });
@@ -172,8 +223,18 @@ describe("DetectionState", () => {
         let expectedLevel: Level = initialLevel;
         for (const op of ops) {
           if (op.op === "close") {
-            s.closeTrack(op.trackId);
+            const closed = model.get(op.trackId);
+            const before = s.level;
+            const tr = s.closeTrack(op.trackId, nowMs);
+            for (const [id, t] of model) if (nowMs - t.lastMs >= TTL_MS) model.delete(id);
             model.delete(op.trackId);
+            const remaining = [...model.values()].filter((t) => t.level !== null);
+            if (closed !== undefined && closed.level !== null && remaining.length > 0) {
+              expectedLevel = remaining.reduce<Level>((max, t) => (levelRank(t.level as Level) > levelRank(max) ? (t.level as Level) : max), "clear");
+            }
+            expect(s.level).toBe(expectedLevel);
+            if (tr) expect(tr).toMatchObject({ previous: before, level: expectedLevel, trackId: op.trackId, reason: "track_closed" });
+            else expect(s.level).toBe(before);
             continue;
           }
           nowMs += op.advanceMs;

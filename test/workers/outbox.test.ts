@@ -28,6 +28,8 @@ function alert(n: number, participantId = "p"): DeepfakeAlert {
     track_id: "cam",
     message: `result ${n}`,
     timestamp_ms: T0_MS + n,
+    reason: "result",
+    simulated: false,
   };
 }
 
