@@ -19,6 +19,11 @@ export interface VideoIngestOptions {
   toleranceRatio: number;
   maxTracks: number;
   encode: JpegEncoder;
+  /**
+   * Awaited between taking a raw frame and encoding it, so that events already waiting (upstream
+   * results, other sockets' messages) run before the encode holds the thread. Default: none.
+   */
+  beforeEncode?: () => Promise<void>;
 }
 
 export type VideoOutcome =
@@ -97,6 +102,7 @@ export class VideoIngest {
     if (frame.format === "JPEG") return { kind: "jpeg", trackId: frame.trackId, data: frame.data, passthrough: true };
     this.#encoding = true;
     try {
+      await this.options.beforeEncode?.();
       let rgba: Uint8ClampedArray;
       try {
         rgba = toRgba(frame.format, frame.width, frame.height, frame.data, this.options.limits, this.#scratchFor(frame));

@@ -48,6 +48,8 @@ export function activateParticipant(
         toleranceRatio: SAMPLER_TOLERANCE_RATIO,
         maxTracks: MAX_VIDEO_TRACKS,
         encode,
+        // Results and transitions waiting in the event queue go before a frame's encode.
+        beforeEncode: () => new Promise((resolve) => setTimeout(resolve, 0)),
       },
       outputs,
     }),
