@@ -85,7 +85,21 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+/** Attempts when the free port found was taken by another process before wrangler bound it. */
+const PORT_RACE_ATTEMPTS = 3;
+
 export async function startWranglerDev(options: WranglerDevOptions): Promise<WranglerDev> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options);
+    } catch (err) {
+      const portRace = /Address already in use/.test((err as Error).message);
+      if (!portRace || attempt >= PORT_RACE_ATTEMPTS) throw err;
+    }
+  }
+}
+
+async function startOnce(options: WranglerDevOptions): Promise<WranglerDev> {
   const port = await freePort();
   const inspectorPort = await freePort();
   const ownsPersistDir = options.persistTo === undefined;
