@@ -11,7 +11,14 @@ const SECRET = formatWebhookSecret(new Uint8Array(32).fill(9));
 
 describe("parseWebhookConfig", () => {
   it("is off with no vars: no URLs, default schedule and timeout", () => {
-    expect(parseWebhookConfig({})).toEqual({ urls: [], secretKey: null, scheduleMs: [...DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS], timeoutMs: 10_000 });
+    expect(parseWebhookConfig({})).toEqual({
+      urls: [],
+      secretKey: null,
+      previousSecretKey: null,
+      scheduleMs: [...DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS],
+      windowMs: 3 * 24 * 3_600_000,
+      timeoutMs: 10_000,
+    });
   });
 
   it("reads comma-separated URLs (deduplicated), the secret, the schedule and the timeout", () => {

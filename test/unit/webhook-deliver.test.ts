@@ -48,6 +48,7 @@ interface Row {
   nextAttemptMs: number | null;
   lastError: string | null;
   lastStatus: number | null;
+  createdMs: number;
 }
 
 /** In-memory outbox with the SQLite outbox's rules: head of line per URL, leased claims. */
@@ -56,7 +57,7 @@ class FakeOutbox implements DeliveryOutbox {
 
   add(eventId: string, url: string, atMs = T0_MS): void {
     const body = JSON.stringify({ type: "deepfake_alert", id: eventId });
-    this.rows.push({ seq: this.rows.length + 1, eventId, url, body, status: "pending", attempts: 0, nextAttemptMs: atMs, lastError: null, lastStatus: null });
+    this.rows.push({ seq: this.rows.length + 1, eventId, url, body, status: "pending", attempts: 0, nextAttemptMs: atMs, lastError: null, lastStatus: null, createdMs: atMs });
   }
   #heads(): Row[] {
     const heads = new Map<string, Row>();
@@ -64,7 +65,7 @@ class FakeOutbox implements DeliveryOutbox {
     return [...heads.values()];
   }
   #due(row: Row): DueDelivery {
-    return { seq: row.seq, eventId: row.eventId, url: row.url, body: row.body, attempts: row.attempts };
+    return { seq: row.seq, eventId: row.eventId, url: row.url, body: row.body, attempts: row.attempts, createdMs: row.createdMs };
   }
   due(nowMs: number, limit: number): DueDelivery[] {
     return this.#heads()
@@ -92,6 +93,11 @@ class FakeOutbox implements DeliveryOutbox {
   }
   markFailed(seq: number, error: string | null, status: number | null): void {
     Object.assign(this.rows[seq - 1]!, { status: "failed", lastError: error, lastStatus: status, nextAttemptMs: null });
+  }
+  expire(closedBeforeMs: number, reason: string, nowMs: number) {
+    const expired = this.rows.filter((row) => row.status === "pending" && row.createdMs <= closedBeforeMs && row.nextAttemptMs! <= nowMs);
+    for (const row of expired) Object.assign(row, { status: "failed", nextAttemptMs: null, lastError: `${reason}${row.lastError ? ` (last error: ${row.lastError})` : ""}` });
+    return expired.map((row) => ({ seq: row.seq, eventId: row.eventId, url: row.url, attempts: row.attempts }));
   }
   nextDueMs(): number | null {
     const times = this.#heads().map((row) => row.nextAttemptMs!);
@@ -170,7 +176,7 @@ describe("runDueDeliveries", () => {
     for (const id of ["evt_1", "evt_2", "evt_3"]) for (const url of ["https://a.example/h", "https://b.example/h"]) outbox.add(id, url);
     const fake = fakeFetch(ok);
     const summary = await runDueDeliveries(outbox, { secretKey: KEY, fetcher: fake.fetch, now: () => T0_MS });
-    expect(summary).toEqual({ attempted: 6, delivered: 6, retried: 0, failed: 0, nextDueMs: null });
+    expect(summary).toEqual({ attempted: 6, delivered: 6, retried: 0, failed: 0, expired: 0, budgetExhausted: false, nextDueMs: null });
     for (const host of ["a.example", "b.example"]) {
       const ids = fake.calls.filter((c) => c.url.includes(host)).map((c) => c.init.headers["webhook-id"]);
       expect(ids).toEqual(["evt_1", "evt_2", "evt_3"]);
@@ -205,7 +211,7 @@ describe("runDueDeliveries", () => {
     outbox.add("evt_1", "https://b.example/");
     const fake = fakeFetch((call) => (call.url.includes("a.example") ? new Response(null, { status: 500 }) : ok()));
     const summary = await runDueDeliveries(outbox, { secretKey: KEY, fetcher: fake.fetch, now: () => T0_MS, schedule: [1_000, 2_000], random: () => 0.5 });
-    expect(summary).toEqual({ attempted: 2, delivered: 1, retried: 1, failed: 0, nextDueMs: T0_MS + 1_000 });
+    expect(summary).toEqual({ attempted: 2, delivered: 1, retried: 1, failed: 0, expired: 0, budgetExhausted: false, nextDueMs: T0_MS + 1_000 });
     expect(outbox.rows[0]).toMatchObject({ status: "pending", attempts: 1, nextAttemptMs: T0_MS + 1_000, lastStatus: 500, lastError: "HTTP 500" });
     expect(outbox.rows[1]).toMatchObject({ status: "pending", attempts: 0 });
     expect(fake.calls.filter((c) => c.init.headers["webhook-id"] === "evt_2")).toHaveLength(0);
@@ -327,10 +333,10 @@ describe("runDueDeliveries", () => {
       const outbox = new FakeOutbox();
       outbox.add("evt_1", url);
       outbox.add("evt_2", url);
-      const first = await runDueDeliveries(outbox, { secretKey: KEY, schedule: [1], random: () => 0.5 });
+      // A fixed clock: the schedule counts from the rows' creation (T0_MS), the requests are real.
+      const first = await runDueDeliveries(outbox, { secretKey: KEY, schedule: [1_000], random: () => 0.5, now: () => T0_MS });
       expect(first).toMatchObject({ attempted: 1, retried: 1 });
-      await new Promise((r) => setTimeout(r, 5));
-      const second = await runDueDeliveries(outbox, { secretKey: KEY, schedule: [1] });
+      const second = await runDueDeliveries(outbox, { secretKey: KEY, schedule: [1_000], now: () => T0_MS + 1_000 });
       expect(second).toMatchObject({ attempted: 2, delivered: 2, nextDueMs: null });
       expect(received).toEqual(["POST application/json evt_1", "POST application/json evt_1", "POST application/json evt_2"]);
     } finally {
