@@ -61,10 +61,10 @@ export class WebhookDeadline implements DeadlinePart {
    * the alarm armed in the past, so the next run follows at once.
    */
   async run(): Promise<void> {
-    const { secretKey, previousSecretKey, scheduleMs, windowMs, timeoutMs } = this.config;
+    const { secretKey, previousSecretKey, scheduleMs, windowMs, timeoutMs, runBudgetMs } = this.config;
     if (!secretKey || !this.hooks.ready()) return;
     const fetcher = this.hooks.fetcher;
-    const run = runDueDeliveries(this.outbox, { secretKey, previousSecretKey, schedule: scheduleMs, windowMs, timeoutMs, log, logFields: this.hooks.logFields(), ...(fetcher ? { fetcher } : {}) });
+    const run = runDueDeliveries(this.outbox, { secretKey, previousSecretKey, schedule: scheduleMs, windowMs, timeoutMs, budgetMs: runBudgetMs, log, logFields: this.hooks.logFields(), ...(fetcher ? { fetcher } : {}) });
     this.hooks.claimed();
     await run;
   }

@@ -4,7 +4,7 @@
  */
 import { parseRetrySchedule, parseRetryWindow } from "./schedule.js";
 import { parseWebhookSecret } from "./signing.js";
-import { WEBHOOK_TIMEOUT_MAX_MS, WEBHOOK_TIMEOUT_MIN_MS, WEBHOOK_TIMEOUT_MS } from "../config/limits.js";
+import { WEBHOOK_RUN_BUDGET_MS, WEBHOOK_TIMEOUT_MAX_MS, WEBHOOK_TIMEOUT_MIN_MS, WEBHOOK_TIMEOUT_MS } from "../config/limits.js";
 
 export const WEBHOOK_MAX_URLS = 10;
 
@@ -33,6 +33,8 @@ export interface WebhookConfig {
   /** An event still pending this long after its creation is marked failed. */
   windowMs: number;
   timeoutMs: number;
+  /** Wall time one delivery run may take (WEBHOOK_RUN_BUDGET_MS; not a var). */
+  runBudgetMs: number;
 }
 
 /** Returns the config, or throws an Error listing every problem (never echoing the secret). */
@@ -108,5 +110,5 @@ export function parseWebhookConfig(vars: WebhookVars): WebhookConfig {
 
   if (problems.length > 0) throw new Error(`Invalid webhook configuration: ${problems.join("; ")}`);
   const on = urls.length > 0;
-  return { urls, secretKey: on ? secretKey : null, previousSecretKey: on ? previousSecretKey : null, scheduleMs, windowMs, timeoutMs };
+  return { urls, secretKey: on ? secretKey : null, previousSecretKey: on ? previousSecretKey : null, scheduleMs, windowMs, timeoutMs, runBudgetMs: WEBHOOK_RUN_BUDGET_MS };
 }

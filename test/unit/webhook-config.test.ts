@@ -18,6 +18,7 @@ describe("parseWebhookConfig", () => {
       scheduleMs: [...DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS],
       windowMs: 3 * 24 * 3_600_000,
       timeoutMs: 10_000,
+      runBudgetMs: 30_000,
     });
   });
 
