@@ -129,19 +129,19 @@ const times = (count: number, delayMs: number): number[] => Array.from({ length:
 
 /**
  * The default WEBHOOK_RETRY_SCHEDULE: delays between attempts, built for real-time alerts. Dense
- * first (1, 2, 4, 8 s, then 12 s up to 135 s after the event), then 50 s up to 67 min, then backing
+ * first (1, 2, 4, 8 s, then 10 s up to 135 s after the event), then 50 s up to 67 min, then backing
  * off to 6 h. Each delay is spread by ±WEBHOOK_RETRY_JITTER_RATIO and counted from the start of the
- * failed attempt, so even with the jitter no gap in the first 2 minutes exceeds 13.2 s and none in
+ * failed attempt, so even with the jitter no gap in the first 2 minutes exceeds 11 s and none in
  * the first hour exceeds 55 s (README, Webhooks). It runs past 3 days on purpose: the retry window
  * (WEBHOOK_RETRY_WINDOW_MS) ends it, so retries go on until the window closes, the last one less
- * than 7 h before. The same as wrangler.toml's "1s,2s,4s,8s,12s*10,50s*78,2m,5m,10m,20m,30m,1h,2h,4h,6h*12".
+ * than 7 h before. The same as wrangler.toml's "1s,2s,4s,8s,10s*12,50s*78,2m,5m,10m,20m,30m,1h,2h,4h,6h*12".
  */
 export const WEBHOOK_RETRY_SCHEDULE_MS: readonly number[] = Object.freeze([
   1 * SECOND_MS,
   2 * SECOND_MS,
   4 * SECOND_MS,
   8 * SECOND_MS,
-  ...times(10, 12 * SECOND_MS),
+  ...times(12, 10 * SECOND_MS),
   ...times(78, 50 * SECOND_MS),
   2 * MINUTE_MS,
   5 * MINUTE_MS,

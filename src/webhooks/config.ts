@@ -15,7 +15,7 @@ export interface WebhookVars {
   WEBHOOK_SECRET?: string;
   /** During a rotation, the secret being replaced: every request carries a signature with each. */
   WEBHOOK_SECRET_PREVIOUS?: string;
-  /** e.g. "1s,2s,12s*10,5m" or "200,400,800" (ms); blank = the default (../config/limits.ts). */
+  /** e.g. "1s,2s,10s*12,5m" or "200,400,800" (ms); blank = the default (../config/limits.ts). */
   WEBHOOK_RETRY_SCHEDULE?: string;
   /** How long after its creation an event is retried at most, e.g. "3d" (the default) or "90s". */
   WEBHOOK_RETRY_WINDOW?: string;

@@ -51,7 +51,7 @@ export function formatDuration(ms: number): string {
 /**
  * Parses a WEBHOOK_RETRY_SCHEDULE var: comma-separated delays between attempts, each a number with
  * an optional unit (ms, s, m, h, d; none means ms) and an optional repeat count: "5s,5m,30m,2h",
- * "200,400,800" or "1s,2s,12s*10,50s*78". Blank means the default schedule; "none" means no
+ * "200,400,800" or "1s,2s,10s*12,50s*78". Blank means the default schedule; "none" means no
  * retries (a single attempt).
  */
 export function parseRetrySchedule(text: string): number[] {
@@ -64,7 +64,7 @@ export function parseRetrySchedule(text: string): number[] {
     const match = ENTRY.exec(part);
     if (!match) {
       throw new RetryScheduleError(
-        `WEBHOOK_RETRY_SCHEDULE entry ${index + 1} (${JSON.stringify(part)}) must be a number with an optional unit ms|s|m|h|d and an optional repeat count, e.g. "1s,5s,12s*10,5m"`,
+        `WEBHOOK_RETRY_SCHEDULE entry ${index + 1} (${JSON.stringify(part)}) must be a number with an optional unit ms|s|m|h|d and an optional repeat count, e.g. "1s,5s,10s*12,5m"`,
       );
     }
     const delayMs = parseDurationMs(match[1]!)!;

@@ -425,9 +425,9 @@ describe("the retry window", () => {
       return new Response(null, { status: 500 });
     };
     await drain(outbox, { secretKey: KEY, fetcher, windowMs: 60_000, random: () => 0.5, log: log.log }, clock);
-    // The head was retried densely (1, 2, 4, 8, 12 s ...) until its window closed, never after.
+    // The head was retried densely (1, 2, 4, 8, 10 s ...) until its window closed, never after.
     const head = sent.filter((s) => s.id === "evt_0").map((s) => s.atMs - T0_MS);
-    expect(head).toEqual([0, 1_000, 3_000, 7_000, 15_000, 27_000, 39_000, 51_000]);
+    expect(head).toEqual([0, 1_000, 3_000, 7_000, 15_000, 25_000, 35_000, 45_000, 55_000]);
     // The nine queued with it fail with it, untried, in the same statement.
     expect(log.lines[0]!.fields).toMatchObject({ reason: "retry window closed", events: 10, url_host: "dead.example", window: "1 min" });
     // Each later event is tried at most once when its turn comes, then fails one window after its creation.
@@ -457,9 +457,9 @@ describe("the retry window", () => {
       for (const row of outbox.rows) if (row.status === "failed") failedAt[row.eventId] ??= clock.ms;
     }
     expect(failedAt).toEqual({ evt_1: T0_MS + 60_000, evt_2: T0_MS + 90_000 });
-    // evt_2 is 30 s old when it becomes the head: its retries follow its age (12 s, not 1 s, 2 s ...).
+    // evt_2 is 30 s old when it becomes the head: its retries follow its age (10 s, not 1 s, 2 s ...).
     const evt2 = sent.filter((s) => s.id === "evt_2").map((s) => s.atMs - T0_MS);
-    expect(evt2).toEqual([60_000, 72_000, 84_000]);
+    expect(evt2).toEqual([60_000, 70_000, 80_000]);
   });
 
   it("once the head succeeds, the rest of the backlog goes out at once, in order", async () => {

@@ -53,18 +53,18 @@ function waitAfter(times: number[], recoveredMs: number): number {
 describe("default schedule", () => {
   it("is dense first, then backs off, and outlasts the 3-day window that ends it", () => {
     const s = DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS;
-    expect(s.slice(0, 5)).toEqual([1 * S, 2 * S, 4 * S, 8 * S, 12 * S]);
-    expect(s.filter((d) => d === 12 * S)).toHaveLength(10);
+    expect(s.slice(0, 5)).toEqual([1 * S, 2 * S, 4 * S, 8 * S, 10 * S]);
+    expect(s.filter((d) => d === 10 * S)).toHaveLength(12);
     expect(s.filter((d) => d === 50 * S)).toHaveLength(78);
     expect(Math.max(...s)).toBe(6 * H);
-    expect(maxWebhookAttempts(s)).toBe(113);
+    expect(maxWebhookAttempts(s)).toBe(115);
     // Even with every delay 10 % short, the window (not the schedule) ends the retries.
     const totalMs = s.reduce((a, b) => a + b, 0);
     expect(totalMs * 0.9).toBeGreaterThan(WEBHOOK_RETRY_WINDOW_MS);
     expect(WEBHOOK_RETRY_WINDOW_MS).toBe(3 * D);
     // Non-decreasing: it only ever backs off.
     for (let i = 1; i < s.length; i++) expect(s[i]!).toBeGreaterThanOrEqual(s[i - 1]!);
-    expect(parseRetrySchedule("1s,2s,4s,8s,12s*10,50s*78,2m,5m,10m,20m,30m,1h,2h,4h,6h*12")).toEqual(s);
+    expect(parseRetrySchedule("1s,2s,4s,8s,10s*12,50s*78,2m,5m,10m,20m,30m,1h,2h,4h,6h*12")).toEqual(s);
   });
 
   it("holds the recovery guarantees under any jitter, slow failures and late alarms (property)", () => {
@@ -77,9 +77,9 @@ describe("default schedule", () => {
         (jitter, failMs, shortOutageMs, longOutageMs) => {
           const it = jitter[Symbol.iterator]();
           const times = attemptTimes(() => it.next().value as number, () => failMs, () => 0);
-          // Every pending event within 15 s of a consumer back from an outage of up to 2 min (13.2 s
-          // with the jitter, leaving 1.8 s for the alarm and the backlog), within 60 s up to 1 h.
-          expect(waitAfter(times, shortOutageMs)).toBeLessThanOrEqual(13_200);
+          // Every pending event within 15 s of a consumer back from an outage of up to 2 min (11 s
+          // with the jitter, leaving 4 s for the alarm and the backlog), within 60 s up to 1 h (55 s).
+          expect(waitAfter(times, shortOutageMs)).toBeLessThanOrEqual(11_000);
           expect(waitAfter(times, longOutageMs)).toBeLessThanOrEqual(55_000);
           // Retries continue for 3 days: the last one falls in the last 7 hours of the window.
           expect(times[times.length - 1]!).toBeGreaterThan(3 * D - 7 * H);
@@ -92,7 +92,7 @@ describe("default schedule", () => {
 
   it("a late alarm only adds its own lateness to the wait", () => {
     const times = attemptTimes(() => 0.999, () => 0, () => 500);
-    for (const outageMs of [20 * S, 60 * S, 120 * S]) expect(waitAfter(times, outageMs)).toBeLessThanOrEqual(13_200 + 500);
+    for (const outageMs of [20 * S, 60 * S, 120 * S]) expect(waitAfter(times, outageMs)).toBeLessThanOrEqual(11_000 + 500);
   });
 });
 
@@ -222,9 +222,9 @@ describe("nextAttemptDelayMs", () => {
     expect(nextAttemptDelayMs(3, schedule, null, mid)).toBe(100_000);
     expect(nextAttemptDelayMs(4, schedule, null, mid)).toBeNull();
     expect(nextAttemptDelayMs(1, [], null, mid)).toBeNull();
-    // The default: 112 retries after the first attempt, none after the 113th (the window ends it first).
-    expect(nextAttemptDelayMs(112, DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS, null, mid)).toBe(6 * H);
-    expect(nextAttemptDelayMs(113, DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS, null, mid)).toBeNull();
+    // The default: 114 retries after the first attempt, none after the 115th (the window ends it first).
+    expect(nextAttemptDelayMs(114, DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS, null, mid)).toBe(6 * H);
+    expect(nextAttemptDelayMs(115, DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS, null, mid)).toBeNull();
     // By age: an event first tried 2 hours after its creation is not retried after 1 s.
     expect(nextAttemptDelayMs(1, DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS, null, mid, 0.1, 2 * H)).toBe(30 * M);
   });
