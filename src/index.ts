@@ -7,7 +7,7 @@ import { Hono } from "hono";
 import type { Env } from "./env.js";
 import { CONNECT_TOKEN_DEFAULT_TTL_S, CONNECT_TOKEN_MAX_TTL_S, ConfigError, parseConfig } from "./config/config.js";
 import { authorizeParticipant, tokenSecret } from "./router/auth.js";
-import { PARTICIPANT_ID_MESSAGE, eventsQuery, isParticipantId, jsonError, reply, requireAdmin, validParticipantId, webhooksQuery, type AppEnv } from "./router/respond.js";
+import { PARTICIPANT_ID_MESSAGE, eventsQuery, isParticipantId, jsonError, reply, requireAdmin, validParticipantId, webhookSeq, webhooksQuery, type AppEnv } from "./router/respond.js";
 import { signConnectToken } from "./router/tokens.js";
 import { parseRateOverrides } from "./session/connections.js";
 import { SIMULATED_LEVELS, type SimulatedLevel } from "./simulator/upstream-simulator.js";
@@ -73,6 +73,7 @@ management.use("*", requireAdmin);
 management.get("/:id", async (c) => reply(c, await participant(c.env, c.req.param("id")).snapshot()));
 management.get("/:id/events", eventsQuery, async (c) => reply(c, await participant(c.env, c.req.param("id")).history(c.req.valid("query"))));
 management.get("/:id/webhooks", webhooksQuery, async (c) => reply(c, await participant(c.env, c.req.param("id")).webhooks(c.req.valid("query"))));
+management.post("/:id/webhooks/:seq/redeliver", webhookSeq, async (c) => reply(c, await participant(c.env, c.req.param("id")).redeliver(c.req.valid("param").seq)));
 management.delete("/:id", async (c) => reply(c, await participant(c.env, c.req.param("id")).end()));
 
 app.route("/v1/participants", sockets);

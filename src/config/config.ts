@@ -135,7 +135,7 @@ export function parseConfig(vars: ConfigVars): Config {
   const maxMs = num("RECONNECT_MAX_MS", RECONNECT_MAX_MS, 10, 3_600_000, true);
   if (maxMs < initialMs) problems.push(`RECONNECT_MAX_MS (${maxMs}) must be >= RECONNECT_INITIAL_MS (${initialMs})`);
 
-  let webhooks: WebhookConfig = { urls: [], secretKey: null, scheduleMs: [], timeoutMs: 0 };
+  let webhooks: WebhookConfig = { urls: [], secretKey: null, previousSecretKey: null, scheduleMs: [], windowMs: 0, timeoutMs: 0, runBudgetMs: 0 };
   try {
     webhooks = parseWebhookConfig(vars);
   } catch (err) {

@@ -129,10 +129,62 @@ export const VAD_SILENCE_DBFS = -100;
 
 // ---- webhooks -------------------------------------------------------------------------------
 
+const SECOND_MS = 1_000;
+const MINUTE_MS = 60 * SECOND_MS;
+const HOUR_MS = 60 * MINUTE_MS;
+const DAY_MS = 24 * HOUR_MS;
+const times = (count: number, delayMs: number): number[] => Array.from({ length: count }, () => delayMs);
+
+/**
+ * The default WEBHOOK_RETRY_SCHEDULE: delays between attempts, built for real-time alerts. Dense
+ * first (1, 2, 4, 8 s, then 10 s up to 135 s after the event), then 50 s up to 67 min, then backing
+ * off to 6 h. Each delay is spread by ±WEBHOOK_RETRY_JITTER_RATIO and counted from the start of the
+ * failed attempt, so even with the jitter no gap in the first 2 minutes exceeds 11 s and none in
+ * the first hour exceeds 55 s (README, Webhooks). It runs past 3 days on purpose: the retry window
+ * (WEBHOOK_RETRY_WINDOW_MS) ends it, so retries go on until the window closes, the last one less
+ * than 7 h before. The same as wrangler.toml's "1s,2s,4s,8s,10s*12,50s*78,2m,5m,10m,20m,30m,1h,2h,4h,6h*12".
+ */
+export const WEBHOOK_RETRY_SCHEDULE_MS: readonly number[] = Object.freeze([
+  1 * SECOND_MS,
+  2 * SECOND_MS,
+  4 * SECOND_MS,
+  8 * SECOND_MS,
+  ...times(12, 10 * SECOND_MS),
+  ...times(78, 50 * SECOND_MS),
+  2 * MINUTE_MS,
+  5 * MINUTE_MS,
+  10 * MINUTE_MS,
+  20 * MINUTE_MS,
+  30 * MINUTE_MS,
+  1 * HOUR_MS,
+  2 * HOUR_MS,
+  4 * HOUR_MS,
+  ...times(12, 6 * HOUR_MS),
+]);
+/** Each retry delay is spread by ±10 % so consumers recovering from an outage are not stampeded. */
+export const WEBHOOK_RETRY_JITTER_RATIO = 0.1;
+/** WEBHOOK_RETRY_WINDOW: an event still pending this long after it was created is marked failed. */
+export const WEBHOOK_RETRY_WINDOW_MS = 3 * DAY_MS;
+export const WEBHOOK_RETRY_WINDOW_MIN_MS = 100;
+export const WEBHOOK_RETRY_WINDOW_MAX_MS = 30 * DAY_MS;
+/** A Retry-After further out than this is cut to it. */
+export const WEBHOOK_RETRY_AFTER_MAX_MS = DAY_MS;
+/** Bounds of a configured schedule. */
+export const WEBHOOK_RETRY_MAX_ENTRIES = 200;
+export const WEBHOOK_RETRY_MAX_DELAY_MS = 7 * DAY_MS;
 /** Per-attempt request timeout (WEBHOOK_TIMEOUT_MS) and its accepted range. */
 export const WEBHOOK_TIMEOUT_MS = 10_000;
 export const WEBHOOK_TIMEOUT_MIN_MS = 100;
-export const WEBHOOK_TIMEOUT_MAX_MS = 60_000;
+/** At most two thirds of a run's budget, so every run has room for at least one attempt per URL. */
+export const WEBHOOK_TIMEOUT_MAX_MS = 20_000;
+/**
+ * One delivery run (an alarm invocation, or the run right after a transition) starts no attempt that
+ * could end after this much wall time, then re-arms the alarm for the rest. Well under the platform's
+ * 15-minute wall-clock limit for an alarm handler, whatever the consumer does.
+ */
+export const WEBHOOK_RUN_BUDGET_MS = 30_000;
+/** Attempts one run makes at most, across all URLs; the rest wait for the next alarm (armed at once). */
+export const WEBHOOK_MAX_ATTEMPTS_PER_RUN = 100;
 /** A claimed delivery's lease outlives its request timeout by this much. */
 export const WEBHOOK_LEASE_MARGIN_MS = 5_000;
 /** The stored last error of a delivery is cut to this many characters. */

@@ -97,7 +97,10 @@ export class VideoIngest {
     if (!this.#samplers.has(frame.trackId) && this.#samplers.size >= this.options.maxTracks) {
       throw new ClientInputError("bad_track_id", `too many video tracks (at most ${this.options.maxTracks} per participant)`);
     }
-    if (frame.format !== "JPEG" && this.#encoding) return { kind: "busy" };
+    if (frame.format !== "JPEG" && this.#encoding) {
+      // A frame the sampler would take is dropped as busy without using up its slot.
+      return this.#samplers.due(frame.trackId, nowMs, fps) ? { kind: "busy" } : { kind: "skipped" };
+    }
     if (!this.#samplers.offer(frame.trackId, nowMs, fps)) return { kind: "skipped" };
     if (frame.format === "JPEG") return { kind: "jpeg", trackId: frame.trackId, data: frame.data, passthrough: true };
     this.#encoding = true;

@@ -50,5 +50,11 @@ function queryValidator<T>(parse: (params: URLSearchParams) => QueryResult<T>) {
   });
 }
 
+/** `:seq` of a webhook outbox row: a positive integer. */
+export const webhookSeq = validator("param", (value: Record<string, string>, c: Context<AppEnv>) => {
+  const seq = Number(value.seq);
+  return /^[1-9][0-9]{0,15}$/.test(value.seq ?? "") && Number.isSafeInteger(seq) ? { seq } : jsonError(c, 400, "bad_seq", "seq must be a positive integer (a seq from GET …/webhooks)");
+});
+
 export const eventsQuery = queryValidator(parseEventsQuery);
 export const webhooksQuery = queryValidator(parseWebhooksQuery);

@@ -1,10 +1,8 @@
 /**
  * ParticipantSession: one Durable Object per participant (named by its id). A shell: each entry
- * point hands one call to a part and logs what escapes it.
- *   socket messages (./socket-messages.ts) -> media intake (./media-intake.ts) -> upstream link (./upstream.ts)
- *   upstream results -> transitions (./transitions.ts): state + history + outbox in one transaction
- *   one alarm (./alarm.ts) for webhook retries and the retention purge (./deadlines.ts)
- * Management calls are RPC methods (snapshot, history, webhooks, end); fetch only upgrades sockets.
+ * point hands one call to a part. Socket messages -> media intake -> upstream link; results and
+ * tracks that stop counting -> transitions (one transaction); one alarm for webhook retries,
+ * retention and track expiry. Management is RPC (snapshot, history, webhooks, redeliver, end).
  */
 import { DurableObject } from "cloudflare:workers";
 import { MAX_CLIENTS_PER_PARTICIPANT, parseConfig, type Config, type ConfigVars } from "../config/config.js";
@@ -20,7 +18,7 @@ import { activateParticipant, fpsForLevel, type ActiveParticipant } from "./acti
 import { DeadlineRegistry } from "./alarm.js";
 import { Connections, closeQuietly, parseRateOverrides, readyEvent, roleForPath, sendEvent, type SocketRole } from "./connections.js";
 import { SessionCounters, type CounterName } from "./counters.js";
-import { RetentionDeadline, WebhookDeadline } from "./deadlines.js";
+import { RetentionDeadline, WebhookDeadline, type Redelivery } from "./deadlines.js";
 import type { EventsQuery, WebhooksQuery } from "./queries.js";
 import { Schema } from "./schema.js";
 import { historyPage, outboxPage, participantSnapshot, type HistoryPage, type OutboxPage, type ParticipantSnapshot } from "./snapshot.js";
@@ -80,7 +78,7 @@ export class ParticipantSession extends DurableObject<SessionEnv> {
       count,
       log,
     });
-    this.#webhooks = new WebhookDeadline(this.#outbox, config.webhooks, { ready, logFields: () => ({ participant: participant() }), claimed: () => this.#arm() });
+    this.#webhooks = new WebhookDeadline(this.#outbox, this.#store, config.webhooks, { ready, logFields: () => ({ participant: participant() }), claimed: () => this.#arm() });
     this.#retention = new RetentionDeadline(this.#store, config.retentionMs, { ready, idle: () => this.#idle(), purge: async (reason) => void (await this.#purge(reason)) });
     const alarm = { set: (at: number) => void ctx.storage.setAlarm(at), clear: () => void ctx.storage.deleteAlarm() };
     this.#alarm = new DeadlineRegistry([this.#webhooks, this.#retention, this.#transitions.expiryDeadline(() => this.#live)], alarm, (part, err) => log("error", "alarm part failed", { participant: participant(), part, reason: errorMessage(err) }));
@@ -139,6 +137,10 @@ export class ParticipantSession extends DurableObject<SessionEnv> {
 
   async webhooks(query: WebhooksQuery): Promise<Answer<OutboxPage>> {
     return this.#live ? outboxPage(this.#outbox, query) : NO_SESSION;
+  }
+
+  async redeliver(seq: number): Promise<Answer<Redelivery>> {
+    return this.#live ? this.#webhooks.redeliver(seq, Date.now()) : NO_SESSION;
   }
 
   async end(): Promise<Answer<{ deleted: true; participant_id: string | null }>> {

@@ -3,11 +3,11 @@
  * module owns its DDL; this file only orders it. Never edit a shipped entry, append a new one.
  */
 import type { SqlLike } from "../shared/sql.js";
-import { OUTBOX_MIGRATION } from "../webhooks/outbox.js";
+import { OUTBOX_MIGRATION, OUTBOX_REDELIVERY_MIGRATION } from "../webhooks/outbox.js";
 import { DEADLINES_DDL, STORE_TABLES_DDL, TRACKS_DDL } from "./store.js";
 
 /** Each entry upgrades the schema by one version. */
-const MIGRATIONS: readonly string[] = [STORE_TABLES_DDL, OUTBOX_MIGRATION, DEADLINES_DDL, TRACKS_DDL];
+const MIGRATIONS: readonly string[] = [STORE_TABLES_DDL, OUTBOX_MIGRATION, DEADLINES_DDL, OUTBOX_REDELIVERY_MIGRATION, TRACKS_DDL];
 
 export class Schema {
   constructor(private readonly sql: SqlLike) {}

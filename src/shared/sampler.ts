@@ -59,15 +59,22 @@ export class VideoSampler {
 
   /** Called for every incoming frame before any pixel work; true = take this frame. */
   offer(nowMs: number): boolean {
-    const periodMs = this.#periodMs();
-    if (periodMs === null || !Number.isFinite(nowMs)) return false;
+    if (!this.due(nowMs)) return false;
+    const periodMs = this.#periodMs()!;
     const deadlineMs = this.#nextDeadlineMs;
-    if (deadlineMs !== null && nowMs < deadlineMs - this.#toleranceRatio * periodMs) return false;
     // On schedule (or early within tolerance): keep the schedule. Late, or the first frame:
     // re-anchor on this frame, so a gap never turns into a burst of catch-up frames.
     this.#nextDeadlineMs = (deadlineMs === null || nowMs > deadlineMs ? nowMs : deadlineMs) + periodMs;
     this.#lastTakenMs = nowMs;
     return true;
+  }
+
+  /** Whether a frame offered at nowMs would be taken, without taking it. */
+  due(nowMs: number): boolean {
+    const periodMs = this.#periodMs();
+    if (periodMs === null || !Number.isFinite(nowMs)) return false;
+    const deadlineMs = this.#nextDeadlineMs;
+    return deadlineMs === null || nowMs >= deadlineMs - this.#toleranceRatio * periodMs;
   }
 
   /** Period in ms, or null when sampling is disabled. */
@@ -132,6 +139,14 @@ export class TrackSamplers {
       sampler.setFps(fps, nowMs);
     }
     return sampler.offer(nowMs);
+  }
+
+  /** Whether a frame of `trackId` offered now would be taken, without taking it (see offer). */
+  due(trackId: string, nowMs: number, fps = this.#fps): boolean {
+    const sampler = this.#samplers.get(trackId);
+    if (!sampler) return fps > 0 && Number.isFinite(fps) && Number.isFinite(nowMs);
+    if (sampler.fps !== fps) sampler.setFps(fps, nowMs);
+    return sampler.due(nowMs);
   }
 
   forget(trackId: string): void {

@@ -2,9 +2,9 @@
  * Webhook vars (DESIGN.md §7) -> a validated WebhookConfig. Fails closed: URLs without a secret is
  * an error. Pure: no Workers imports.
  */
-import { parseRetrySchedule } from "./schedule.js";
+import { parseRetrySchedule, parseRetryWindow } from "./schedule.js";
 import { parseWebhookSecret } from "./signing.js";
-import { WEBHOOK_TIMEOUT_MAX_MS, WEBHOOK_TIMEOUT_MIN_MS, WEBHOOK_TIMEOUT_MS } from "../config/limits.js";
+import { WEBHOOK_RUN_BUDGET_MS, WEBHOOK_TIMEOUT_MAX_MS, WEBHOOK_TIMEOUT_MIN_MS, WEBHOOK_TIMEOUT_MS } from "../config/limits.js";
 
 export const WEBHOOK_MAX_URLS = 10;
 
@@ -13,8 +13,12 @@ export interface WebhookVars {
   WEBHOOK_URLS?: string;
   /** `whsec_<base64>`; required when WEBHOOK_URLS is set. */
   WEBHOOK_SECRET?: string;
-  /** e.g. "5s,5m,30m,2h" or "200,400,800" (ms); blank = the Standard Webhooks default. */
+  /** During a rotation, the secret being replaced: every request carries a signature with each. */
+  WEBHOOK_SECRET_PREVIOUS?: string;
+  /** e.g. "1s,2s,10s*12,5m" or "200,400,800" (ms); blank = the default (../config/limits.ts). */
   WEBHOOK_RETRY_SCHEDULE?: string;
+  /** How long after its creation an event is retried at most, e.g. "3d" (the default) or "90s". */
+  WEBHOOK_RETRY_WINDOW?: string;
   WEBHOOK_TIMEOUT_MS?: string;
 }
 
@@ -23,8 +27,14 @@ export interface WebhookConfig {
   urls: string[];
   /** Null when webhooks are off. */
   secretKey: Uint8Array<ArrayBuffer> | null;
+  /** The key being rotated out (WEBHOOK_SECRET_PREVIOUS), or null: it also signs every request. */
+  previousSecretKey: Uint8Array<ArrayBuffer> | null;
   scheduleMs: number[];
+  /** An event still pending this long after its creation is marked failed. */
+  windowMs: number;
   timeoutMs: number;
+  /** Wall time one delivery run may take (WEBHOOK_RUN_BUDGET_MS; not a var). */
+  runBudgetMs: number;
 }
 
 /** Returns the config, or throws an Error listing every problem (never echoing the secret). */
@@ -62,9 +72,27 @@ export function parseWebhookConfig(vars: WebhookVars): WebhookConfig {
     problems.push("WEBHOOK_SECRET is not set but WEBHOOK_URLS is (`wrangler secret put WEBHOOK_SECRET` with a whsec_<base64> value)");
   }
 
+  let previousSecretKey: Uint8Array<ArrayBuffer> | null = null;
+  const previous = (vars.WEBHOOK_SECRET_PREVIOUS ?? "").trim();
+  if (previous !== "") {
+    try {
+      previousSecretKey = parseWebhookSecret(previous, "WEBHOOK_SECRET_PREVIOUS");
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
+    if (secret === "") problems.push("WEBHOOK_SECRET_PREVIOUS is set but WEBHOOK_SECRET is not (the previous secret only signs alongside the current one)");
+    if (previous === secret) previousSecretKey = null;
+  }
+
   let scheduleMs: number[] = [];
   try {
     scheduleMs = parseRetrySchedule(vars.WEBHOOK_RETRY_SCHEDULE ?? "");
+  } catch (err) {
+    problems.push((err as Error).message);
+  }
+  let windowMs = 0;
+  try {
+    windowMs = parseRetryWindow(vars.WEBHOOK_RETRY_WINDOW ?? "");
   } catch (err) {
     problems.push((err as Error).message);
   }
@@ -81,5 +109,6 @@ export function parseWebhookConfig(vars: WebhookVars): WebhookConfig {
   }
 
   if (problems.length > 0) throw new Error(`Invalid webhook configuration: ${problems.join("; ")}`);
-  return { urls, secretKey: urls.length > 0 ? secretKey : null, scheduleMs, timeoutMs };
+  const on = urls.length > 0;
+  return { urls, secretKey: on ? secretKey : null, previousSecretKey: on ? previousSecretKey : null, scheduleMs, windowMs, timeoutMs, runBudgetMs: WEBHOOK_RUN_BUDGET_MS };
 }

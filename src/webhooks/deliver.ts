@@ -1,16 +1,16 @@
 /**
- * Webhook delivery (DESIGN.md §7): one signed POST with a timeout, and a run that drains the due
- * outbox rows, one in-order worker per URL, recording each outcome on the retry schedule.
- * WebCrypto + fetch only; the fetcher, clock, randomness and logger are injected for tests.
+ * Webhook delivery (DESIGN.md §7): one signed POST with a timeout, and a bounded run that drains the
+ * due outbox rows, one in-order worker per URL, recording each outcome on the retry schedule and
+ * failing what outlived the retry window. WebCrypto + fetch only; the fetcher, clock, randomness and
+ * logger are injected for tests.
  */
 import type { LogFields } from "../shared/log.js";
-import type { DueDelivery, WebhookOutbox } from "./outbox.js";
-import { classifyResponse, nextAttemptDelayMs, parseRetryAfter, DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS, WEBHOOK_RETRY_JITTER_RATIO } from "./schedule.js";
+import type { DueDelivery, ExpiredDelivery, WebhookOutbox } from "./outbox.js";
+import { classifyResponse, formatDuration, nextAttemptAtMs, parseRetryAfter, DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS, WEBHOOK_RETRY_JITTER_RATIO } from "./schedule.js";
 import { webhookHeaders } from "./signing.js";
-import { WEBHOOK_LEASE_MARGIN_MS, WEBHOOK_TIMEOUT_MS } from "../config/limits.js";
+import { WEBHOOK_LEASE_MARGIN_MS, WEBHOOK_MAX_ATTEMPTS_PER_RUN, WEBHOOK_RETRY_WINDOW_MS, WEBHOOK_RUN_BUDGET_MS, WEBHOOK_TIMEOUT_MS } from "../config/limits.js";
 
-/** Attempts one run makes at most, across all URLs; the rest wait for the next alarm. */
-export const WEBHOOK_MAX_ATTEMPTS_PER_RUN = 100;
+export { WEBHOOK_MAX_ATTEMPTS_PER_RUN };
 /** URLs one run serves at most (one worker each). */
 export const WEBHOOK_MAX_URLS_PER_RUN = 32;
 
@@ -79,15 +79,21 @@ export async function deliverOnce(
 }
 
 /** The outbox operations a run needs (WebhookOutbox fits; tests pass a fake). */
-export type DeliveryOutbox = Pick<WebhookOutbox, "due" | "dueForUrl" | "claim" | "markDelivered" | "markRetry" | "markFailed" | "nextDueMs">;
+export type DeliveryOutbox = Pick<WebhookOutbox, "due" | "dueForUrl" | "claim" | "markDelivered" | "markRetry" | "markFailed" | "expire" | "nextDueMs">;
 
 export type DeliveryLogger = (level: "info" | "warn" | "error", msg: string, fields: LogFields) => void;
 
 export interface RunDeliveriesOptions {
   /** The raw key from parseWebhookSecret. */
   secretKey: Uint8Array;
+  /** During a rotation, the key being replaced: each request is signed with both. */
+  previousSecretKey?: Uint8Array | null;
   /** Delays between attempts; defaults to DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS. */
   schedule?: readonly number[];
+  /** A row still pending this long after its creation is failed (default 3 days). */
+  windowMs?: number;
+  /** No attempt starts that could end later than this after the run began (default 30 s). */
+  budgetMs?: number;
   timeoutMs?: number;
   fetcher?: FetchLike;
   now?: () => number;
@@ -106,7 +112,11 @@ export interface DeliveryRunSummary {
   attempted: number;
   delivered: number;
   retried: number;
+  /** Given up on: 410, schedule exhausted, or the retry window closed (counted in expired too). */
   failed: number;
+  expired: number;
+  /** True when the run stopped with due work left (attempt count or time budget): re-arm at once. */
+  budgetExhausted: boolean;
   /** The outbox's next deadline after this run (arm the alarm to it), or null. */
   nextDueMs: number | null;
 }
@@ -121,21 +131,28 @@ function hostOf(url: string): string {
 
 /**
  * Delivers the due rows: one worker per URL, concurrent across URLs, in order within a URL (the
- * next event of a URL is only tried once the previous one is delivered or failed). Each attempt
- * is signed with a fresh webhook-timestamp and webhook-id = the event id. Never throws for a
- * delivery problem; storage errors propagate.
+ * next event of a URL is only tried once the previous one is delivered or failed, and then at once).
+ * Each attempt is signed with a fresh webhook-timestamp and webhook-id = the event id. Rows whose
+ * retry window closed are failed first. The run is bounded: at most maxAttemptsPerRun attempts, and
+ * no attempt starts unless its timeout ends inside budgetMs, so however slow the consumer, the run
+ * ends within the budget; what is left stays due (summary.nextDueMs). Never throws for a delivery
+ * problem; storage errors propagate.
  */
 export async function runDueDeliveries(outbox: DeliveryOutbox, options: RunDeliveriesOptions): Promise<DeliveryRunSummary> {
   const fetcher: FetchLike = options.fetcher ?? ((url, init) => fetch(url, init));
   const now = options.now ?? Date.now;
   const random = options.random ?? Math.random;
   const schedule = options.schedule ?? DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS;
+  const windowMs = options.windowMs ?? WEBHOOK_RETRY_WINDOW_MS;
   const timeoutMs = options.timeoutMs ?? WEBHOOK_TIMEOUT_MS;
   const jitterRatio = options.jitterRatio ?? WEBHOOK_RETRY_JITTER_RATIO;
-  const summary: DeliveryRunSummary = { attempted: 0, delivered: 0, retried: 0, failed: 0, nextDueMs: null };
-  let budget = options.maxAttemptsPerRun ?? WEBHOOK_MAX_ATTEMPTS_PER_RUN;
+  const keys = options.previousSecretKey ? [options.secretKey, options.previousSecretKey] : [options.secretKey];
+  const summary: DeliveryRunSummary = { attempted: 0, delivered: 0, retried: 0, failed: 0, expired: 0, budgetExhausted: false, nextDueMs: null };
+  let attemptsLeft = options.maxAttemptsPerRun ?? WEBHOOK_MAX_ATTEMPTS_PER_RUN;
+  const runEndsMs = now() + (options.budgetMs ?? WEBHOOK_RUN_BUDGET_MS);
+  const windowReason = `retry window closed: still pending ${formatDuration(windowMs)} after it was queued`;
 
-  const giveUp = (row: DueDelivery, attempt: number, result: DeliveryResult): void => {
+  const giveUp = (row: DueDelivery, attempt: number, result: DeliveryResult, reason: string): void => {
     outbox.markFailed(row.seq, result.error, result.status, now());
     summary.failed++;
     const host = hostOf(row.url);
@@ -145,9 +162,30 @@ export async function runDueDeliveries(outbox: DeliveryOutbox, options: RunDeliv
       url_host: host,
       status: result.status,
       attempts: attempt,
-      reason: result.status === 410 ? "410 gone" : "retries exhausted",
+      reason,
       error: result.error?.split(row.url).join(host) ?? null,
     });
+  };
+
+  /** Fails what outlived the window: one log line per URL, however large its backlog. */
+  const expire = (): void => {
+    const expired = outbox.expire(now() - windowMs, windowReason, now());
+    if (expired.length === 0) return;
+    summary.expired += expired.length;
+    summary.failed += expired.length;
+    const byUrl = new Map<string, ExpiredDelivery[]>();
+    for (const row of expired) byUrl.set(row.url, [...(byUrl.get(row.url) ?? []), row]);
+    for (const [url, rows] of byUrl) {
+      options.log?.("error", "webhook delivery failed", {
+        ...options.logFields,
+        event: rows[0]!.eventId,
+        events: rows.length,
+        url_host: hostOf(url),
+        attempts: rows[0]!.attempts,
+        reason: "retry window closed",
+        window: formatDuration(windowMs),
+      });
+    }
   };
 
   /** Attempts one row; true when the URL's next event may go now (delivered or given up). */
@@ -158,7 +196,7 @@ export async function runDueDeliveries(outbox: DeliveryOutbox, options: RunDeliv
     summary.attempted++;
     let result: DeliveryResult;
     try {
-      const headers = await webhookHeaders(options.secretKey, row.eventId, Math.floor(startedMs / 1000), row.body);
+      const headers = await webhookHeaders(keys, row.eventId, Math.floor(startedMs / 1000), row.body);
       result = await deliverOnce(fetcher, row.url, row.body, headers, timeoutMs, now);
     } catch (err) {
       result = { kind: "retry", status: null, error: `signing failed: ${describeError(err)}`, retryAfterMs: null };
@@ -169,28 +207,35 @@ export async function runDueDeliveries(outbox: DeliveryOutbox, options: RunDeliv
       return true;
     }
     if (result.kind === "failed") {
-      giveUp(row, attemptNo, result);
+      giveUp(row, attemptNo, result, "410 gone");
       return true;
     }
-    const delayMs = nextAttemptDelayMs(attemptNo, schedule, result.retryAfterMs, random, jitterRatio);
-    if (delayMs === null) {
-      giveUp(row, attemptNo, result);
+    const endedMs = now();
+    const nextMs = nextAttemptAtMs({ attemptsSoFar: attemptNo, schedule, createdMs: row.createdMs, startedMs, endedMs, retryAfterMs: result.retryAfterMs, windowMs, random, jitterRatio });
+    if (nextMs === null) {
+      giveUp(row, attemptNo, result, "retries exhausted");
       return true;
     }
-    outbox.markRetry(row.seq, result.error, result.status, now() + delayMs, now());
+    outbox.markRetry(row.seq, result.error, result.status, nextMs, endedMs);
     summary.retried++;
     return false;
   };
 
   const worker = async (first: DueDelivery): Promise<void> => {
     let row: DueDelivery | null = first;
-    while (row && budget > 0) {
-      budget--;
+    while (row) {
+      if (attemptsLeft <= 0 || now() + timeoutMs > runEndsMs) {
+        summary.budgetExhausted = true;
+        return;
+      }
+      attemptsLeft--;
       if (!(await attempt(row))) return;
+      expire();
       row = outbox.dueForUrl(row.url, now());
     }
   };
 
+  expire();
   const heads = outbox.due(now(), options.maxUrlsPerRun ?? WEBHOOK_MAX_URLS_PER_RUN);
   await Promise.all(heads.map(worker));
   summary.nextDueMs = outbox.nextDueMs();

@@ -1,8 +1,8 @@
 /**
  * The durable webhook outbox (DESIGN.md §7, §8) on the participant object's SQLite: one row per
- * (event, URL). Per URL only the oldest pending row is ever due, so events reach each consumer in
- * order. Rows hold the §7 JSON only (never media), and a delivered row drops its body. Parameterised
- * SQL through the structural SqlLike, so it runs against any SqlStorage.
+ * (event, URL), plus one per redelivery. Per URL only the oldest pending row is ever due, so events
+ * reach each consumer in order. Rows hold the §7 JSON only (never media), and a delivered row drops
+ * its body. Parameterised SQL through the structural SqlLike, so it runs against any SqlStorage.
  */
 import { OUTBOX_ERROR_MAX_CHARS, PAGE_MAX_ROWS } from "../config/limits.js";
 import type { SqlLike } from "../shared/sql.js";
@@ -26,6 +26,32 @@ export const OUTBOX_MIGRATION = `CREATE TABLE webhook_outbox (
    CREATE INDEX webhook_outbox_head ON webhook_outbox (status, url, seq);
    CREATE INDEX webhook_outbox_status_seq ON webhook_outbox (status, seq);`;
 
+/**
+ * Redeliveries (DESIGN.md §6): a new row for an event already sent, so (event, URL) is unique only
+ * among the original rows. SQLite cannot drop a table constraint, so the table is rebuilt.
+ */
+export const OUTBOX_REDELIVERY_MIGRATION = `CREATE TABLE webhook_outbox_v2 (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     event_id TEXT NOT NULL,
+     url TEXT NOT NULL,
+     body TEXT,
+     status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+     attempts INTEGER NOT NULL DEFAULT 0,
+     next_attempt_ms INTEGER,
+     last_error TEXT,
+     last_status INTEGER,
+     created_ms INTEGER NOT NULL,
+     updated_ms INTEGER NOT NULL,
+     redelivery_of INTEGER
+   );
+   INSERT INTO webhook_outbox_v2 (seq, event_id, url, body, status, attempts, next_attempt_ms, last_error, last_status, created_ms, updated_ms)
+     SELECT seq, event_id, url, body, status, attempts, next_attempt_ms, last_error, last_status, created_ms, updated_ms FROM webhook_outbox;
+   DROP TABLE webhook_outbox;
+   ALTER TABLE webhook_outbox_v2 RENAME TO webhook_outbox;
+   CREATE UNIQUE INDEX webhook_outbox_original ON webhook_outbox (event_id, url) WHERE redelivery_of IS NULL;
+   CREATE INDEX webhook_outbox_head ON webhook_outbox (status, url, seq);
+   CREATE INDEX webhook_outbox_status_seq ON webhook_outbox (status, seq);`;
+
 export type OutboxStatus = "pending" | "delivered" | "failed";
 export const OUTBOX_STATUSES: readonly OutboxStatus[] = ["pending", "delivered", "failed"];
 
@@ -37,6 +63,26 @@ export interface DueDelivery {
   body: string;
   /** Attempts started before this one. */
   attempts: number;
+  /** When the row was queued: its retry schedule and window count from here. */
+  createdMs: number;
+}
+
+/** A row that was failed because its retry window closed. */
+export interface ExpiredDelivery {
+  seq: number;
+  eventId: string;
+  url: string;
+  attempts: number;
+}
+
+/** One row as redelivery needs it. */
+export interface OutboxRow {
+  seq: number;
+  eventId: string;
+  url: string;
+  status: OutboxStatus;
+  /** Null once delivered (§8). */
+  body: string | null;
 }
 
 /** One outbox row as the `GET /v1/participants/:id/webhooks` route shows it (no body). */
@@ -53,6 +99,8 @@ export interface WebhookOutboxEntry {
   last_status: number | null;
   created_ms: number;
   updated_ms: number;
+  /** The seq this row sends again (POST …/redeliver), or null for an event's own row. */
+  redelivery_of: number | null;
 }
 
 export interface OutboxListOptions {
@@ -109,7 +157,7 @@ export class WebhookOutbox {
     for (const url of new Set(urls)) {
       this.sql.exec(
         `INSERT INTO webhook_outbox (event_id, url, body, status, attempts, next_attempt_ms, created_ms, updated_ms)
-         VALUES (?, ?, ?, 'pending', 0, ?, ?, ?) ON CONFLICT (event_id, url) DO NOTHING`,
+         VALUES (?, ?, ?, 'pending', 0, ?, ?, ?) ON CONFLICT (event_id, url) WHERE redelivery_of IS NULL DO NOTHING`,
         alert.id,
         url,
         body,
@@ -124,7 +172,7 @@ export class WebhookOutbox {
   due(nowMs: number, limit: number): DueDelivery[] {
     return this.sql
       .exec(
-        `SELECT seq, event_id, url, body, attempts FROM webhook_outbox
+        `SELECT seq, event_id, url, body, attempts, created_ms FROM webhook_outbox
          WHERE seq IN (${HEAD_SEQS}) AND next_attempt_ms <= ?
          ORDER BY next_attempt_ms, seq LIMIT ?`,
         nowMs,
@@ -137,7 +185,7 @@ export class WebhookOutbox {
   /** The head-of-line pending row of one URL if it is due, else null. */
   dueForUrl(url: string, nowMs: number): DueDelivery | null {
     const row = this.sql
-      .exec("SELECT seq, event_id, url, body, attempts, next_attempt_ms FROM webhook_outbox WHERE status = 'pending' AND url = ? ORDER BY seq LIMIT 1", url)
+      .exec("SELECT seq, event_id, url, body, attempts, created_ms, next_attempt_ms FROM webhook_outbox WHERE status = 'pending' AND url = ? ORDER BY seq LIMIT 1", url)
       .toArray()[0];
     if (!row || Number(row.next_attempt_ms) > nowMs) return null;
     return toDue(row);
@@ -199,6 +247,66 @@ export class WebhookOutbox {
   }
 
   /**
+   * The retry window: fails every pending row created at or before `closedBeforeMs` (now minus the
+   * window) that is not in flight, all at once, keeping the last attempt's error after `reason`.
+   * Rows behind a head were never attempted and are always due, so a dead consumer's whole backlog
+   * fails together; a head in flight is left to its attempt (its lease makes it due again if the
+   * object died). Returns the rows failed, oldest first.
+   */
+  expire(closedBeforeMs: number, reason: string, nowMs: number): ExpiredDelivery[] {
+    return this.sql
+      .exec(
+        `UPDATE webhook_outbox
+         SET status = 'failed', next_attempt_ms = NULL, updated_ms = ?,
+             last_error = substr(? || CASE WHEN last_error IS NULL THEN '' ELSE ' (last error: ' || last_error || ')' END, 1, ?)
+         WHERE status = 'pending' AND created_ms <= ? AND next_attempt_ms <= ?
+         RETURNING seq, event_id, url, attempts`,
+        nowMs,
+        reason,
+        OUTBOX_ERROR_MAX_CHARS,
+        closedBeforeMs,
+        nowMs,
+      )
+      .toArray()
+      .map((row) => ({ seq: Number(row.seq), eventId: String(row.event_id), url: String(row.url), attempts: Number(row.attempts) }))
+      .sort((a, b) => a.seq - b.seq);
+  }
+
+  /** One row by seq, or null. */
+  get(seq: number): OutboxRow | null {
+    const row = this.sql.exec("SELECT seq, event_id, url, status, body FROM webhook_outbox WHERE seq = ?", seq).toArray()[0];
+    if (!row) return null;
+    return { seq: Number(row.seq), eventId: String(row.event_id), url: String(row.url), status: row.status as OutboxStatus, body: row.body === null || row.body === undefined ? null : String(row.body) };
+  }
+
+  /** The pending row that sends this event to this URL, if any. */
+  pendingFor(eventId: string, url: string): number | null {
+    const row = this.sql.exec("SELECT seq FROM webhook_outbox WHERE status = 'pending' AND event_id = ? AND url = ? ORDER BY seq LIMIT 1", eventId, url).toArray()[0];
+    return row ? Number(row.seq) : null;
+  }
+
+  /**
+   * Queues `original` (a settled row) again as a new pending row: the same event id and body, behind
+   * everything pending for its URL, with a fresh schedule and window. Returns the new seq.
+   */
+  enqueueRedelivery(original: OutboxRow, body: string, nowMs: number): number {
+    const row = this.sql
+      .exec(
+        `INSERT INTO webhook_outbox (event_id, url, body, status, attempts, next_attempt_ms, created_ms, updated_ms, redelivery_of)
+         VALUES (?, ?, ?, 'pending', 0, ?, ?, ?, ?) RETURNING seq`,
+        original.eventId,
+        original.url,
+        body,
+        nowMs,
+        nowMs,
+        nowMs,
+        original.seq,
+      )
+      .toArray()[0];
+    return Number(row!.seq);
+  }
+
+  /**
    * Fails the pending rows of URLs no longer configured (or all of them when webhooks are off), so
    * they neither block retention nor wait for a consumer that will never be called. Returns how many.
    */
@@ -239,7 +347,7 @@ export class WebhookOutbox {
   /** Rows oldest first, optionally of one status; page with afterSeq = the last seq returned. */
   list(options: OutboxListOptions): WebhookOutboxEntry[] {
     const afterSeq = Math.max(0, Math.floor(options.afterSeq ?? 0));
-    const columns = "seq, event_id, url, status, attempts, next_attempt_ms, last_error, last_status, created_ms, updated_ms";
+    const columns = "seq, event_id, url, status, attempts, next_attempt_ms, last_error, last_status, created_ms, updated_ms, redelivery_of";
     const rows = options.status
       ? this.sql.exec(
           `SELECT ${columns} FROM webhook_outbox WHERE status = ? AND seq > ? ORDER BY seq LIMIT ?`,
@@ -259,6 +367,7 @@ export class WebhookOutbox {
       last_status: numberOrNull(row.last_status),
       created_ms: Number(row.created_ms),
       updated_ms: Number(row.updated_ms),
+      redelivery_of: numberOrNull(row.redelivery_of),
     }));
   }
 
@@ -275,5 +384,6 @@ function toDue(row: Record<string, unknown>): DueDelivery {
     url: String(row.url),
     body: String(row.body ?? ""),
     attempts: Number(row.attempts),
+    createdMs: Number(row.created_ms),
   };
 }

@@ -29,21 +29,21 @@ function base64Encode(bytes: Uint8Array): string {
  * Decodes `whsec_<standard padded base64>` into the raw HMAC key. The message never contains the
  * secret itself, so it is safe to log.
  */
-export function parseWebhookSecret(secret: string): Uint8Array<ArrayBuffer> {
+export function parseWebhookSecret(secret: string, name = "WEBHOOK_SECRET"): Uint8Array<ArrayBuffer> {
   const text = secret.trim();
   if (!text.startsWith(WEBHOOK_SECRET_PREFIX)) {
-    throw new WebhookSecretError(`WEBHOOK_SECRET must look like "${WEBHOOK_SECRET_PREFIX}<base64>" (the Standard Webhooks format)`);
+    throw new WebhookSecretError(`${name} must look like "${WEBHOOK_SECRET_PREFIX}<base64>" (the Standard Webhooks format)`);
   }
   const encoded = text.slice(WEBHOOK_SECRET_PREFIX.length);
   if (encoded === "" || !STANDARD_BASE64.test(encoded)) {
-    throw new WebhookSecretError(`WEBHOOK_SECRET after "${WEBHOOK_SECRET_PREFIX}" must be standard, padded base64`);
+    throw new WebhookSecretError(`${name} after "${WEBHOOK_SECRET_PREFIX}" must be standard, padded base64`);
   }
   const binary = atob(encoded);
   const key = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) key[i] = binary.charCodeAt(i);
   if (key.length < WEBHOOK_SECRET_MIN_BYTES || key.length > WEBHOOK_SECRET_MAX_BYTES) {
     throw new WebhookSecretError(
-      `WEBHOOK_SECRET decodes to ${key.length} bytes; use ${WEBHOOK_SECRET_MIN_BYTES}-${WEBHOOK_SECRET_MAX_BYTES} random bytes ` +
+      `${name} decodes to ${key.length} bytes; use ${WEBHOOK_SECRET_MIN_BYTES}-${WEBHOOK_SECRET_MAX_BYTES} random bytes ` +
         `(e.g. "${WEBHOOK_SECRET_PREFIX}$(openssl rand -base64 32)")`,
     );
   }
@@ -85,12 +85,19 @@ export interface WebhookHeaders {
   [name: string]: string;
 }
 
-/** The request headers of one delivery attempt. Use a fresh timestamp per attempt. */
-export async function webhookHeaders(secretKey: Uint8Array, id: string, timestampS: number, body: string): Promise<WebhookHeaders> {
+/**
+ * The request headers of one delivery attempt. Use a fresh timestamp per attempt. With several keys
+ * (a secret rotation: the current one first, then the previous one) the signature header carries one
+ * `v1,` signature per key, space-separated, as the spec allows: a consumer holding either key accepts it.
+ */
+export async function webhookHeaders(secretKeys: Uint8Array | readonly Uint8Array[], id: string, timestampS: number, body: string): Promise<WebhookHeaders> {
+  const keys = secretKeys instanceof Uint8Array ? [secretKeys] : secretKeys;
+  if (keys.length === 0) throw new RangeError("at least one webhook signing key is needed");
+  const signatures = await Promise.all(keys.map((key) => signWebhook(key, id, timestampS, body)));
   return {
     "webhook-id": id,
     "webhook-timestamp": String(timestampS),
-    "webhook-signature": await signWebhook(secretKey, id, timestampS, body),
+    "webhook-signature": signatures.join(" "),
     "content-type": "application/json",
   };
 }

@@ -11,7 +11,15 @@ const SECRET = formatWebhookSecret(new Uint8Array(32).fill(9));
 
 describe("parseWebhookConfig", () => {
   it("is off with no vars: no URLs, default schedule and timeout", () => {
-    expect(parseWebhookConfig({})).toEqual({ urls: [], secretKey: null, scheduleMs: [...DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS], timeoutMs: 10_000 });
+    expect(parseWebhookConfig({})).toEqual({
+      urls: [],
+      secretKey: null,
+      previousSecretKey: null,
+      scheduleMs: [...DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS],
+      windowMs: 3 * 24 * 3_600_000,
+      timeoutMs: 10_000,
+      runBudgetMs: 30_000,
+    });
   });
 
   it("reads comma-separated URLs (deduplicated), the secret, the schedule and the timeout", () => {
@@ -45,6 +53,22 @@ describe("parseWebhookConfig", () => {
     expect(message).toContain("WEBHOOK_RETRY_SCHEDULE entry 1");
     expect(message).toContain("WEBHOOK_TIMEOUT_MS");
     expect(message).not.toContain("c2hvcnQ");
+  });
+
+  it("reads WEBHOOK_SECRET_PREVIOUS (rotation) and WEBHOOK_RETRY_WINDOW", () => {
+    const previous = formatWebhookSecret(new Uint8Array(32).fill(8));
+    const config = parseWebhookConfig({ WEBHOOK_URLS: "https://a.example/", WEBHOOK_SECRET: SECRET, WEBHOOK_SECRET_PREVIOUS: previous, WEBHOOK_RETRY_WINDOW: "90s" });
+    expect(config.previousSecretKey).toEqual(new Uint8Array(32).fill(8));
+    expect(config.windowMs).toBe(90_000);
+    // The same secret twice signs once.
+    expect(parseWebhookConfig({ WEBHOOK_URLS: "https://a.example/", WEBHOOK_SECRET: SECRET, WEBHOOK_SECRET_PREVIOUS: SECRET }).previousSecretKey).toBeNull();
+  });
+
+  it("refuses a bad previous secret, a previous secret alone, and a bad window, naming each var", () => {
+    expect(() => parseWebhookConfig({ WEBHOOK_URLS: "https://a.example/", WEBHOOK_SECRET: SECRET, WEBHOOK_SECRET_PREVIOUS: "nope" })).toThrow(/WEBHOOK_SECRET_PREVIOUS must look like/);
+    expect(() => parseWebhookConfig({ WEBHOOK_SECRET_PREVIOUS: SECRET })).toThrow(/WEBHOOK_SECRET_PREVIOUS is set but WEBHOOK_SECRET is not/);
+    expect(() => parseWebhookConfig({ WEBHOOK_RETRY_WINDOW: "forever" })).toThrow(/WEBHOOK_RETRY_WINDOW="forever"/);
+    expect(() => parseWebhookConfig({ WEBHOOK_TIMEOUT_MS: "25000" })).toThrow(/WEBHOOK_TIMEOUT_MS="25000" must be an integer in \[100, 20000\]/);
   });
 
   it("caps the number of URLs", () => {

@@ -6,7 +6,7 @@
  */
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { Webhook } from "standardwebhooks";
 import { deliverOnce, runDueDeliveries, type DeliveryOutbox, type FetchLike } from "../../src/webhooks/deliver";
 import type { DueDelivery } from "../../src/webhooks/outbox";
@@ -48,6 +48,7 @@ interface Row {
   nextAttemptMs: number | null;
   lastError: string | null;
   lastStatus: number | null;
+  createdMs: number;
 }
 
 /** In-memory outbox with the SQLite outbox's rules: head of line per URL, leased claims. */
@@ -56,7 +57,7 @@ class FakeOutbox implements DeliveryOutbox {
 
   add(eventId: string, url: string, atMs = T0_MS): void {
     const body = JSON.stringify({ type: "deepfake_alert", id: eventId });
-    this.rows.push({ seq: this.rows.length + 1, eventId, url, body, status: "pending", attempts: 0, nextAttemptMs: atMs, lastError: null, lastStatus: null });
+    this.rows.push({ seq: this.rows.length + 1, eventId, url, body, status: "pending", attempts: 0, nextAttemptMs: atMs, lastError: null, lastStatus: null, createdMs: atMs });
   }
   #heads(): Row[] {
     const heads = new Map<string, Row>();
@@ -64,7 +65,7 @@ class FakeOutbox implements DeliveryOutbox {
     return [...heads.values()];
   }
   #due(row: Row): DueDelivery {
-    return { seq: row.seq, eventId: row.eventId, url: row.url, body: row.body, attempts: row.attempts };
+    return { seq: row.seq, eventId: row.eventId, url: row.url, body: row.body, attempts: row.attempts, createdMs: row.createdMs };
   }
   due(nowMs: number, limit: number): DueDelivery[] {
     return this.#heads()
@@ -92,6 +93,11 @@ class FakeOutbox implements DeliveryOutbox {
   }
   markFailed(seq: number, error: string | null, status: number | null): void {
     Object.assign(this.rows[seq - 1]!, { status: "failed", lastError: error, lastStatus: status, nextAttemptMs: null });
+  }
+  expire(closedBeforeMs: number, reason: string, nowMs: number) {
+    const expired = this.rows.filter((row) => row.status === "pending" && row.createdMs <= closedBeforeMs && row.nextAttemptMs! <= nowMs);
+    for (const row of expired) Object.assign(row, { status: "failed", nextAttemptMs: null, lastError: `${reason}${row.lastError ? ` (last error: ${row.lastError})` : ""}` });
+    return expired.map((row) => ({ seq: row.seq, eventId: row.eventId, url: row.url, attempts: row.attempts }));
   }
   nextDueMs(): number | null {
     const times = this.#heads().map((row) => row.nextAttemptMs!);
@@ -170,7 +176,7 @@ describe("runDueDeliveries", () => {
     for (const id of ["evt_1", "evt_2", "evt_3"]) for (const url of ["https://a.example/h", "https://b.example/h"]) outbox.add(id, url);
     const fake = fakeFetch(ok);
     const summary = await runDueDeliveries(outbox, { secretKey: KEY, fetcher: fake.fetch, now: () => T0_MS });
-    expect(summary).toEqual({ attempted: 6, delivered: 6, retried: 0, failed: 0, nextDueMs: null });
+    expect(summary).toEqual({ attempted: 6, delivered: 6, retried: 0, failed: 0, expired: 0, budgetExhausted: false, nextDueMs: null });
     for (const host of ["a.example", "b.example"]) {
       const ids = fake.calls.filter((c) => c.url.includes(host)).map((c) => c.init.headers["webhook-id"]);
       expect(ids).toEqual(["evt_1", "evt_2", "evt_3"]);
@@ -205,7 +211,7 @@ describe("runDueDeliveries", () => {
     outbox.add("evt_1", "https://b.example/");
     const fake = fakeFetch((call) => (call.url.includes("a.example") ? new Response(null, { status: 500 }) : ok()));
     const summary = await runDueDeliveries(outbox, { secretKey: KEY, fetcher: fake.fetch, now: () => T0_MS, schedule: [1_000, 2_000], random: () => 0.5 });
-    expect(summary).toEqual({ attempted: 2, delivered: 1, retried: 1, failed: 0, nextDueMs: T0_MS + 1_000 });
+    expect(summary).toEqual({ attempted: 2, delivered: 1, retried: 1, failed: 0, expired: 0, budgetExhausted: false, nextDueMs: T0_MS + 1_000 });
     expect(outbox.rows[0]).toMatchObject({ status: "pending", attempts: 1, nextAttemptMs: T0_MS + 1_000, lastStatus: 500, lastError: "HTTP 500" });
     expect(outbox.rows[1]).toMatchObject({ status: "pending", attempts: 0 });
     expect(fake.calls.filter((c) => c.init.headers["webhook-id"] === "evt_2")).toHaveLength(0);
@@ -327,14 +333,151 @@ describe("runDueDeliveries", () => {
       const outbox = new FakeOutbox();
       outbox.add("evt_1", url);
       outbox.add("evt_2", url);
-      const first = await runDueDeliveries(outbox, { secretKey: KEY, schedule: [1], random: () => 0.5 });
+      // A fixed clock: the schedule counts from the rows' creation (T0_MS), the requests are real.
+      const first = await runDueDeliveries(outbox, { secretKey: KEY, schedule: [1_000], random: () => 0.5, now: () => T0_MS });
       expect(first).toMatchObject({ attempted: 1, retried: 1 });
-      await new Promise((r) => setTimeout(r, 5));
-      const second = await runDueDeliveries(outbox, { secretKey: KEY, schedule: [1] });
+      const second = await runDueDeliveries(outbox, { secretKey: KEY, schedule: [1_000], now: () => T0_MS + 1_000 });
       expect(second).toMatchObject({ attempted: 2, delivered: 2, nextDueMs: null });
       expect(received).toEqual(["POST application/json evt_1", "POST application/json evt_1", "POST application/json evt_2"]);
     } finally {
       await new Promise((r) => server.close(r));
     }
   });
+
+  it("signs with both keys during a rotation: the official library accepts each request under either", async () => {
+    const previous = formatWebhookSecret(new Uint8Array(32).fill(77));
+    const outbox = new FakeOutbox();
+    outbox.add("evt_1", "https://a.example/");
+    const fake = fakeFetch(ok);
+    await runDueDeliveries(outbox, { secretKey: KEY, previousSecretKey: parseWebhookSecret(previous), fetcher: fake.fetch, now: () => T0_MS });
+    const { body, headers } = fake.calls[0]!.init;
+    expect(headers["webhook-signature"]!.split(" ")).toHaveLength(2);
+    vi.setSystemTime(T0_MS);
+    try {
+      expect(new Webhook(SECRET).verify(body, headers)).toEqual(JSON.parse(body));
+      expect(new Webhook(previous).verify(body, headers)).toEqual(JSON.parse(body));
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });
+
+describe("bounded runs", () => {
+  it("a consumer taking 9 s per request cannot push a run past its 30 s budget; the next run goes on in order", async () => {
+    const outbox = new FakeOutbox();
+    for (let i = 1; i <= 10; i++) outbox.add(`evt_${i}`, "https://slow.example/");
+    let clock = T0_MS;
+    const fetcher: FetchLike = async () => {
+      clock += 9_000; // the consumer answers after 9 s (below the 10 s timeout)
+      return ok();
+    };
+    const first = await runDueDeliveries(outbox, { secretKey: KEY, fetcher, now: () => clock });
+    // Attempts start at 0, 9 and 18 s; at 27 s an attempt could run to 37 s (its 10 s timeout), past 30 s.
+    expect(first).toMatchObject({ attempted: 3, delivered: 3, budgetExhausted: true, nextDueMs: T0_MS });
+    expect(clock - T0_MS).toBeLessThanOrEqual(30_000);
+    const runStart = clock;
+    const second = await runDueDeliveries(outbox, { secretKey: KEY, fetcher, now: () => clock });
+    expect(second).toMatchObject({ attempted: 3, delivered: 3, budgetExhausted: true });
+    expect(clock - runStart).toBeLessThanOrEqual(30_000);
+    expect(outbox.rows.filter((r) => r.status === "delivered").map((r) => r.eventId)).toEqual(["evt_1", "evt_2", "evt_3", "evt_4", "evt_5", "evt_6"]);
+  });
+
+  it("a consumer that hangs: every attempt ends at its timeout and the whole run inside its budget (real time)", async () => {
+    const outbox = new FakeOutbox();
+    const urls = ["https://hang-1.example/", "https://hang-2.example/", "https://slow.example/"];
+    for (const url of urls) for (let i = 1; i <= 5; i++) outbox.add(`evt_${i}`, url);
+    // Two URLs never answer; the third accepts after 60 ms, so its worker keeps going until the budget stops it.
+    const fetcher: FetchLike = (url) => (url.includes("slow") ? new Promise((r) => setTimeout(() => r(ok()), 60)) : new Promise(() => {}));
+    const startedMs = Date.now();
+    const summary = await runDueDeliveries(outbox, { secretKey: KEY, fetcher, now: () => Date.now(), timeoutMs: 100, budgetMs: 300, schedule: [1_000], random: () => 0.5 });
+    const elapsedMs = Date.now() - startedMs;
+    expect(elapsedMs).toBeLessThanOrEqual(300 + 150);
+    expect(summary.budgetExhausted).toBe(true);
+    expect(summary.retried).toBe(2); // one timed-out attempt per hanging URL, then their retries wait
+    expect(summary.delivered).toBeGreaterThanOrEqual(1);
+    expect(summary.delivered).toBeLessThanOrEqual(4); // at 60 ms each, starts only up to 200 ms
+    for (const url of urls.slice(0, 2)) expect(outbox.rows.find((r) => r.url === url)).toMatchObject({ attempts: 1, lastError: "timed out after 100 ms" });
+  });
+});
+
+describe("the retry window", () => {
+  const A_URL = "https://dead.example/";
+
+  /** Runs whenever the outbox is next due, until nothing is pending; returns the clock at the end. */
+  async function drain(outbox: FakeOutbox, options: Omit<Parameters<typeof runDueDeliveries>[1], "now">, clock: { ms: number }): Promise<void> {
+    for (let i = 0; i < 1_000; i++) {
+      const next = outbox.nextDueMs();
+      if (next === null) return;
+      clock.ms = Math.max(clock.ms, next);
+      await runDueDeliveries(outbox, { ...options, now: () => clock.ms });
+    }
+    throw new Error("the outbox never drained");
+  }
+
+  it("fails a dead consumer's backlog together, each event one window after its creation, with the reason", async () => {
+    const outbox = new FakeOutbox();
+    for (let i = 0; i < 20; i++) outbox.add(`evt_${i}`, A_URL, T0_MS + (i < 10 ? 0 : i)); // ten at once, then ten 1 ms apart
+    const log = logger();
+    const clock = { ms: T0_MS };
+    const sent: Array<{ id: string; atMs: number }> = [];
+    const fetcher: FetchLike = async (_url, init) => {
+      sent.push({ id: init.headers["webhook-id"]!, atMs: clock.ms });
+      return new Response(null, { status: 500 });
+    };
+    await drain(outbox, { secretKey: KEY, fetcher, windowMs: 60_000, random: () => 0.5, log: log.log }, clock);
+    // The head was retried densely (1, 2, 4, 8, 10 s ...) until its window closed, never after.
+    const head = sent.filter((s) => s.id === "evt_0").map((s) => s.atMs - T0_MS);
+    expect(head).toEqual([0, 1_000, 3_000, 7_000, 15_000, 25_000, 35_000, 45_000, 55_000]);
+    // The nine queued with it fail with it, untried, in the same statement.
+    expect(log.lines[0]!.fields).toMatchObject({ reason: "retry window closed", events: 10, url_host: "dead.example", window: "1 min" });
+    // Each later event is tried at most once when its turn comes, then fails one window after its creation.
+    for (let i = 10; i < 20; i++) expect(sent.filter((s) => s.id === `evt_${i}`).length).toBeLessThanOrEqual(1);
+    expect(outbox.rows.every((r) => r.status === "failed")).toBe(true);
+    expect(clock.ms - T0_MS).toBe(60_000 + 19);
+    expect(outbox.rows[0]!.lastError).toBe("retry window closed: still pending 1 min after it was queued (last error: HTTP 500)");
+    expect(outbox.rows[1]!.lastError).toBe("retry window closed: still pending 1 min after it was queued");
+    expect(log.lines.reduce((n, l) => n + Number(l.fields.events), 0)).toBe(20);
+  });
+
+  it("an event queued later keeps its own window: it is tried once the older ones failed, and fails one window after its creation", async () => {
+    const outbox = new FakeOutbox();
+    outbox.add("evt_1", A_URL, T0_MS);
+    outbox.add("evt_2", A_URL, T0_MS + 30_000);
+    const clock = { ms: T0_MS };
+    const sent: Array<{ id: string; atMs: number }> = [];
+    const fetcher: FetchLike = async (_url, init) => {
+      sent.push({ id: init.headers["webhook-id"]!, atMs: clock.ms });
+      return new Response(null, { status: 500 });
+    };
+    const failedAt: Record<string, number> = {};
+    const options = { secretKey: KEY, fetcher, windowMs: 60_000, random: () => 0.5 };
+    for (let i = 0; i < 1_000 && outbox.nextDueMs() !== null; i++) {
+      clock.ms = Math.max(clock.ms, outbox.nextDueMs()!);
+      await runDueDeliveries(outbox, { ...options, now: () => clock.ms });
+      for (const row of outbox.rows) if (row.status === "failed") failedAt[row.eventId] ??= clock.ms;
+    }
+    expect(failedAt).toEqual({ evt_1: T0_MS + 60_000, evt_2: T0_MS + 90_000 });
+    // evt_2 is 30 s old when it becomes the head: its retries follow its age (10 s, not 1 s, 2 s ...).
+    const evt2 = sent.filter((s) => s.id === "evt_2").map((s) => s.atMs - T0_MS);
+    expect(evt2).toEqual([60_000, 70_000, 80_000]);
+  });
+
+  it("once the head succeeds, the rest of the backlog goes out at once, in order", async () => {
+    const outbox = new FakeOutbox();
+    for (let i = 1; i <= 5; i++) outbox.add(`evt_${i}`, A_URL, T0_MS + i * 1_000);
+    let down = true;
+    const fake = fakeFetch(() => new Response(null, { status: down ? 500 : 204 }));
+    const clock = { ms: T0_MS + 1_000 };
+    const options = { secretKey: KEY, fetcher: fake.fetch, random: () => 0.5 };
+    for (let i = 0; i < 5; i++) {
+      clock.ms = Math.max(clock.ms, outbox.nextDueMs()!);
+      await runDueDeliveries(outbox, { ...options, now: () => clock.ms });
+    }
+    down = false;
+    clock.ms = outbox.nextDueMs()!;
+    const summary = await runDueDeliveries(outbox, { ...options, now: () => clock.ms });
+    expect(summary).toMatchObject({ attempted: 5, delivered: 5, nextDueMs: null });
+    expect(fake.calls.filter((c) => c.init.headers["webhook-id"] !== "evt_1").map((c) => c.init.headers["webhook-id"])).toEqual(["evt_2", "evt_3", "evt_4", "evt_5"]);
+  });
+});
+

@@ -116,3 +116,25 @@ describe("webhookHeaders verified by standardwebhooks Webhook.verify", () => {
     );
   });
 });
+
+describe("secret rotation: webhookHeaders with the current and the previous key", () => {
+  const current = formatWebhookSecret(new Uint8Array(32).fill(1));
+  const previous = formatWebhookSecret(new Uint8Array(32).fill(2));
+
+  it("carries one v1 signature per key, space-separated; the official library accepts it under either key only", async () => {
+    const headers = await webhookHeaders([parseWebhookSecret(current), parseWebhookSecret(previous)], "evt_rot", nowS(), BODY);
+    const [first, second, ...rest] = headers["webhook-signature"].split(" ");
+    expect(rest).toEqual([]);
+    expect(first).toBe(await signWebhook(parseWebhookSecret(current), "evt_rot", Number(headers["webhook-timestamp"]), BODY));
+    expect(second).toBe(await signWebhook(parseWebhookSecret(previous), "evt_rot", Number(headers["webhook-timestamp"]), BODY));
+    expect(new Webhook(current).verify(BODY, headers)).toEqual(JSON.parse(BODY));
+    expect(new Webhook(previous).verify(BODY, headers)).toEqual(JSON.parse(BODY));
+    expect(() => new Webhook(formatWebhookSecret(new Uint8Array(32).fill(3))).verify(BODY, headers)).toThrow(/signature/i);
+  });
+
+  it("one key gives one signature, no key is refused", async () => {
+    const headers = await webhookHeaders([parseWebhookSecret(current)], "evt_one", nowS(), BODY);
+    expect(headers["webhook-signature"]).toMatch(/^v1,[A-Za-z0-9+/]{43}=$/);
+    await expect(webhookHeaders([], "evt_none", nowS(), BODY)).rejects.toThrow(RangeError);
+  });
+});

@@ -241,6 +241,7 @@ describe("WebhookOutbox on SQLite", () => {
           last_status: 200,
           created_ms: T0_MS + 1,
           updated_ms: T0_MS + 10,
+          redelivery_of: null,
         },
       ]);
       expect(outbox.list({ limit: 0 })).toHaveLength(1); // limits are clamped to [1, 1000]

@@ -25,6 +25,8 @@ export interface SinkDelivery {
   verified: boolean;
   /** Why verification failed (verified === false). */
   verifyError?: string;
+  /** Whether the official library also accepted it under each of `alsoVerifyWith`, in order. */
+  alsoVerified: boolean[];
   /** The status this sink answered. */
   status: number;
   method: string;
@@ -43,6 +45,8 @@ export interface WebhookSinkOptions {
   secret: string;
   /** Path part of `url` (default "/webhook"); any path is accepted and recorded. */
   path?: string;
+  /** More secrets to check every request against (recorded only; `secret` decides the answer). */
+  alsoVerifyWith?: string[];
 }
 
 const HEALTHY: SinkResponse = { status: 204 };
@@ -52,6 +56,7 @@ export class WebhookSink {
   readonly deliveries: SinkDelivery[] = [];
 
   readonly #webhook: Webhook;
+  readonly #others: Webhook[];
   #response: SinkResponse = HEALTHY;
   /** When set, `#response` applies until this time, then the sink is healthy again. */
   #responseUntilMs: number | null = null;
@@ -62,8 +67,10 @@ export class WebhookSink {
     readonly url: string,
     private readonly server: Server,
     secret: string,
+    others: string[],
   ) {
     this.#webhook = new Webhook(secret);
+    this.#others = others.map((other) => new Webhook(other));
   }
 
   static async start(options: WebhookSinkOptions): Promise<WebhookSink> {
@@ -75,7 +82,7 @@ export class WebhookSink {
     const address = server.address();
     if (address === null || typeof address === "string") throw new Error("webhook sink: no port");
     const path = options.path ?? "/webhook";
-    const sink = new WebhookSink(address.port, `http://127.0.0.1:${address.port}${path}`, server, options.secret);
+    const sink = new WebhookSink(address.port, `http://127.0.0.1:${address.port}${path}`, server, options.secret, options.alsoVerifyWith ?? []);
     server.on("request", (req, res) => sink.#onRequest(req, res));
     return sink;
   }
@@ -179,6 +186,14 @@ export class WebhookSink {
       } catch (err) {
         verifyError = err instanceof Error ? err.message : String(err);
       }
+      const alsoVerified = this.#others.map((other) => {
+        try {
+          other.verify(body, headers);
+          return true;
+        } catch {
+          return false;
+        }
+      });
       const response: SinkResponse = verified ? this.#currentResponse() : { status: 400 };
       const delivery: SinkDelivery = {
         atMs,
@@ -187,6 +202,7 @@ export class WebhookSink {
         signature: headers["webhook-signature"],
         body,
         verified,
+        alsoVerified,
         status: response.status,
         method: req.method ?? "",
         path: req.url ?? "",
