@@ -80,15 +80,16 @@ emmake make -j"$(nproc)" jpeg-static >/dev/null
 cd ..
 
 # --- the module ---------------------------------------------------------------------------------
+# Memory: 4 MB to start, at most 64 MB (1920x1080 RGBA needs ~12 MB; a Worker has 128 MB in all).
 # STANDALONE_WASM with --no-entry: no JS glue, no main. The only imports are env.jt_abort (throws
 # in JS), env.emscripten_notify_memory_growth, and whatever wasi calls the C library keeps
 # (stubbed by turbo-encoder.ts).
 emcc "${CFLAGS_COMMON[@]}" -I src -I lib "$HERE/wrapper.c" lib/libjpeg.a \
   -o jpeg-turbo.wasm \
   --no-entry -sSTANDALONE_WASM=1 -sFILESYSTEM=0 \
-  -sALLOW_MEMORY_GROWTH=1 -sINITIAL_MEMORY=4MB -sMAXIMUM_MEMORY=256MB -sTOTAL_STACK=256KB \
+  -sALLOW_MEMORY_GROWTH=1 -sINITIAL_MEMORY=4MB -sMAXIMUM_MEMORY=64MB -sTOTAL_STACK=256KB \
   -sERROR_ON_UNDEFINED_SYMBOLS=0 -Wl,--allow-undefined \
-  -sEXPORTED_FUNCTIONS=_jt_input,_jt_encode,_jt_output,_jt_output_size,_jt_release,_malloc,_free,_jt_stack_save,_jt_stack_restore
+  -sEXPORTED_FUNCTIONS=_jt_input,_jt_encode,_jt_output,_jt_output_size,_jt_release,_jt_selftest_abort,_jt_stack_save,_jt_stack_restore
 
 if [ "${1:-}" = "--check" ]; then
   cmp jpeg-turbo.wasm "$OUT" && echo "build matches $OUT"

@@ -9,8 +9,9 @@
  * src/media/pixels.ts) and expanded to JPEG's full range on the way in.
  *
  * The encoder is synchronous and keeps one instance with reusable input and output buffers.
- * Bad arguments throw a JpegEncodeError before any WASM runs; an error inside the WASM (out of
- * memory) throws a JpegEncodeError too and leaves the encoder usable for the next call.
+ * Bad arguments throw a JpegEncodeError before any WASM runs. An error inside the WASM (out of
+ * memory: the module's memory is capped at 64 MB, enough for 4K RGBA, within a Worker's 128 MB)
+ * throws a JpegEncodeError with code "encoder_failed"; the next call then starts a fresh instance.
  */
 
 export type TurboPixelFormat = "RGBA" | "RGB24" | "I420";
@@ -45,6 +46,7 @@ interface Exports {
   jt_release(): void;
   jt_stack_save(): number;
   jt_stack_restore(sp: number): void;
+  jt_selftest_abort(): void;
 }
 
 const FORMAT_CODES = { RGBA: 0, RGB24: 1, I420: 2 } as const;
@@ -154,19 +156,18 @@ export function encode(
     new Uint8Array(wasm.memory.buffer, input, expected).set(pixels);
     size = wasm.jt_encode(width, height, code, Math.max(1, Math.round(quality)));
   } catch (error) {
-    if (error instanceof WasmAbort) {
-      // The abort unwound the WASM frames without popping their stack: restore it. The wrapper
-      // resets its compressor on the next call.
-      wasm.jt_stack_restore(sp);
-      throw new JpegEncodeError("encoder_failed", `JPEG encoder failed (${error.message})`);
-    }
-    if (error instanceof JpegEncodeError) throw error;
-    // A trap: the instance's state is unknown, so the next call starts a fresh one.
+    // Whatever failed inside the WASM (in practice: out of memory), the next call starts from a
+    // fresh instance, so that a memory grown for an oversized frame is let go (WASM memory never
+    // shrinks). The abort unwound the WASM frames without popping their stack: restore it first.
+    if (error instanceof WasmAbort) wasm.jt_stack_restore(sp);
     instance = undefined;
-    throw new JpegEncodeError("encoder_failed", `JPEG encoder trapped: ${String(error)}`);
+    if (error instanceof JpegEncodeError) throw error;
+    const detail = error instanceof WasmAbort ? error.message : `trap: ${String(error)}`;
+    throw new JpegEncodeError("encoder_failed", `JPEG encoder failed (${detail})`);
   }
   if (size <= 0) {
     const [errCode, message] = WASM_ERRORS[size] ?? ["encoder_failed", `error ${size}`];
+    if (errCode === "encoder_failed") instance = undefined;
     throw new JpegEncodeError(errCode, `JPEG encoder refused the frame: ${message}`);
   }
   return new Uint8Array(wasm.memory.buffer, wasm.jt_output(), size).slice();
@@ -176,3 +177,25 @@ export function encode(
 export function release(): void {
   instance?.jt_release();
 }
+
+/** For tests: the WASM memory size, and a failure forced inside libjpeg-turbo (as out of memory). */
+export const testing = {
+  memoryBytes(): number {
+    return instance?.memory.buffer.byteLength ?? 0;
+  },
+  forceAbort(): void {
+    if (!instance) throw new Error("turbo-encoder: not initialised");
+    const wasm = instance;
+    const sp = wasm.jt_stack_save();
+    try {
+      wasm.jt_selftest_abort();
+    } catch (error) {
+      if (!(error instanceof WasmAbort)) throw error;
+      wasm.jt_stack_restore(sp);
+      throw new JpegEncodeError("encoder_failed", `JPEG encoder failed (${error.message})`);
+    }
+  },
+  stackPointer(): number {
+    return instance?.jt_stack_save() ?? 0;
+  },
+};
