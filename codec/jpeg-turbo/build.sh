@@ -11,11 +11,14 @@
 # src/media/codec/jpeg-turbo.wasm.sha256 (npm run wasm:check).
 #
 # Usage: codec/jpeg-turbo/build.sh [--check]   (--check: build, compare with the committed .wasm)
+# Environment: JT_SIMD=0 builds the portable C variant without jsimd-wasm.c (for comparison);
+#              JT_OUT=path writes the module there instead of the committed location.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
-OUT="$ROOT/src/media/codec/jpeg-turbo.wasm"
+OUT="${JT_OUT:-$ROOT/src/media/codec/jpeg-turbo.wasm}"
+JT_SIMD="${JT_SIMD:-1}"
 WORK="$HERE/build"
 
 # --- pins -------------------------------------------------------------------------------------
@@ -27,6 +30,9 @@ EMSCRIPTEN_VERSION=3.1.6 # Debian's emscripten 3.1.6~dfsg-5 (bookworm)
 
 # USE_CLZ_INTRINSIC: wasm has i32.clz, so the 64 KB jpeg_nbits_table is not needed.
 CFLAGS_COMMON=(-O3 -msimd128 -DNO_GETENV -DNO_PUTENV -DUSE_CLZ_INTRINSIC)
+# WITH_SIMD (the preprocessor symbol, not the CMake option): 16-bit DCTELEM and the SIMD divisor
+# tables that jsimd-wasm.c's quantiser reads; CMake's WITH_SIMD stays 0 (no NASM/Neon sources).
+if [ "$JT_SIMD" = 1 ]; then CFLAGS_COMMON+=(-DWITH_SIMD); fi
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -64,7 +70,8 @@ rm -rf src
 dpkg-source --no-check -x libjpeg-turbo_2.1.5-2.dsc src >/dev/null # applies Debian's patches
 
 # --- libjpeg-turbo (static, compressor side used) --------------------------------------------
-# WITH_SIMD=0: the x86 SIMD is NASM and cannot target WASM; -msimd128 lets clang vectorise the C.
+# CMake WITH_SIMD=0: the x86 SIMD is NASM and cannot target WASM; the SIMD128 code is
+# jsimd-wasm.c, and -msimd128 lets clang vectorise the C elsewhere.
 rm -rf lib && mkdir lib && cd lib
 emcmake cmake ../src -G "Unix Makefiles" \
   -DCMAKE_BUILD_TYPE=Release \
@@ -77,6 +84,13 @@ emcmake cmake ../src -G "Unix Makefiles" \
 sed -i -E 's/^#define SIZEOF_SIZE_T .*/#define SIZEOF_SIZE_T  4/' jconfigint.h
 grep -q '^#define SIZEOF_SIZE_T  4$' jconfigint.h
 emmake make -j"$(nproc)" jpeg-static >/dev/null
+SIMD_OBJS=()
+if [ "$JT_SIMD" = 1 ]; then
+  # jsimd-wasm.c replaces jsimd_none.c (it includes it, with the vectorised entry points renamed).
+  emar d libjpeg.a jsimd_none.c.o
+  emcc "${CFLAGS_COMMON[@]}" -I ../src -I . -c "$HERE/jsimd-wasm.c" -o jsimd-wasm.o
+  SIMD_OBJS=(lib/jsimd-wasm.o)
+fi
 cd ..
 
 # --- the module ---------------------------------------------------------------------------------
@@ -84,7 +98,7 @@ cd ..
 # STANDALONE_WASM with --no-entry: no JS glue, no main. The only imports are env.jt_abort (throws
 # in JS), env.emscripten_notify_memory_growth, and whatever wasi calls the C library keeps
 # (stubbed by turbo-encoder.ts).
-emcc "${CFLAGS_COMMON[@]}" -I src -I lib "$HERE/wrapper.c" lib/libjpeg.a \
+emcc "${CFLAGS_COMMON[@]}" -I src -I lib "$HERE/wrapper.c" "${SIMD_OBJS[@]}" lib/libjpeg.a \
   -o jpeg-turbo.wasm \
   --no-entry -sSTANDALONE_WASM=1 -sFILESYSTEM=0 \
   -sALLOW_MEMORY_GROWTH=1 -sINITIAL_MEMORY=4MB -sMAXIMUM_MEMORY=64MB -sTOTAL_STACK=256KB \
@@ -96,6 +110,8 @@ if [ "${1:-}" = "--check" ]; then
 else
   mkdir -p "$(dirname "$OUT")"
   cp jpeg-turbo.wasm "$OUT"
-  (cd "$(dirname "$OUT")" && sha256sum jpeg-turbo.wasm > jpeg-turbo.wasm.sha256)
-  echo "wrote $OUT ($(wc -c < "$OUT") bytes), $(cat "$OUT.sha256")"
+  if [ -z "${JT_OUT:-}" ]; then
+    (cd "$(dirname "$OUT")" && sha256sum jpeg-turbo.wasm > jpeg-turbo.wasm.sha256)
+  fi
+  echo "wrote $OUT ($(wc -c < "$OUT") bytes, sha256 $(sha256sum < "$OUT" | cut -d' ' -f1))"
 fi
