@@ -2,8 +2,11 @@
  * libjpeg-turbo's SIMD entry points for WebAssembly SIMD128, linked in place of jsimd_none.c by
  * build.sh. Not part of libjpeg-turbo: written for this project against its jsimd.h interface.
  *
- * What is vectorised: the compressor's per-block work, which is most of the encode time in the
- * portable C build (callgrind, 640x480 q75: forward DCT 29 %, quantisation 22 %):
+ * What is vectorised: most of the encode time in the portable C build (callgrind, 640x480 q75 RGBA:
+ * forward DCT 29 %, RGB to YCbCr 22 %, quantisation 22 %, 2x2 downsampling 7 %):
+ *   - jsimd_rgb_ycc_convert: RGB and RGBX/RGBA to YCbCr with jccolor.c's 16-bit fixed-point
+ *     coefficients and rounding (its tables are these products), 16 pixels at a time
+ *   - jsimd_h2v2_downsample: 2x2 box averages with jcsample.c's alternating 1,2 bias
  *   - jsimd_convsamp: samples to centred 16-bit DCT input
  *   - jsimd_fdct_islow: the accurate integer forward DCT, the same arithmetic as jfdctint.c
  *     (LL&M, CONST_BITS 13, PASS1_BITS 2) on 4 x 32-bit lanes, so its output is bit-identical
@@ -19,6 +22,10 @@
  * runtime with SIMD128, as V8 in Node and workerd has.
  */
 
+#define jsimd_can_rgb_ycc jsimd_none_can_rgb_ycc
+#define jsimd_rgb_ycc_convert jsimd_none_rgb_ycc_convert
+#define jsimd_can_h2v2_downsample jsimd_none_can_h2v2_downsample
+#define jsimd_h2v2_downsample jsimd_none_h2v2_downsample
 #define jsimd_can_convsamp jsimd_none_can_convsamp
 #define jsimd_convsamp jsimd_none_convsamp
 #define jsimd_can_fdct_islow jsimd_none_can_fdct_islow
@@ -26,6 +33,10 @@
 #define jsimd_can_quantize jsimd_none_can_quantize
 #define jsimd_quantize jsimd_none_quantize
 #include "jsimd_none.c"
+#undef jsimd_can_rgb_ycc
+#undef jsimd_rgb_ycc_convert
+#undef jsimd_can_h2v2_downsample
+#undef jsimd_h2v2_downsample
 #undef jsimd_can_convsamp
 #undef jsimd_convsamp
 #undef jsimd_can_fdct_islow
@@ -39,12 +50,158 @@
 #error "jsimd-wasm.c needs WITH_SIMD, 8-bit samples and DCTSIZE 8 (DCTELEM is then 16 bits)"
 #endif
 
+/* Multiplies 32-bit lanes by a constant. */
+#define MUL(v, c)  wasm_i32x4_mul((v), wasm_i32x4_splat(c))
+
+EXTERN(int) jsimd_can_rgb_ycc(void);
+EXTERN(void) jsimd_rgb_ycc_convert(j_compress_ptr, JSAMPARRAY, JSAMPIMAGE, JDIMENSION, int);
+EXTERN(int) jsimd_can_h2v2_downsample(void);
+EXTERN(void) jsimd_h2v2_downsample(j_compress_ptr, jpeg_component_info *, JSAMPARRAY, JSAMPARRAY);
 EXTERN(int) jsimd_can_convsamp(void);
 EXTERN(void) jsimd_convsamp(JSAMPARRAY, JDIMENSION, DCTELEM *);
 EXTERN(int) jsimd_can_fdct_islow(void);
 EXTERN(void) jsimd_fdct_islow(DCTELEM *);
 EXTERN(int) jsimd_can_quantize(void);
 EXTERN(void) jsimd_quantize(JCOEFPTR, DCTELEM *, DCTELEM *);
+
+/* --- colour conversion -------------------------------------------------------------------- */
+
+#define SCALEBITS    16
+#define CBCR_OFFSET  ((JLONG)CENTERJSAMPLE << SCALEBITS)
+#define ONE_HALF     ((JLONG)1 << (SCALEBITS - 1))
+#define FIX(x)       ((JLONG)((x) * (1L << SCALEBITS) + 0.5))
+
+/* jccolor.c's rgb_ycc_tab entries, as products: Y, Cb, Cr of one pixel (exactly the tables' sums). */
+static inline void ycc_scalar(int r, int g, int b, JSAMPLE *y, JSAMPLE *cb, JSAMPLE *cr)
+{
+  *y = (JSAMPLE)((FIX(0.29900) * r + FIX(0.58700) * g + FIX(0.11400) * b + ONE_HALF) >> SCALEBITS);
+  *cb = (JSAMPLE)((-FIX(0.16874) * r - FIX(0.33126) * g + FIX(0.50000) * b + CBCR_OFFSET + ONE_HALF - 1) >> SCALEBITS);
+  *cr = (JSAMPLE)((FIX(0.50000) * r - FIX(0.41869) * g - FIX(0.08131) * b + CBCR_OFFSET + ONE_HALF - 1) >> SCALEBITS);
+}
+
+/* Four pixels, one per 32-bit lane as bytes R, G, B, (ignored): Y, Cb, Cr in 32-bit lanes. */
+static inline void ycc4(v128_t px, v128_t *y, v128_t *cb, v128_t *cr)
+{
+  const v128_t mask = wasm_i32x4_splat(0xff);
+  v128_t r = wasm_v128_and(px, mask);
+  v128_t g = wasm_v128_and(wasm_u32x4_shr(px, 8), mask);
+  v128_t b = wasm_v128_and(wasm_u32x4_shr(px, 16), mask);
+  *y = wasm_u32x4_shr(wasm_i32x4_add(wasm_i32x4_add(MUL(r, FIX(0.29900)), MUL(g, FIX(0.58700))),
+                                     wasm_i32x4_add(MUL(b, FIX(0.11400)), wasm_i32x4_splat(ONE_HALF))), SCALEBITS);
+  const v128_t offset = wasm_i32x4_splat(CBCR_OFFSET + ONE_HALF - 1);
+  *cb = wasm_u32x4_shr(wasm_i32x4_add(wasm_i32x4_add(MUL(r, -FIX(0.16874)), MUL(g, -FIX(0.33126))),
+                                      wasm_i32x4_add(MUL(b, FIX(0.50000)), offset)), SCALEBITS);
+  *cr = wasm_u32x4_shr(wasm_i32x4_add(wasm_i32x4_add(MUL(r, FIX(0.50000)), MUL(g, -FIX(0.41869))),
+                                      wasm_i32x4_add(MUL(b, -FIX(0.08131)), offset)), SCALEBITS);
+}
+
+/* 16 pixels given as four vectors of four: 16 bytes each of Y, Cb, Cr. */
+static inline void ycc16_store(const v128_t *px, JSAMPROW y, JSAMPROW cb, JSAMPROW cr)
+{
+  v128_t ys[4], cbs[4], crs[4];
+  for (int k = 0; k < 4; k++) ycc4(px[k], &ys[k], &cbs[k], &crs[k]);
+  wasm_v128_store(y, wasm_u8x16_narrow_i16x8(wasm_i16x8_narrow_i32x4(ys[0], ys[1]), wasm_i16x8_narrow_i32x4(ys[2], ys[3])));
+  wasm_v128_store(cb, wasm_u8x16_narrow_i16x8(wasm_i16x8_narrow_i32x4(cbs[0], cbs[1]), wasm_i16x8_narrow_i32x4(cbs[2], cbs[3])));
+  wasm_v128_store(cr, wasm_u8x16_narrow_i16x8(wasm_i16x8_narrow_i32x4(crs[0], crs[1]), wasm_i16x8_narrow_i32x4(crs[2], crs[3])));
+}
+
+GLOBAL(int)
+jsimd_can_rgb_ycc(void)
+{
+  return 1;
+}
+
+GLOBAL(void)
+jsimd_rgb_ycc_convert(j_compress_ptr cinfo, JSAMPARRAY input_buf, JSAMPIMAGE output_buf,
+                      JDIMENSION output_row, int num_rows)
+{
+  const JDIMENSION width = cinfo->image_width;
+  int size, r_off, g_off, b_off;
+  switch (cinfo->in_color_space) {
+  case JCS_EXT_RGBX: case JCS_EXT_RGBA: size = 4; r_off = 0; g_off = 1; b_off = 2; break;
+  case JCS_EXT_BGR: size = 3; r_off = 2; g_off = 1; b_off = 0; break;
+  case JCS_EXT_BGRX: case JCS_EXT_BGRA: size = 4; r_off = 2; g_off = 1; b_off = 0; break;
+  case JCS_EXT_XBGR: case JCS_EXT_ABGR: size = 4; r_off = 3; g_off = 2; b_off = 1; break;
+  case JCS_EXT_XRGB: case JCS_EXT_ARGB: size = 4; r_off = 1; g_off = 2; b_off = 3; break;
+  default: size = 3; r_off = 0; g_off = 1; b_off = 2; break; /* JCS_RGB, JCS_EXT_RGB */
+  }
+  /* The vector paths take R, G, B as the first three bytes of each pixel. */
+  const int vector = r_off == 0 && g_off == 1 && b_off == 2;
+
+  while (--num_rows >= 0) {
+    JSAMPROW in = *input_buf++;
+    JSAMPROW y = output_buf[0][output_row], cb = output_buf[1][output_row], cr = output_buf[2][output_row];
+    output_row++;
+    JDIMENSION col = 0;
+    if (vector && size == 4) {
+      for (; col + 16 <= width; col += 16) {
+        const JSAMPLE *p = in + col * 4;
+        v128_t px[4] = { wasm_v128_load(p), wasm_v128_load(p + 16), wasm_v128_load(p + 32), wasm_v128_load(p + 48) };
+        ycc16_store(px, y + col, cb + col, cr + col);
+      }
+    } else if (vector && size == 3) {
+      for (; col + 16 <= width; col += 16) {
+        const JSAMPLE *p = in + col * 3;
+        v128_t v0 = wasm_v128_load(p), v1 = wasm_v128_load(p + 16), v2 = wasm_v128_load(p + 32);
+        /* Spread 3-byte pixels to 4-byte lanes (the fourth byte is ignored). */
+        v128_t px[4] = {
+          wasm_i8x16_shuffle(v0, v0, 0, 1, 2, 0, 3, 4, 5, 0, 6, 7, 8, 0, 9, 10, 11, 0),
+          wasm_i8x16_shuffle(v0, v1, 12, 13, 14, 0, 15, 16, 17, 0, 18, 19, 20, 0, 21, 22, 23, 0),
+          wasm_i8x16_shuffle(v1, v2, 8, 9, 10, 0, 11, 12, 13, 0, 14, 15, 16, 0, 17, 18, 19, 0),
+          wasm_i8x16_shuffle(v2, v2, 4, 5, 6, 0, 7, 8, 9, 0, 10, 11, 12, 0, 13, 14, 15, 0),
+        };
+        ycc16_store(px, y + col, cb + col, cr + col);
+      }
+    }
+    for (; col < width; col++) {
+      const JSAMPLE *p = in + col * size;
+      ycc_scalar(p[r_off], p[g_off], p[b_off], y + col, cb + col, cr + col);
+    }
+  }
+}
+
+/* --- downsampling (h2v2: 4:2:0) ------------------------------------------------------------- */
+
+GLOBAL(int)
+jsimd_can_h2v2_downsample(void)
+{
+  return 1;
+}
+
+GLOBAL(void)
+jsimd_h2v2_downsample(j_compress_ptr cinfo, jpeg_component_info *compptr, JSAMPARRAY input_data,
+                      JSAMPARRAY output_data)
+{
+  const JDIMENSION output_cols = compptr->width_in_blocks * DCTSIZE; /* a multiple of 8 */
+  /* jcsample.c's expand_right_edge: replicate the last column out to 2 * output_cols. */
+  const int pad = (int)(output_cols * 2) - (int)cinfo->image_width;
+  if (pad > 0) {
+    for (int row = 0; row < cinfo->max_v_samp_factor; row++) {
+      JSAMPROW p = input_data[row] + cinfo->image_width;
+      memset(p, p[-1], (size_t)pad);
+    }
+  }
+  const v128_t bias = wasm_i16x8_make(1, 2, 1, 2, 1, 2, 1, 2);
+  for (int outrow = 0, inrow = 0; outrow < compptr->v_samp_factor; outrow++, inrow += 2) {
+    JSAMPROW out = output_data[outrow], in0 = input_data[inrow], in1 = input_data[inrow + 1];
+    JDIMENSION col = 0;
+    for (; col + 16 <= output_cols; col += 16) {
+      v128_t lo = wasm_i16x8_add(wasm_u16x8_extadd_pairwise_u8x16(wasm_v128_load(in0 + col * 2)),
+                                 wasm_u16x8_extadd_pairwise_u8x16(wasm_v128_load(in1 + col * 2)));
+      v128_t hi = wasm_i16x8_add(wasm_u16x8_extadd_pairwise_u8x16(wasm_v128_load(in0 + col * 2 + 16)),
+                                 wasm_u16x8_extadd_pairwise_u8x16(wasm_v128_load(in1 + col * 2 + 16)));
+      lo = wasm_u16x8_shr(wasm_i16x8_add(lo, bias), 2);
+      hi = wasm_u16x8_shr(wasm_i16x8_add(hi, bias), 2);
+      wasm_v128_store(out + col, wasm_u8x16_narrow_i16x8(lo, hi));
+    }
+    for (; col < output_cols; col += 8) {
+      v128_t sum = wasm_i16x8_add(wasm_u16x8_extadd_pairwise_u8x16(wasm_v128_load(in0 + col * 2)),
+                                  wasm_u16x8_extadd_pairwise_u8x16(wasm_v128_load(in1 + col * 2)));
+      sum = wasm_u16x8_shr(wasm_i16x8_add(sum, bias), 2);
+      wasm_v128_store64_lane(out + col, wasm_u8x16_narrow_i16x8(sum, sum), 0);
+    }
+  }
+}
 
 /* --- sample conversion --------------------------------------------------------------------- */
 
@@ -82,7 +239,6 @@ jsimd_convsamp(JSAMPARRAY sample_data, JDIMENSION start_col, DCTELEM *workspace)
 #define FIX_2_562915447  20995
 #define FIX_3_072711026  25172
 
-#define MUL(v, c)  wasm_i32x4_mul((v), wasm_i32x4_splat(c))
 /* DESCALE(x, n) = (x + 2^(n-1)) >> n, arithmetic. */
 #define DESCALE(v, n)  wasm_i32x4_shr(wasm_i32x4_add((v), wasm_i32x4_splat(1 << ((n) - 1))), (n))
 
