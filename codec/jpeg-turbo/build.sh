@@ -79,7 +79,7 @@ emcmake cmake ../src -G "Unix Makefiles" \
   -DENABLE_SHARED=0 -DENABLE_STATIC=1 \
   -DWITH_SIMD=0 -DWITH_TURBOJPEG=0 -DWITH_JAVA=0 \
   -DWITH_ARITH_ENC=0 -DWITH_ARITH_DEC=0 -DWITH_12BIT=0 \
-  -DCMAKE_SYSTEM_PROCESSOR=wasm32 >/dev/null
+  -DCMAKE_SYSTEM_PROCESSOR=wasm32 -DBUILD=debian-2.1.5-2 >/dev/null
 # CMake's size_t probe misreads the emscripten target (it reports 9): wasm32's size_t is 4 bytes.
 sed -i -E 's/^#define SIZEOF_SIZE_T .*/#define SIZEOF_SIZE_T  4/' jconfigint.h
 grep -q '^#define SIZEOF_SIZE_T  4$' jconfigint.h
