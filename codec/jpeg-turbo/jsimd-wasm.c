@@ -69,14 +69,14 @@ EXTERN(void) jsimd_quantize(JCOEFPTR, DCTELEM *, DCTELEM *);
 #define SCALEBITS    16
 #define CBCR_OFFSET  ((JLONG)CENTERJSAMPLE << SCALEBITS)
 #define ONE_HALF     ((JLONG)1 << (SCALEBITS - 1))
-#define FIX(x)       ((JLONG)((x) * (1L << SCALEBITS) + 0.5))
+#define YCC_FIX(x)       ((JLONG)((x) * (1L << SCALEBITS) + 0.5))
 
 /* jccolor.c's rgb_ycc_tab entries, as products: Y, Cb, Cr of one pixel (exactly the tables' sums). */
 static inline void ycc_scalar(int r, int g, int b, JSAMPLE *y, JSAMPLE *cb, JSAMPLE *cr)
 {
-  *y = (JSAMPLE)((FIX(0.29900) * r + FIX(0.58700) * g + FIX(0.11400) * b + ONE_HALF) >> SCALEBITS);
-  *cb = (JSAMPLE)((-FIX(0.16874) * r - FIX(0.33126) * g + FIX(0.50000) * b + CBCR_OFFSET + ONE_HALF - 1) >> SCALEBITS);
-  *cr = (JSAMPLE)((FIX(0.50000) * r - FIX(0.41869) * g - FIX(0.08131) * b + CBCR_OFFSET + ONE_HALF - 1) >> SCALEBITS);
+  *y = (JSAMPLE)((YCC_FIX(0.29900) * r + YCC_FIX(0.58700) * g + YCC_FIX(0.11400) * b + ONE_HALF) >> SCALEBITS);
+  *cb = (JSAMPLE)((-YCC_FIX(0.16874) * r - YCC_FIX(0.33126) * g + YCC_FIX(0.50000) * b + CBCR_OFFSET + ONE_HALF - 1) >> SCALEBITS);
+  *cr = (JSAMPLE)((YCC_FIX(0.50000) * r - YCC_FIX(0.41869) * g - YCC_FIX(0.08131) * b + CBCR_OFFSET + ONE_HALF - 1) >> SCALEBITS);
 }
 
 /* Four pixels, one per 32-bit lane as bytes R, G, B, (ignored): Y, Cb, Cr in 32-bit lanes. */
@@ -86,13 +86,13 @@ static inline void ycc4(v128_t px, v128_t *y, v128_t *cb, v128_t *cr)
   v128_t r = wasm_v128_and(px, mask);
   v128_t g = wasm_v128_and(wasm_u32x4_shr(px, 8), mask);
   v128_t b = wasm_v128_and(wasm_u32x4_shr(px, 16), mask);
-  *y = wasm_u32x4_shr(wasm_i32x4_add(wasm_i32x4_add(MUL(r, FIX(0.29900)), MUL(g, FIX(0.58700))),
-                                     wasm_i32x4_add(MUL(b, FIX(0.11400)), wasm_i32x4_splat(ONE_HALF))), SCALEBITS);
+  *y = wasm_u32x4_shr(wasm_i32x4_add(wasm_i32x4_add(MUL(r, YCC_FIX(0.29900)), MUL(g, YCC_FIX(0.58700))),
+                                     wasm_i32x4_add(MUL(b, YCC_FIX(0.11400)), wasm_i32x4_splat(ONE_HALF))), SCALEBITS);
   const v128_t offset = wasm_i32x4_splat(CBCR_OFFSET + ONE_HALF - 1);
-  *cb = wasm_u32x4_shr(wasm_i32x4_add(wasm_i32x4_add(MUL(r, -FIX(0.16874)), MUL(g, -FIX(0.33126))),
-                                      wasm_i32x4_add(MUL(b, FIX(0.50000)), offset)), SCALEBITS);
-  *cr = wasm_u32x4_shr(wasm_i32x4_add(wasm_i32x4_add(MUL(r, FIX(0.50000)), MUL(g, -FIX(0.41869))),
-                                      wasm_i32x4_add(MUL(b, -FIX(0.08131)), offset)), SCALEBITS);
+  *cb = wasm_u32x4_shr(wasm_i32x4_add(wasm_i32x4_add(MUL(r, -YCC_FIX(0.16874)), MUL(g, -YCC_FIX(0.33126))),
+                                      wasm_i32x4_add(MUL(b, YCC_FIX(0.50000)), offset)), SCALEBITS);
+  *cr = wasm_u32x4_shr(wasm_i32x4_add(wasm_i32x4_add(MUL(r, YCC_FIX(0.50000)), MUL(g, -YCC_FIX(0.41869))),
+                                      wasm_i32x4_add(MUL(b, -YCC_FIX(0.08131)), offset)), SCALEBITS);
 }
 
 /* 16 pixels given as four vectors of four: 16 bytes each of Y, Cb, Cr. */
@@ -239,8 +239,8 @@ jsimd_convsamp(JSAMPARRAY sample_data, JDIMENSION start_col, DCTELEM *workspace)
 #define FIX_2_562915447  20995
 #define FIX_3_072711026  25172
 
-/* DESCALE(x, n) = (x + 2^(n-1)) >> n, arithmetic. */
-#define DESCALE(v, n)  wasm_i32x4_shr(wasm_i32x4_add((v), wasm_i32x4_splat(1 << ((n) - 1))), (n))
+/* V_DESCALE(x, n) = (x + 2^(n-1)) >> n, arithmetic. */
+#define V_DESCALE(v, n)  wasm_i32x4_shr(wasm_i32x4_add((v), wasm_i32x4_splat(1 << ((n) - 1))), (n))
 
 /* Transposes an 8x8 block of 16-bit values held as 8 rows. */
 static inline void transpose8x8(v128_t *m)
@@ -322,21 +322,21 @@ static inline void fdct_pass(const v128_t *in, v128_t *out, int pass1)
   if (pass1) {
     out[0] = wasm_i32x4_shl(wasm_i32x4_add(tmp10, tmp11), PASS1_BITS);
     out[4] = wasm_i32x4_shl(wasm_i32x4_sub(tmp10, tmp11), PASS1_BITS);
-    out[2] = DESCALE(e2, CONST_BITS - PASS1_BITS);
-    out[6] = DESCALE(e6, CONST_BITS - PASS1_BITS);
-    out[7] = DESCALE(o7, CONST_BITS - PASS1_BITS);
-    out[5] = DESCALE(o5, CONST_BITS - PASS1_BITS);
-    out[3] = DESCALE(o3, CONST_BITS - PASS1_BITS);
-    out[1] = DESCALE(o1, CONST_BITS - PASS1_BITS);
+    out[2] = V_DESCALE(e2, CONST_BITS - PASS1_BITS);
+    out[6] = V_DESCALE(e6, CONST_BITS - PASS1_BITS);
+    out[7] = V_DESCALE(o7, CONST_BITS - PASS1_BITS);
+    out[5] = V_DESCALE(o5, CONST_BITS - PASS1_BITS);
+    out[3] = V_DESCALE(o3, CONST_BITS - PASS1_BITS);
+    out[1] = V_DESCALE(o1, CONST_BITS - PASS1_BITS);
   } else {
-    out[0] = DESCALE(wasm_i32x4_add(tmp10, tmp11), PASS1_BITS);
-    out[4] = DESCALE(wasm_i32x4_sub(tmp10, tmp11), PASS1_BITS);
-    out[2] = DESCALE(e2, CONST_BITS + PASS1_BITS);
-    out[6] = DESCALE(e6, CONST_BITS + PASS1_BITS);
-    out[7] = DESCALE(o7, CONST_BITS + PASS1_BITS);
-    out[5] = DESCALE(o5, CONST_BITS + PASS1_BITS);
-    out[3] = DESCALE(o3, CONST_BITS + PASS1_BITS);
-    out[1] = DESCALE(o1, CONST_BITS + PASS1_BITS);
+    out[0] = V_DESCALE(wasm_i32x4_add(tmp10, tmp11), PASS1_BITS);
+    out[4] = V_DESCALE(wasm_i32x4_sub(tmp10, tmp11), PASS1_BITS);
+    out[2] = V_DESCALE(e2, CONST_BITS + PASS1_BITS);
+    out[6] = V_DESCALE(e6, CONST_BITS + PASS1_BITS);
+    out[7] = V_DESCALE(o7, CONST_BITS + PASS1_BITS);
+    out[5] = V_DESCALE(o5, CONST_BITS + PASS1_BITS);
+    out[3] = V_DESCALE(o3, CONST_BITS + PASS1_BITS);
+    out[1] = V_DESCALE(o1, CONST_BITS + PASS1_BITS);
   }
 }
 
