@@ -12,6 +12,9 @@
  *     (LL&M, CONST_BITS 13, PASS1_BITS 2) on 4 x 32-bit lanes, so its output is bit-identical
  *   - jsimd_quantize: reciprocal multiplication with the divisor tables that jcdctmgr.c builds
  *     under WITH_SIMD (reciprocal, correction, scale), as the SSE2 and Neon versions do
+ *   - jsimd_huff_encode_one_block: baseline Huffman coding of one block (14 %) with a 64-bit bit
+ *     buffer (wasm32's size_t limits the C encoder to 32) and a bitmap of the non-zero
+ *     coefficients, so that runs of zeros are skipped with ctz instead of tested one by one
  * Everything else answers "no SIMD" through jsimd_none.c's stubs (renamed below), so the C code
  * runs. The library is compiled with WITH_SIMD defined (16-bit DCTELEM, the SIMD divisor layout).
  *
@@ -26,6 +29,8 @@
 #define jsimd_rgb_ycc_convert jsimd_none_rgb_ycc_convert
 #define jsimd_can_h2v2_downsample jsimd_none_can_h2v2_downsample
 #define jsimd_h2v2_downsample jsimd_none_h2v2_downsample
+#define jsimd_can_huff_encode_one_block jsimd_none_can_huff_encode_one_block
+#define jsimd_huff_encode_one_block jsimd_none_huff_encode_one_block
 #define jsimd_can_convsamp jsimd_none_can_convsamp
 #define jsimd_convsamp jsimd_none_convsamp
 #define jsimd_can_fdct_islow jsimd_none_can_fdct_islow
@@ -37,6 +42,8 @@
 #undef jsimd_rgb_ycc_convert
 #undef jsimd_can_h2v2_downsample
 #undef jsimd_h2v2_downsample
+#undef jsimd_can_huff_encode_one_block
+#undef jsimd_huff_encode_one_block
 #undef jsimd_can_convsamp
 #undef jsimd_convsamp
 #undef jsimd_can_fdct_islow
@@ -44,6 +51,8 @@
 #undef jsimd_can_quantize
 #undef jsimd_quantize
 
+#include <limits.h>
+#include <string.h>
 #include <wasm_simd128.h>
 
 #if !defined(WITH_SIMD) || BITS_IN_JSAMPLE != 8 || DCTSIZE != 8
@@ -57,6 +66,8 @@ EXTERN(int) jsimd_can_rgb_ycc(void);
 EXTERN(void) jsimd_rgb_ycc_convert(j_compress_ptr, JSAMPARRAY, JSAMPIMAGE, JDIMENSION, int);
 EXTERN(int) jsimd_can_h2v2_downsample(void);
 EXTERN(void) jsimd_h2v2_downsample(j_compress_ptr, jpeg_component_info *, JSAMPARRAY, JSAMPARRAY);
+EXTERN(int) jsimd_can_huff_encode_one_block(void);
+EXTERN(JOCTET *) jsimd_huff_encode_one_block(void *, JOCTET *, JCOEFPTR, int, c_derived_tbl *, c_derived_tbl *);
 EXTERN(int) jsimd_can_convsamp(void);
 EXTERN(void) jsimd_convsamp(JSAMPARRAY, JDIMENSION, DCTELEM *);
 EXTERN(int) jsimd_can_fdct_islow(void);
@@ -404,4 +415,127 @@ jsimd_quantize(JCOEFPTR coef_block, DCTELEM *divisors, DCTELEM *workspace)
     /* (q ^ sign) - sign negates where x was negative. */
     wasm_v128_store(coef_block + i, wasm_i16x8_sub(wasm_v128_xor(q, sign), sign));
   }
+}
+
+/* --- Huffman coding of one block ------------------------------------------------------------ */
+
+/* jchuff.c's working_state and savable_state, which it passes to this hook as void *. Under
+ * WITH_SIMD on a non-Arm target its SIMD bit buffer is 64 bits, free_bits counting free bits. */
+typedef struct {
+  union {
+    size_t c;
+    unsigned long long simd;
+  } put_buffer;
+  int free_bits;
+  int last_dc_val[MAX_COMPS_IN_SCAN];
+} jt_savable_state;
+
+typedef struct {
+  JOCTET *next_output_byte;
+  size_t free_in_buffer;
+  jt_savable_state cur;
+  j_compress_ptr cinfo;
+  int simd;
+} jt_working_state;
+
+#define NBITS(x)  ((x) ? 32 - __builtin_clz((unsigned int)(x)) : 0)
+
+/* jchuff.c's EMIT_BYTE, FLUSH, PUT_BITS and PUT_CODE for BIT_BUF_SIZE 64. */
+#define EMIT_BYTE(b) { \
+  buffer[0] = (JOCTET)(b); \
+  buffer[1] = 0; \
+  buffer -= -2 + ((JOCTET)(b) < 0xFF); \
+}
+
+#define FLUSH64() { \
+  if (put_buffer & 0x8080808080808080ULL & ~(put_buffer + 0x0101010101010101ULL)) { \
+    EMIT_BYTE(put_buffer >> 56) EMIT_BYTE(put_buffer >> 48) \
+    EMIT_BYTE(put_buffer >> 40) EMIT_BYTE(put_buffer >> 32) \
+    EMIT_BYTE(put_buffer >> 24) EMIT_BYTE(put_buffer >> 16) \
+    EMIT_BYTE(put_buffer >> 8) EMIT_BYTE(put_buffer) \
+  } else { \
+    unsigned long long be = __builtin_bswap64(put_buffer); \
+    memcpy(buffer, &be, 8); \
+    buffer += 8; \
+  } \
+}
+
+#define PUT_BITS(code, size) { \
+  free_bits -= (size); \
+  if (free_bits < 0) { \
+    put_buffer = (put_buffer << ((size) + free_bits)) | ((code) >> -free_bits); \
+    FLUSH64() \
+    free_bits += 64; \
+    put_buffer = (code); \
+  } else { \
+    put_buffer = (put_buffer << (size)) | (code); \
+  } \
+}
+
+#define PUT_CODE(code, size) { \
+  temp &= (1 << nbits) - 1; \
+  temp |= (int)(code) << nbits; \
+  nbits += (size); \
+  PUT_BITS(temp, nbits) \
+}
+
+GLOBAL(int)
+jsimd_can_huff_encode_one_block(void)
+{
+  return sizeof(JCOEF) == 2;
+}
+
+GLOBAL(JOCTET *)
+jsimd_huff_encode_one_block(void *state_, JOCTET *buffer, JCOEFPTR block, int last_dc_val,
+                            c_derived_tbl *dctbl, c_derived_tbl *actbl)
+{
+  jt_working_state *state = (jt_working_state *)state_;
+  unsigned long long put_buffer = state->cur.put_buffer.simd;
+  int free_bits = state->cur.free_bits;
+  int temp, nbits;
+
+  /* The coefficients in zigzag order, and a bitmap of the non-zero ones (bit k: zigzag k). */
+  JCOEF zz[DCTSIZE2] __attribute__((aligned(16)));
+  for (int k = 0; k < DCTSIZE2; k++) zz[k] = block[jpeg_natural_order[k]];
+  unsigned long long nonzero = 0;
+  const v128_t zero = wasm_i16x8_splat(0);
+  for (int i = 0; i < DCTSIZE2 / 8; i++) {
+    v128_t v = wasm_v128_load(zz + i * 8);
+    nonzero |= (unsigned long long)wasm_i16x8_bitmask(wasm_i16x8_ne(v, zero)) << (i * 8);
+  }
+
+  /* DC: the difference, as jchuff.c codes it. */
+  temp = block[0] - last_dc_val;
+  nbits = temp >> (CHAR_BIT * sizeof(int) - 1);
+  temp += nbits;
+  nbits ^= temp;
+  nbits = NBITS(nbits);
+  PUT_CODE(dctbl->ehufco[nbits], dctbl->ehufsi[nbits])
+
+  /* AC: one code per non-zero coefficient, with ZRL (0xF0) for each 16 zeros before it. */
+  unsigned long long ac = nonzero & ~1ULL;
+  int last = 0;
+  while (ac) {
+    int k = __builtin_ctzll(ac);
+    ac &= ac - 1;
+    int run = k - last - 1;
+    last = k;
+    while (run >= 16) {
+      PUT_BITS(actbl->ehufco[0xf0], actbl->ehufsi[0xf0])
+      run -= 16;
+    }
+    temp = zz[k];
+    nbits = temp >> (CHAR_BIT * sizeof(int) - 1);
+    temp += nbits;
+    nbits ^= temp;
+    nbits = NBITS(nbits);
+    int symbol = (run << 4) + nbits;
+    PUT_CODE(actbl->ehufco[symbol], actbl->ehufsi[symbol])
+  }
+  /* End of block unless the last coefficient was non-zero. */
+  if (last != DCTSIZE2 - 1) PUT_BITS(actbl->ehufco[0], actbl->ehufsi[0])
+
+  state->cur.put_buffer.simd = put_buffer;
+  state->cur.free_bits = free_bits;
+  return buffer;
 }
