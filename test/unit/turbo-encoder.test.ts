@@ -114,6 +114,23 @@ describe("turbo-encoder: formats and sizes, decoded again by @jsquash/jpeg", () 
     }
   });
 
+  it("white noise at q100, q50 and q1 (long codes, 0xFF stuffing, output buffer growth) matches the C build too", () => {
+    let state = 12345;
+    const noise = new Uint8Array(320 * 240 * 4).map(() => {
+      state ^= state << 13;
+      state >>>= 0;
+      state ^= state >>> 17;
+      state ^= state << 5;
+      state >>>= 0;
+      return state & 255;
+    });
+    const golden: Record<number, [number, string]> = { 100: [152_574, "8ebb8d434900850d"], 50: [32_107, "f3abec1be47b6065"], 1: [4_076, "67adcacea9e1a90e"] };
+    for (const [quality, [length, hash]] of Object.entries(golden)) {
+      const jpeg = encode(noise, 320, 240, "RGBA", Number(quality));
+      expect([jpeg.length, createHash("sha256").update(jpeg).digest("hex").slice(0, 16)], `q${quality}`).toEqual([length, hash]);
+    }
+  });
+
   it("RGBA and RGB24 of the same pixels give the same JPEG", () => {
     const frame = smoothFrame(640, 480);
     expect(encode(frame.rgba, 640, 480, "RGBA", 75)).toEqual(encode(frame.rgb, 640, 480, "RGB24", 75));
