@@ -1,5 +1,6 @@
 /**
- * Baseline JPEG encoding with libjpeg-turbo compiled to WASM (codec/jpeg-turbo: build.sh, wrapper.c).
+ * Baseline JPEG encoding with libjpeg-turbo compiled to WASM (codec/jpeg-turbo: build.sh, wrapper.c,
+ * jsimd-wasm.c). This software is based in part on the work of the Independent JPEG Group.
  * Plain TypeScript with no Workers imports: the Worker passes the module that wrangler compiled from
  * `import turboWasm from "./jpeg-turbo.wasm"`, and Node passes `new WebAssembly.Module(bytes)`.
  *
