@@ -1,6 +1,8 @@
 /** Small helpers for the benchmarks: timing loops and aligned side-by-side tables. */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 
 export function timeMs(iterations: number, fn: () => unknown): number {
   fn(); // warm-up
@@ -36,4 +38,38 @@ export async function loadJsquashWasm(path: "enc/mozjpeg_enc.wasm" | "dec/mozjpe
   const require = createRequire(import.meta.url);
   const file = require.resolve(`@jsquash/jpeg/codec/${path}`);
   return WebAssembly.compile(readFileSync(file));
+}
+
+/** The project's root directory (benchmarks run from a bundle under node_modules/.cache). */
+export function projectRoot(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
+    const manifest = join(dir, "package.json");
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, "utf8")) as { name?: string }).name === "deepfake-edge") return dir;
+    if (dirname(dir) === dir) throw new Error("bench: project root not found");
+  }
+}
+
+/** BENCH_SMOKE=1: every benchmark runs a few iterations only, to check that it still runs. */
+export const SMOKE = process.env.BENCH_SMOKE === "1";
+
+/**
+ * ms per call as the median over `rounds` rounds of `perRound` calls each (after one warm-up call):
+ * steadier than one long loop on a small shared machine, where another process can take a core
+ * for a while. Rounds of several timings may be interleaved by calling this per round.
+ */
+export async function medianMs(rounds: number, perRound: number, fn: () => unknown): Promise<number> {
+  await fn();
+  const samples: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const start = performance.now();
+    for (let i = 0; i < perRound; i++) await fn();
+    samples.push((performance.now() - start) / perRound);
+  }
+  return median(samples);
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
