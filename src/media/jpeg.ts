@@ -1,28 +1,27 @@
 /**
- * JPEG encoding and decoding in WASM (@jsquash/jpeg, mozjpeg). The modules are compiled by wrangler
- * from the `.wasm` imports and instantiated once per isolate, on first use.
+ * JPEG in WASM. Encoding: libjpeg-turbo built for WASM SIMD (./codec/jpeg-turbo.wasm, see
+ * codec/jpeg-turbo/), baseline 4:2:0 at the configured quality, straight from RGBA, RGB24 or I420.
+ * Decoding (the simulator's check only): @jsquash/jpeg (mozjpeg). The modules are compiled by
+ * wrangler from the `.wasm` imports and instantiated once per isolate, on first use.
+ * This software is based in part on the work of the Independent JPEG Group.
  */
-import encode, { init as initEncoder } from "@jsquash/jpeg/encode.js";
 import decode, { init as initDecoder } from "@jsquash/jpeg/decode.js";
-import encoderWasm from "@jsquash/jpeg/codec/enc/mozjpeg_enc.wasm";
 import decoderWasm from "@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm";
+import turboWasm from "./codec/jpeg-turbo.wasm";
+import { encode as encodeTurbo, init as initTurbo } from "./codec/turbo-encoder.js";
 import { JPEG_DECODE_TIMEOUT_MS } from "../config/limits.js";
 import { readJpegHeader } from "./jpeg-markers.js";
+import type { RawPixelFormat } from "../protocol/frames.js";
 
 type InitWithModule = (module: WebAssembly.Module) => Promise<void>;
 
-let encoderReady: Promise<void> | undefined;
 let decoderReady: Promise<void> | undefined;
 
-/** Encodes RGBA pixels as a baseline JPEG (progressive off: ~2.5x faster, ~3 % larger). */
-export async function encodeJpeg(rgba: Uint8ClampedArray, width: number, height: number, quality: number): Promise<Uint8Array> {
-  encoderReady ??= (initEncoder as unknown as InitWithModule)(encoderWasm);
-  await encoderReady;
-  // The encoder reads only data/width/height; workerd has no ImageData constructor.
-  const image = { data: rgba, width, height, colorSpace: "srgb" } as unknown as Parameters<typeof encode>[0];
-  return new Uint8Array(await encode(image, { quality, progressive: false }));
+/** Encodes raw pixels (validated by the caller) as a baseline JPEG. Synchronous inside; ~4 ms at 640x480. */
+export async function encodeJpeg(pixels: Uint8Array, width: number, height: number, format: RawPixelFormat, quality: number): Promise<Uint8Array> {
+  initTurbo(turboWasm);
+  return encodeTurbo(pixels, width, height, format, quality);
 }
-
 
 /**
  * Decodes a JPEG, throwing when it is not a decodable image. Returns its dimensions.

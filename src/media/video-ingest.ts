@@ -1,16 +1,17 @@
 /**
  * The video path of one participant (DESIGN.md §2): source filter -> validation -> adaptive sampler
- * -> pixel conversion -> JPEG. Pure: the JPEG encoder is injected, so it runs in Node tests with the
- * same WASM codec.
+ * -> JPEG (the encoder takes RGBA, RGB24 and I420 as they are). Pure: the JPEG encoder is injected,
+ * so it runs in Node tests with the same WASM codec.
  */
 import type { ClientInput } from "../protocol/client-messages.js";
 import { ClientInputError } from "../protocol/client-messages.js";
 import { readJpegHeader } from "./jpeg-markers.js";
 import { TrackSamplers } from "../shared/sampler.js";
-import { expectedByteLength, toRgba, validateDimensions, type FrameLimits } from "./pixels.js";
+import { expectedByteLength, validateDimensions, type FrameLimits, type RawPixelFormat } from "../protocol/frames.js";
 
 export type VideoFrameInput = Extract<ClientInput, { kind: "video" }>;
-export type JpegEncoder = (rgba: Uint8ClampedArray, width: number, height: number, quality: number) => Promise<Uint8Array>;
+/** Encodes raw pixels of a validated frame as a baseline JPEG (src/media/jpeg.ts). */
+export type JpegEncoder = (pixels: Uint8Array, width: number, height: number, format: RawPixelFormat, quality: number) => Promise<Uint8Array>;
 
 export interface VideoIngestOptions {
   fps: number;
@@ -36,11 +37,7 @@ export type VideoOutcome =
 
 export class VideoIngest {
   readonly #samplers: TrackSamplers;
-  /**
-   * Conversion buffer shared by the participant's tracks, grown to the largest frame converted and
-   * reused: no per-frame allocation. One frame is converted and encoded at a time.
-   */
-  #scratch: Uint8ClampedArray | null = null;
+  /** One frame of the participant is encoded at a time (its pixels are copied once, into the encoder's reused WASM buffer). */
   #encoding = false;
 
   constructor(private readonly options: VideoIngestOptions) {
@@ -58,7 +55,6 @@ export class VideoIngest {
 
   forgetTrack(trackId: string): void {
     this.#samplers.forget(trackId);
-    if (this.#samplers.size === 0) this.#scratch = null;
   }
 
   /**
@@ -106,30 +102,14 @@ export class VideoIngest {
     this.#encoding = true;
     try {
       await this.options.beforeEncode?.();
-      let rgba: Uint8ClampedArray;
-      try {
-        rgba = toRgba(frame.format, frame.width, frame.height, frame.data, this.options.limits, this.#scratchFor(frame));
-      } catch (err) {
-        throw asClientError(err);
-      }
-      const data = await this.options.encode(rgba, frame.width, frame.height, this.options.jpegQuality);
+      const data = await this.options.encode(frame.data, frame.width, frame.height, frame.format, this.options.jpegQuality);
       return { kind: "jpeg", trackId: frame.trackId, data, passthrough: false };
     } finally {
       this.#encoding = false;
     }
   }
 
-  /** Bytes held by the conversion buffer (for the memory figures). */
-  get scratchBytes(): number {
-    return this.#scratch?.byteLength ?? 0;
-  }
 
-  #scratchFor(frame: VideoFrameInput): Uint8ClampedArray | undefined {
-    if (frame.format === "RGBA") return undefined; // encoded straight from the message, no copy
-    const bytes = frame.width * frame.height * 4;
-    if (!this.#scratch || this.#scratch.byteLength < bytes) this.#scratch = new Uint8ClampedArray(bytes);
-    return this.#scratch;
-  }
 }
 
 function asClientError(err: unknown): Error {

@@ -226,7 +226,8 @@ describe("DetectionState", () => {
             const closed = model.get(op.trackId);
             const before = s.level;
             const tr = s.closeTrack(op.trackId, nowMs);
-            for (const [id, t] of model) if (nowMs - t.lastMs >= TTL_MS) model.delete(id);
+            // Closing an unknown track changes nothing; otherwise the expired ones go with it.
+            if (closed !== undefined) for (const [id, t] of model) if (nowMs - t.lastMs >= TTL_MS) model.delete(id);
             model.delete(op.trackId);
             const remaining = [...model.values()].filter((t) => t.level !== null);
             if (closed !== undefined && closed.level !== null && remaining.length > 0) {

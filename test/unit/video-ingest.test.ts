@@ -1,13 +1,13 @@
 /**
  * The video path (DESIGN.md §2, §3, §5): source filter -> validation -> sampler -> pixel
- * conversion -> JPEG, with the REAL mozjpeg WASM encoder (the same codec the Worker uses), and the
+ * conversion -> JPEG, with the REAL libjpeg-turbo WASM encoder (the same codec the Worker uses), and the
  * output decoded again to check what Dataspike would see.
  */
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import encode, { init as initEncoder } from "@jsquash/jpeg/encode.js";
 import decode, { init as initDecoder } from "@jsquash/jpeg/decode.js";
+import { encode as encodeTurbo, init as initTurbo } from "../../src/media/codec/turbo-encoder";
 import { VideoIngest, type JpegEncoder, type VideoFrameInput, type VideoIngestOptions } from "../../src/media/video-ingest";
 import { readJpegHeader } from "../../src/media/jpeg-markers";
 import { ClientInputError } from "../../src/protocol/client-messages";
@@ -20,15 +20,12 @@ async function compile(specifier: string): Promise<WebAssembly.Module> {
 }
 
 beforeAll(async () => {
-  await (initEncoder as unknown as InitWithModule)(await compile("@jsquash/jpeg/codec/enc/mozjpeg_enc.wasm"));
+  initTurbo(new WebAssembly.Module(readFileSync(new URL("../../src/media/codec/jpeg-turbo.wasm", import.meta.url))));
   await (initDecoder as unknown as InitWithModule)(await compile("@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm"));
 });
 
-/** Same call as src/media/jpeg.ts encodeJpeg, with the module loaded from node_modules. */
-const encodeJpeg: JpegEncoder = async (rgba, width, height, quality) => {
-  const image = { data: rgba, width, height, colorSpace: "srgb" } as unknown as ImageData;
-  return new Uint8Array(await encode(image, { quality, progressive: false }));
-};
+/** Same call as src/media/jpeg.ts encodeJpeg, with the module loaded from the file. */
+const encodeJpeg: JpegEncoder = async (pixels, width, height, format, quality) => encodeTurbo(pixels, width, height, format, quality);
 
 async function decodeJpeg(bytes: Uint8Array): Promise<{ width: number; height: number; data: Uint8ClampedArray }> {
   const image = await decode(bytes.slice().buffer);
@@ -179,7 +176,7 @@ describe("validation before sampling", () => {
     // Right markers, but no frame header or scan: still refused.
     const hollow = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x04, 0x00, 0x00, 0xff, 0xd9]);
     expect((await clientError(video.process(frame({ format: "JPEG", data: hollow }), 0))).code).toBe("bad_jpeg");
-    const jpeg = await encodeJpeg(new Uint8ClampedArray(rgba(8, 8, [9, 9, 9])), 8, 8, 75);
+    const jpeg = await encodeJpeg(new Uint8Array(rgba(8, 8, [9, 9, 9])), 8, 8, "RGBA", 75);
     expect(await video.process(frame({ format: "JPEG", data: jpeg }), 0)).toMatchObject({ kind: "jpeg", passthrough: true });
   });
 });
@@ -205,7 +202,7 @@ describe("sampling", () => {
   });
 
   it("JPEG pass-through is sampled too and never re-encoded", async () => {
-    const jpeg = await encodeJpeg(new Uint8ClampedArray(rgba(8, 8, [9, 9, 9])), 8, 8, 75);
+    const jpeg = await encodeJpeg(new Uint8Array(rgba(8, 8, [9, 9, 9])), 8, 8, "RGBA", 75);
     const video = ingest({ fps: 1, toleranceRatio: 0 });
     const outcomes = [];
     for (let t = 0; t < 2000; t += 250) outcomes.push(await video.process(frame({ format: "JPEG", width: 0, height: 0, data: jpeg }), t));
@@ -255,7 +252,7 @@ describe("track limit", () => {
   });
 });
 
-describe("JPEG output (real mozjpeg WASM)", () => {
+describe("JPEG output (real libjpeg-turbo WASM)", () => {
   it("RGB24 -> a baseline JPEG of the same size and colours (left and right halves)", async () => {
     const video = ingest({ jpegQuality: 90 });
     const left = [200, 40, 90];
@@ -265,8 +262,9 @@ describe("JPEG output (real mozjpeg WASM)", () => {
     if (outcome.kind !== "jpeg") throw new Error("unreachable");
     expect(readJpegHeader(outcome.data)).toEqual({ width: 64, height: 48, progressive: false });
     expect([...outcome.data.subarray(-2)]).toEqual([0xff, 0xd9]); // EOI
-    expect(encodeSpy).toHaveBeenCalledWith(expect.any(Uint8ClampedArray), 64, 48, 90);
-    expect(encodeSpy.mock.calls[0]![0].byteLength).toBe(64 * 48 * 4);
+    // RGB24 goes to the encoder as it is: no conversion to RGBA on the way.
+    expect(encodeSpy).toHaveBeenCalledWith(expect.any(Uint8Array), 64, 48, "RGB24", 90);
+    expect(encodeSpy.mock.calls[0]![0].byteLength).toBe(64 * 48 * 3);
     const image = await decodeJpeg(outcome.data);
     expect([image.width, image.height]).toEqual([64, 48]);
     expectColourNear(meanRgb(image, 4, 28), left);
@@ -300,7 +298,7 @@ describe("JPEG output (real mozjpeg WASM)", () => {
   });
 
   it("JPEG pass-through returns the exact same bytes", async () => {
-    const jpeg = await encodeJpeg(new Uint8ClampedArray(rgba(24, 16, [1, 2, 3], [200, 100, 50])), 24, 16, 75);
+    const jpeg = await encodeJpeg(new Uint8Array(rgba(24, 16, [1, 2, 3], [200, 100, 50])), 24, 16, "RGBA", 75);
     const video = ingest();
     const outcome = await video.process(frame({ format: "JPEG", width: 24, height: 16, data: jpeg, trackId: "cam" }), 0);
     expect(outcome).toEqual({ kind: "jpeg", trackId: "cam", data: jpeg, passthrough: true });
