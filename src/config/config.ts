@@ -4,6 +4,7 @@
  */
 import {
   AUDIO_INTERVAL_S,
+  CONNECT_TOKEN_SECRET_MIN_CHARS,
   DEFAULT_DATASPIKE_WS_URL,
   QUEUE_MAX_AGE_S,
   QUEUE_MAX_BYTES,
@@ -30,7 +31,14 @@ export interface Config {
   dataspikeApiKey: string;
   dataspikeWsUrl: string;
   connectTokenSecret: string | null;
+  /** The secret being rotated out: still verifies connect tokens, never signs them. */
+  connectTokenSecretPrevious: string | null;
   adminApiKey: string | null;
+  /**
+   * True when any secret is set (API key, token secrets, admin key, webhook secrets): then the
+   * admin key is required for management routes and token minting, even in development mode.
+   */
+  secretsConfigured: boolean;
   video: { normalFps: number; burstFps: number; jpegQuality: number; maxWidth: number; maxHeight: number };
   /** Largest client message accepted, in bytes (see maxClientMessageBytes). */
   maxClientMessageBytes: number;
@@ -55,6 +63,8 @@ export interface ConfigVars extends WebhookVars {
   DATASPIKE_WS_URL?: string;
   /** Secret used to sign and verify HS256 connect tokens. */
   CONNECT_TOKEN_SECRET?: string;
+  /** During a rotation: the old secret, which still verifies tokens (never signs). */
+  CONNECT_TOKEN_SECRET_PREVIOUS?: string;
   /** Secret bearer key for management routes (tokens, snapshots, history, deletes). */
   ADMIN_API_KEY?: string;
   VIDEO_NORMAL_FPS?: string;
@@ -80,6 +90,26 @@ export class ConfigError extends Error {
   }
 }
 
+/** Every secret var: when any is set, management routes need the admin key in every mode. */
+export const SECRET_VARS = [
+  "DATASPIKE_API_KEY",
+  "CONNECT_TOKEN_SECRET",
+  "CONNECT_TOKEN_SECRET_PREVIOUS",
+  "ADMIN_API_KEY",
+  "WEBHOOK_SECRET",
+  "WEBHOOK_SECRET_PREVIOUS",
+] as const;
+
+/**
+ * The webhook parser quotes what it refused (a webhook URL can itself be a credential): every
+ * quoted value is replaced, so a problem names the setting and the rule but never the value. Quoted
+ * examples ("e.g. …", "like …") stay.
+ */
+function webhookProblems(err: unknown): string[] {
+  const text = (err instanceof Error ? err.message : String(err)).replace(/^Invalid webhook configuration: /, "");
+  return text.split("; ").map((problem) => problem.replace(/(e\.g\. |like )?"(?:[^"\\]|\\.)*"/g, (quoted, example: string | undefined) => (example ? quoted : "<value hidden>")));
+}
+
 /** The fixed key the participant object presents to the built-in simulator. */
 export const SIMULATOR_API_KEY = "simulator-dev-key";
 
@@ -95,14 +125,15 @@ export function parseConfig(vars: ConfigVars): Config {
     if (raw === undefined || raw.trim() === "") return fallback;
     const value = Number(raw);
     if (!Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
-      problems.push(`${name}=${JSON.stringify(raw)} must be ${integer ? "an integer" : "a number"} in [${min}, ${max}]`);
+      // Names the setting, never its value: /healthz is public.
+      problems.push(`${name} must be ${integer ? "an integer" : "a number"} in [${min}, ${max}]`);
       return fallback;
     }
     return value;
   };
 
   const devModeRaw = (vars.DEV_MODE ?? "").trim().toLowerCase();
-  if (!["", "true", "false"].includes(devModeRaw)) problems.push(`DEV_MODE=${JSON.stringify(vars.DEV_MODE)} must be "true" or "false"`);
+  if (!["", "true", "false"].includes(devModeRaw)) problems.push(`DEV_MODE must be "true" or "false"`);
   const devMode = devModeRaw === "true";
   const apiKey = (vars.DATASPIKE_API_KEY ?? "").trim();
   const simulated = devMode && apiKey === "";
@@ -112,30 +143,36 @@ export function parseConfig(vars: ConfigVars): Config {
     const url = new URL(wsUrl);
     if (!["ws:", "wss:", "http:", "https:"].includes(url.protocol)) throw new Error("bad scheme");
   } catch {
-    problems.push(`DATASPIKE_WS_URL=${JSON.stringify(wsUrl)} must be a ws(s):// or http(s):// URL`);
+    problems.push("DATASPIKE_WS_URL must be a ws(s):// or http(s):// URL");
   }
 
   const connectTokenSecret = (vars.CONNECT_TOKEN_SECRET ?? "").trim() || null;
+  const connectTokenSecretPrevious = (vars.CONNECT_TOKEN_SECRET_PREVIOUS ?? "").trim() || null;
   const adminApiKey = (vars.ADMIN_API_KEY ?? "").trim() || null;
+  const secretsConfigured = SECRET_VARS.some((name) => ((vars as Record<string, unknown>)[name] ?? "").toString().trim() !== "");
   if (!devMode) {
     // Fail closed: production needs every secret.
     if (!apiKey) problems.push("DATASPIKE_API_KEY is not set (set it with `wrangler secret put DATASPIKE_API_KEY`, or DEV_MODE=true for the simulator)");
     if (!connectTokenSecret) problems.push("CONNECT_TOKEN_SECRET is not set (`wrangler secret put CONNECT_TOKEN_SECRET`)");
     if (!adminApiKey) problems.push("ADMIN_API_KEY is not set (`wrangler secret put ADMIN_API_KEY`)");
   }
-  if (connectTokenSecret && connectTokenSecret.length < 16) problems.push("CONNECT_TOKEN_SECRET must be at least 16 characters");
+  if (connectTokenSecret && connectTokenSecret.length < CONNECT_TOKEN_SECRET_MIN_CHARS) problems.push(`CONNECT_TOKEN_SECRET must be at least ${CONNECT_TOKEN_SECRET_MIN_CHARS} characters`);
+  if (connectTokenSecretPrevious && connectTokenSecretPrevious.length < CONNECT_TOKEN_SECRET_MIN_CHARS) {
+    problems.push(`CONNECT_TOKEN_SECRET_PREVIOUS must be at least ${CONNECT_TOKEN_SECRET_MIN_CHARS} characters`);
+  }
+  if (connectTokenSecretPrevious && !connectTokenSecret) problems.push("CONNECT_TOKEN_SECRET_PREVIOUS is set without CONNECT_TOKEN_SECRET (the new secret signs; the previous one only verifies)");
 
   const normalFps = num("VIDEO_NORMAL_FPS", VIDEO_NORMAL_FPS, 0, 30);
   const burstFps = num("VIDEO_BURST_FPS", VIDEO_BURST_FPS, 0, 30);
   const initialMs = num("RECONNECT_INITIAL_MS", RECONNECT_INITIAL_MS, 10, 600_000, true);
   const maxMs = num("RECONNECT_MAX_MS", RECONNECT_MAX_MS, 10, 3_600_000, true);
-  if (maxMs < initialMs) problems.push(`RECONNECT_MAX_MS (${maxMs}) must be >= RECONNECT_INITIAL_MS (${initialMs})`);
+  if (maxMs < initialMs) problems.push("RECONNECT_MAX_MS must be >= RECONNECT_INITIAL_MS");
 
   let webhooks: WebhookConfig = { urls: [], secretKey: null, scheduleMs: [], timeoutMs: 0 };
   try {
     webhooks = parseWebhookConfig(vars);
   } catch (err) {
-    problems.push(err instanceof Error ? err.message : String(err));
+    problems.push(...webhookProblems(err));
   }
 
   const maxWidth = num("VIDEO_MAX_WIDTH", VIDEO_MAX_WIDTH, 16, 7680, true);
@@ -147,7 +184,9 @@ export function parseConfig(vars: ConfigVars): Config {
     dataspikeApiKey: simulated ? SIMULATOR_API_KEY : apiKey,
     dataspikeWsUrl: wsUrl,
     connectTokenSecret,
+    connectTokenSecretPrevious,
     adminApiKey,
+    secretsConfigured,
     video: {
       normalFps,
       burstFps,

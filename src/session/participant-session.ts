@@ -11,6 +11,7 @@ import { MAX_CLIENTS_PER_PARTICIPANT, parseConfig, type Config, type ConfigVars 
 import type { Level } from "../detection/state-machine.js";
 import { encodeJpeg } from "../media/jpeg.js";
 import type { DeepfakeAlert, ServerEvent } from "../protocol/events.js";
+import { protocolHeaders } from "../protocol/subprotocol.js";
 import { jsonError, refuse, type Answer } from "../shared/http.js";
 import { errorMessage, log } from "../shared/log.js";
 import { connectUpstream, type SimulatorNamespace } from "../upstream/dial.js";
@@ -182,7 +183,7 @@ export class ParticipantSession extends DurableObject<SessionEnv> {
     log("info", "client joined", { participant: participantId, role, clients: this.ctx.getWebSockets().length, simulated: this.#config.simulated });
     if (role === "client") sendEvent(server, readyEvent(participantId, live.detection.level, this.#config, info) satisfies ServerEvent);
     if (role === "client" && this.#link.status === "connected") sendEvent(server, { type: "upstream", status: "connected" } satisfies ServerEvent);
-    return new Response(null, { status: 101, webSocket: client });
+    return new Response(null, { status: 101, webSocket: client, headers: protocolHeaders(request.headers) });
   }
 
   #commit(alert: DeepfakeAlert, nowMs: number): void {
