@@ -19,6 +19,7 @@ export const COUNTER_NAMES = [
   "dropped_by_queue",
   "dropped_stale",
   "bad_messages",
+  "rate_limited",
   "results",
   "results_unknown",
   "results_misrouted",
