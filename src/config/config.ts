@@ -14,6 +14,7 @@ import {
   RECONNECT_MAX_MS,
   RETENTION_HOURS,
   UPSTREAM_IDLE_CLOSE_MS,
+  UPSTREAM_STALL_TIMEOUT_MS,
   VIDEO_BURST_FPS,
   VIDEO_JPEG_QUALITY,
   VIDEO_MAX_HEIGHT,
@@ -47,6 +48,8 @@ export interface Config {
   queue: { maxItems: number; maxBytes: number; maxAgeMs: number };
   reconnect: { initialMs: number; maxMs: number; jitterRatio: number };
   upstreamIdleCloseMs: number;
+  /** 0 = never treat a silent upstream as stalled. */
+  upstreamStallTimeoutMs: number;
   webhooks: WebhookConfig;
   retentionMs: number;
 }
@@ -80,6 +83,7 @@ export interface ConfigVars extends WebhookVars {
   RECONNECT_MAX_MS?: string;
   RECONNECT_JITTER_RATIO?: string;
   UPSTREAM_IDLE_CLOSE_MS?: string;
+  UPSTREAM_STALL_TIMEOUT_MS?: string;
   RETENTION_HOURS?: string;
 }
 
@@ -203,6 +207,7 @@ export function parseConfig(vars: ConfigVars): Config {
     },
     reconnect: { initialMs, maxMs, jitterRatio: num("RECONNECT_JITTER_RATIO", RECONNECT_JITTER_RATIO, 0, 1) },
     upstreamIdleCloseMs: num("UPSTREAM_IDLE_CLOSE_MS", UPSTREAM_IDLE_CLOSE_MS, 0, 3_600_000, true),
+    upstreamStallTimeoutMs: num("UPSTREAM_STALL_TIMEOUT_MS", UPSTREAM_STALL_TIMEOUT_MS, 0, 3_600_000, true),
     webhooks,
     retentionMs: num("RETENTION_HOURS", RETENTION_HOURS, 0, 24 * 365) * 3_600_000,
   };

@@ -29,6 +29,11 @@ export const UPSTREAM_HEALTHY_AFTER_MS = 10_000;
 export const UPSTREAM_IDLE_CLOSE_MS = 10_000;
 /** Upstream connect attempts that take longer are abandoned and retried. */
 export const UPSTREAM_CONNECT_TIMEOUT_MS = 10_000;
+/**
+ * An upstream connection that answers nothing this long after a FrameRequest went out counts as
+ * stalled: it is closed and replaced (UPSTREAM_STALL_TIMEOUT_MS; 0 disables the check).
+ */
+export const UPSTREAM_STALL_TIMEOUT_MS = 60_000;
 
 /** A track stops counting towards the participant's level when closed or silent this long. */
 export const TRACK_TTL_MS = 120_000;

@@ -26,6 +26,11 @@ export const COUNTER_NAMES = [
   "upstream_errors",
   "upstream_undecodable",
   "upstream_connects",
+  "upstream_refused",
+  "upstream_closed",
+  "upstream_stalled",
+  "upstream_text",
+  "upstream_send_failed",
   "events",
 ] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];
