@@ -35,6 +35,8 @@ export interface Config {
   /** The secret being rotated out: still verifies connect tokens, never signs them. */
   connectTokenSecretPrevious: string | null;
   adminApiKey: string | null;
+  /** During a rotation: the old admin key, still accepted. */
+  adminApiKeyPrevious: string | null;
   /**
    * True when any secret is set (API key, token secrets, admin key, webhook secrets): then the
    * admin key is required for management routes and token minting, even in development mode.
@@ -70,6 +72,8 @@ export interface ConfigVars extends WebhookVars {
   CONNECT_TOKEN_SECRET_PREVIOUS?: string;
   /** Secret bearer key for management routes (tokens, snapshots, history, deletes). */
   ADMIN_API_KEY?: string;
+  /** During a rotation: the old admin key, still accepted until it is deleted. */
+  ADMIN_API_KEY_PREVIOUS?: string;
   VIDEO_NORMAL_FPS?: string;
   VIDEO_BURST_FPS?: string;
   VIDEO_JPEG_QUALITY?: string;
@@ -100,6 +104,7 @@ export const SECRET_VARS = [
   "CONNECT_TOKEN_SECRET",
   "CONNECT_TOKEN_SECRET_PREVIOUS",
   "ADMIN_API_KEY",
+  "ADMIN_API_KEY_PREVIOUS",
   "WEBHOOK_SECRET",
   "WEBHOOK_SECRET_PREVIOUS",
 ] as const;
@@ -153,6 +158,8 @@ export function parseConfig(vars: ConfigVars): Config {
   const connectTokenSecret = (vars.CONNECT_TOKEN_SECRET ?? "").trim() || null;
   const connectTokenSecretPrevious = (vars.CONNECT_TOKEN_SECRET_PREVIOUS ?? "").trim() || null;
   const adminApiKey = (vars.ADMIN_API_KEY ?? "").trim() || null;
+  const adminApiKeyPrevious = (vars.ADMIN_API_KEY_PREVIOUS ?? "").trim() || null;
+  if (adminApiKeyPrevious && !adminApiKey) problems.push("ADMIN_API_KEY_PREVIOUS is set without ADMIN_API_KEY");
   const secretsConfigured = SECRET_VARS.some((name) => ((vars as Record<string, unknown>)[name] ?? "").toString().trim() !== "");
   if (!devMode) {
     // Fail closed: production needs every secret.
@@ -190,6 +197,7 @@ export function parseConfig(vars: ConfigVars): Config {
     connectTokenSecret,
     connectTokenSecretPrevious,
     adminApiKey,
+    adminApiKeyPrevious,
     secretsConfigured,
     video: {
       normalFps,

@@ -76,6 +76,7 @@ export async function authorizeAdmin(config: Config, request: Request): Promise<
   if (!config.adminApiKey) return { ok: false, status: 401, message: "ADMIN_API_KEY is not configured, so management routes are closed" };
   const key = bearer(request);
   if (key && (await safeEqual(key, config.adminApiKey))) return { ok: true };
+  if (key && config.adminApiKeyPrevious && (await safeEqual(key, config.adminApiKeyPrevious))) return { ok: true };
   return { ok: false, status: 401, message: "management routes need Authorization: Bearer <ADMIN_API_KEY>" };
 }
 

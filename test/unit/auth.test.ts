@@ -111,6 +111,14 @@ describe("management routes and token minting (admin key)", () => {
     }
   });
 
+  it("rotation: ADMIN_API_KEY_PREVIOUS is accepted while set, refused once removed", async () => {
+    const rotating = config({ ...PRODUCTION, ADMIN_API_KEY: "new-admin-key", ADMIN_API_KEY_PREVIOUS: ADMIN });
+    expect(await authorizeAdmin(rotating, admin("https://edge.example.com/v1/tokens", ADMIN))).toEqual({ ok: true });
+    expect(await authorizeAdmin(rotating, admin("https://edge.example.com/v1/tokens", "new-admin-key"))).toEqual({ ok: true });
+    const rotated = config({ ...PRODUCTION, ADMIN_API_KEY: "new-admin-key" });
+    expect((await authorizeAdmin(rotated, admin("https://edge.example.com/v1/tokens", ADMIN))).ok).toBe(false);
+  });
+
   it("whenever any secret is set, the admin key is required, in development mode and on loopback too", async () => {
     for (const secret of ["DATASPIKE_API_KEY", "CONNECT_TOKEN_SECRET", "CONNECT_TOKEN_SECRET_PREVIOUS", "WEBHOOK_SECRET", "WEBHOOK_SECRET_PREVIOUS"] as const) {
       const vars: Record<string, string> = { DEV_MODE: "true", [secret]: secret === "WEBHOOK_SECRET" ? "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" : "0123456789abcdef0123" };
