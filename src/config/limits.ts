@@ -72,6 +72,13 @@ export const SOCKET_BUDGET_MESSAGES_BURST = 500;
 export const SOCKET_BUDGET_BYTES_PER_S = 128 * 1024 * 1024;
 /** Bytes a socket may send at once above the sustained rate: two largest messages plus a second of budget. */
 export const SOCKET_BUDGET_BYTES_BURST = 160 * 1024 * 1024;
+/**
+ * Raw pixels per second a socket's frames may have converted and JPEG-encoded: two 1920x1080 frames
+ * (a 1080p camera at the 1 fps burst rate, twice over). Encoding is the costliest thing a client can
+ * ask for; sampled frames over this budget are skipped (counted as frames_throttled), not encoded.
+ * JPEG input is never encoded and does not count.
+ */
+export const SOCKET_BUDGET_ENCODE_PIXELS_PER_S = 2 * 1920 * 1080;
 /** Audio may arrive at most this much faster than real time, per audio track of a socket. */
 export const AUDIO_MAX_SPEED_RATIO = 1.5;
 /** Audio seconds a track may run ahead of the wall clock at once (network bunching) before pacing bites. */
@@ -81,6 +88,12 @@ export const AUDIO_BURST_S = 2;
  * socket is closed with 1008. Each refusal gets an `error` event with code `rate_limited`.
  */
 export const SOCKET_OVER_BUDGET_CLOSE_AFTER = 200;
+/**
+ * After a socket was closed with 1008 (over budget, or bad messages in a row), new sockets of the
+ * participant are refused (429) this long, so reconnecting does not buy a hostile client a fresh
+ * budget again and again. Sockets already open are not affected.
+ */
+export const POLICY_CLOSE_COOLDOWN_MS = 5_000;
 /** A socket that stays within its budget this long starts its over-budget count again. */
 export const SOCKET_OVER_BUDGET_WINDOW_MS = 5_000;
 /** At most this many `rate_limited` events per second are sent to one socket (the rest are counted). */

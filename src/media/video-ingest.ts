@@ -10,6 +10,12 @@ import { TrackSamplers } from "../shared/sampler.js";
 import { expectedByteLength, toRgba, validateDimensions, type FrameLimits } from "./pixels.js";
 
 export type VideoFrameInput = Extract<ClientInput, { kind: "video" }>;
+
+/** Raw pixels a connection may still have encoded (structural: a TokenBucket). */
+export interface EncodeBudget {
+  available(nowMs: number): number;
+  take(amount: number, nowMs: number): boolean;
+}
 export type JpegEncoder = (rgba: Uint8ClampedArray, width: number, height: number, quality: number) => Promise<Uint8Array>;
 
 export interface VideoIngestOptions {
@@ -26,6 +32,8 @@ export type VideoOutcome =
   | { kind: "skipped" }
   /** Sampled while another frame of this participant was still being encoded: dropped. */
   | { kind: "busy" }
+  /** Due, but its connection's encode budget is spent: dropped before any pixel work. */
+  | { kind: "throttled" }
   | { kind: "jpeg"; trackId: string; data: Uint8Array; passthrough: boolean };
 
 
@@ -59,9 +67,10 @@ export class VideoIngest {
   /**
    * Screen share is dropped first, then the frame is validated (cheap length checks only), then the
    * sampler decides; only sampled frames are converted and encoded. Throws ClientInputError.
-   * `fps` is the rate for this frame's connection (default: the participant's rate).
+   * `fps` is the rate for this frame's connection (default: the participant's rate); `budget` its
+   * encode budget, checked before the sampler so a throttled frame does not use up the track's slot.
    */
-  async process(frame: VideoFrameInput, nowMs: number, fps = this.fps): Promise<VideoOutcome> {
+  async process(frame: VideoFrameInput, nowMs: number, fps = this.fps, budget?: EncodeBudget): Promise<VideoOutcome> {
     if (frame.source === "screen") return { kind: "screen" };
     if (frame.format === "JPEG") {
       let header;
@@ -93,8 +102,11 @@ export class VideoIngest {
       throw new ClientInputError("bad_track_id", `too many video tracks (at most ${this.options.maxTracks} per participant)`);
     }
     if (frame.format !== "JPEG" && this.#encoding) return { kind: "busy" };
+    const pixels = frame.width * frame.height;
+    if (frame.format !== "JPEG" && budget && budget.available(nowMs) < pixels) return { kind: "throttled" };
     if (!this.#samplers.offer(frame.trackId, nowMs, fps)) return { kind: "skipped" };
     if (frame.format === "JPEG") return { kind: "jpeg", trackId: frame.trackId, data: frame.data, passthrough: true };
+    budget?.take(pixels, nowMs);
     this.#encoding = true;
     try {
       let rgba: Uint8ClampedArray;

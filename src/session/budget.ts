@@ -13,46 +13,16 @@ import {
   AUDIO_MAX_TRACKS,
   SOCKET_BUDGET_BYTES_BURST,
   SOCKET_BUDGET_BYTES_PER_S,
+  SOCKET_BUDGET_ENCODE_PIXELS_PER_S,
   SOCKET_BUDGET_MESSAGES_BURST,
   SOCKET_BUDGET_MESSAGES_PER_S,
   SOCKET_OVER_BUDGET_CLOSE_AFTER,
   SOCKET_OVER_BUDGET_WINDOW_MS,
   SOCKET_RATE_LIMITED_EVENTS_PER_S,
 } from "../config/limits.js";
+import { TokenBucket } from "../shared/token-bucket.js";
 
-/** A token bucket: `ratePerS` tokens a second, holding at most `burst`; starts full. */
-export class TokenBucket {
-  #tokens: number;
-  #atMs: number;
-
-  constructor(
-    readonly ratePerS: number,
-    readonly burst: number,
-    nowMs: number,
-  ) {
-    this.#tokens = burst;
-    this.#atMs = nowMs;
-  }
-
-  /** Takes `amount` tokens if the bucket holds them; a refusal takes nothing. */
-  take(amount: number, nowMs: number): boolean {
-    this.#refill(nowMs);
-    if (amount > this.#tokens) return false;
-    this.#tokens -= amount;
-    return true;
-  }
-
-  available(nowMs: number): number {
-    this.#refill(nowMs);
-    return this.#tokens;
-  }
-
-  #refill(nowMs: number): void {
-    const elapsedMs = Math.max(0, nowMs - this.#atMs);
-    this.#atMs = Math.max(this.#atMs, nowMs);
-    this.#tokens = Math.min(this.burst, this.#tokens + (elapsedMs * this.ratePerS) / 1000);
-  }
-}
+export { TokenBucket };
 
 export interface BudgetLimits {
   messagesPerS: number;
@@ -71,6 +41,8 @@ export interface BudgetLimits {
   eventsPerS: number;
   /** Audio tracks with their own clock; more share one. */
   maxAudioTracks: number;
+  /** Raw pixels per second converted and encoded for this socket (the burst is one second's worth). */
+  encodePixelsPerS: number;
 }
 
 export const DEFAULT_BUDGET: BudgetLimits = {
@@ -84,6 +56,7 @@ export const DEFAULT_BUDGET: BudgetLimits = {
   episodeMs: SOCKET_OVER_BUDGET_WINDOW_MS,
   eventsPerS: SOCKET_RATE_LIMITED_EVENTS_PER_S,
   maxAudioTracks: AUDIO_MAX_TRACKS,
+  encodePixelsPerS: SOCKET_BUDGET_ENCODE_PIXELS_PER_S,
 };
 
 export type BudgetKind = "messages" | "bytes" | "audio";
@@ -106,6 +79,8 @@ export class SocketBudget {
   readonly #bytes: TokenBucket;
   readonly #audio = new Map<string, TokenBucket>();
   readonly #events: TokenBucket;
+  /** Raw pixels this socket may have encoded: handed to the video path, which skips frames over it. */
+  readonly encode: TokenBucket;
   #refusals = 0;
   #lastRefusalMs = -Infinity;
 
@@ -114,6 +89,7 @@ export class SocketBudget {
     this.#messages = new TokenBucket(limits.messagesPerS, limits.messagesBurst, nowMs);
     this.#bytes = new TokenBucket(limits.bytesPerS, limits.bytesBurst, nowMs);
     this.#events = new TokenBucket(limits.eventsPerS, limits.eventsPerS, nowMs);
+    this.encode = new TokenBucket(limits.encodePixelsPerS, limits.encodePixelsPerS, nowMs);
   }
 
   /** One message of `bytes` arrived: admitted (null) or refused, before any parsing. */

@@ -12,6 +12,7 @@ export const COUNTER_NAMES = [
   "frames_sampled",
   "frames_skipped",
   "frames_busy",
+  "frames_throttled",
   "screen_frames_dropped",
   "audio_frames_received",
   "audio_chunks_sent",

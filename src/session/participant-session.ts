@@ -171,6 +171,8 @@ export class ParticipantSession extends DurableObject<SessionEnv> {
     const participantId = this.ctx.id.name;
     if (!participantId) return jsonError(400, "bad_request", "participant objects are addressed by name");
     if (this.ctx.getWebSockets().length >= MAX_CLIENTS_PER_PARTICIPANT) return jsonError(429, "too_many_clients", `at most ${MAX_CLIENTS_PER_PARTICIPANT} sockets per participant`);
+    const cooling = this.#messages.cooldown(Date.now());
+    if (cooling) return jsonError(429, "cooling_down", cooling);
     const overrides = parseRateOverrides(new URL(request.url).searchParams, this.#config.video);
     if (!overrides.ok) return jsonError(400, "bad_rate", overrides.message);
     const live = this.#adopt(participantId);

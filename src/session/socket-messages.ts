@@ -5,7 +5,8 @@
  * sending it or keeps over its budget, and stop the tracks that only a leaving socket fed.
  * Pure: the sockets, the participant and the upstream are injected.
  */
-import { MAX_CONSECUTIVE_BAD_MESSAGES, SFU_AUDIO_CHANNELS, SFU_AUDIO_SAMPLE_RATE_HZ, type Config } from "../config/config.js";
+import { MAX_CONSECUTIVE_BAD_MESSAGES, POLICY_CLOSE_COOLDOWN_MS, SFU_AUDIO_CHANNELS, SFU_AUDIO_SAMPLE_RATE_HZ, type Config } from "../config/config.js";
+import { AudioError, validatePcmFrame } from "../protocol/audio-frames.js";
 import type { Level } from "../detection/state-machine.js";
 import { ClientInputError, parseClientMessage } from "../protocol/client-messages.js";
 import type { ServerEvent } from "../protocol/events.js";
@@ -35,6 +36,8 @@ export interface SocketMessagesDeps<S extends Socket> {
 export class SocketMessages<S extends Socket> {
   /** One budget per connection id, in memory (a woken object starts every socket afresh). */
   readonly #budgets = new Map<string, SocketBudget>();
+  /** New sockets are refused until then: a socket of this participant was closed for policy. */
+  #cooldownUntilMs = 0;
 
   constructor(private readonly deps: SocketMessagesDeps<S>) {}
 
@@ -53,25 +56,33 @@ export class SocketMessages<S extends Socket> {
       let fedTrack: string | null;
       if (info.role === "client") {
         const input = parseClientMessage(message, config.maxClientMessageBytes);
+        // Audio is checked (cheaply) before it is held to the audio clock: a malformed frame is bad_audio, not over budget.
+        if (input.kind === "audio") validAudio(input);
         const audio = input.kind === "audio" && budget.admitAudio(input.trackId, audioSeconds(input.data.byteLength, input.sampleRate, input.channels), nowMs);
         if (audio) return this.#overBudget(ws, audio);
         this.deps.wantUpstream();
         if (input.kind === "hello") info = sockets.update(ws, { client: input.client, vad: input.vad, honorsRate: input.honorsRate });
         else if (input.kind === "speaking") info = sockets.update(ws, { vad: true });
-        fedTrack = await live.intake.ingestClientMessage(this.#feed(info, live), input, nowMs);
+        fedTrack = await live.intake.ingestClientMessage(this.#feed(info, live, budget), input, nowMs);
       } else {
         const packet = parseSfuPacket(message, config.maxClientMessageBytes);
         const kind = info.role === "sfu-audio" ? "audio" : "video";
         const audio = kind === "audio" && budget.admitAudio(SFU_AUDIO_TRACK, audioSeconds(packet.payload.byteLength, SFU_AUDIO_SAMPLE_RATE_HZ, SFU_AUDIO_CHANNELS), nowMs);
         if (audio) return this.#overBudget(ws, audio);
         this.deps.wantUpstream();
-        fedTrack = await live.intake.ingestSfuPacket(this.#feed(info, live), kind, packet, nowMs);
+        fedTrack = await live.intake.ingestSfuPacket(this.#feed(info, live, budget), kind, packet, nowMs);
       }
       sockets.accepted(ws);
       if (fedTrack !== null) sockets.noteTrack(ws, fedTrack);
     } catch (err) {
       this.#reject(ws, err);
     }
+  }
+
+  /** Why a new socket is refused now (a socket of this participant was closed for policy moments ago), or null. */
+  cooldown(nowMs: number): string | null {
+    if (nowMs >= this.#cooldownUntilMs) return null;
+    return `a socket of this participant was closed for sending too much or too many bad messages; retry in ${Math.ceil((this.#cooldownUntilMs - nowMs) / 1000)} s`;
   }
 
   /** The socket closed or failed: flush its utterance, stop the tracks nobody else feeds. */
@@ -102,8 +113,8 @@ export class SocketMessages<S extends Socket> {
     }
   }
 
-  #feed(info: ConnectionInfo, live: ActiveParticipant): Feed {
-    return { connectionId: info.id, clientVad: info.vad ?? false, videoFps: connectionFps(live.detection.level, this.deps.config.video, info) };
+  #feed(info: ConnectionInfo, live: ActiveParticipant, budget: SocketBudget): Feed {
+    return { connectionId: info.id, clientVad: info.vad ?? false, videoFps: connectionFps(live.detection.level, this.deps.config.video, info), encodeBudget: budget.encode };
   }
 
   #budgetOf(connectionId: string, nowMs: number): SocketBudget {
@@ -124,8 +135,7 @@ export class SocketMessages<S extends Socket> {
     }
     if (!over.close) return;
     log("warn", "closing client that stays over its budget", { participant: this.deps.live()?.participantId, budget: over.kind });
-    closeQuietly(ws, 1008, `over the ${over.kind} budget`);
-    this.gone(ws, Date.now());
+    this.#policyClose(ws, `over the ${over.kind} budget`);
   }
 
   #reject(ws: S, err: unknown): void {
@@ -140,7 +150,23 @@ export class SocketMessages<S extends Socket> {
     const streak = sockets.rejected(ws);
     if (streak < MAX_CONSECUTIVE_BAD_MESSAGES) return;
     log("warn", "closing client after repeated bad messages", { participant, streak });
-    closeQuietly(ws, 1008, `${streak} bad messages in a row`);
-    this.gone(ws, Date.now());
+    this.#policyClose(ws, `${streak} bad messages in a row`);
+  }
+
+  /** Closes with 1008 and refuses new sockets of the participant for POLICY_CLOSE_COOLDOWN_MS. */
+  #policyClose(ws: S, reason: string): void {
+    const nowMs = Date.now();
+    this.#cooldownUntilMs = nowMs + POLICY_CLOSE_COOLDOWN_MS;
+    closeQuietly(ws, 1008, reason);
+    this.gone(ws, nowMs);
+  }
+}
+
+function validAudio(frame: { sampleRate: number; channels: number; data: Uint8Array }): void {
+  try {
+    validatePcmFrame(frame);
+  } catch (err) {
+    if (err instanceof AudioError) throw new ClientInputError("bad_audio", err.message);
+    throw err;
   }
 }

@@ -14,6 +14,7 @@ import {
   SOCKET_RATE_LIMITED_EVENTS_PER_S,
 } from "../../src/config/limits";
 import { expectedByteLength } from "../../src/protocol/frames";
+import { VideoIngest } from "../../src/media/video-ingest";
 import { DEFAULT_BUDGET, SocketBudget, TokenBucket, audioSeconds } from "../../src/session/budget";
 
 const I420_1080P = expectedByteLength("I420", 1920, 1080) + 64;
@@ -140,5 +141,55 @@ describe("SocketBudget refusals", () => {
     expect(audioSeconds(1920, 48_000, 1)).toBeCloseTo(0.02);
     expect(audioSeconds(3840, 48_000, 2)).toBeCloseTo(0.02);
     for (const [rate, ch] of [[0, 1], [48_000, 0], [Number.NaN, 1], [-1, 2]]) expect(audioSeconds(100, rate!, ch!)).toBe(0);
+  });
+});
+
+describe("the encode budget (raw pixels converted and JPEG-encoded per socket)", () => {
+  const frame = (trackId: string, format: "RGBA" | "JPEG" = "RGBA") => ({
+    kind: "video" as const,
+    trackId,
+    width: 1920,
+    height: 1080,
+    format,
+    source: "camera" as const,
+    timestampMs: 0,
+    data: format === "JPEG" ? new Uint8Array([0xff, 0xd8, 0xff, 0xc0, 0, 11, 8, 4, 56, 7, 128, 1, 1, 17, 0, 0xff, 0xd9]) : new Uint8Array(1920 * 1080 * 4),
+  });
+
+  async function run(tracks: number, fps: number, seconds: number) {
+    let encodes = 0;
+    const video = new VideoIngest({
+      fps: 1,
+      jpegQuality: 75,
+      limits: { maxWidth: 1920, maxHeight: 1080, maxPixels: 1920 * 1080 },
+      toleranceRatio: 0.25,
+      maxTracks: 8,
+      encode: async () => {
+        encodes++;
+        return new Uint8Array(4);
+      },
+    });
+    const budget = new SocketBudget(0);
+    const outcomes: Record<string, number> = {};
+    for (let t = 0; t < seconds * 1000; t += 1000 / fps) {
+      for (let k = 0; k < tracks; k++) {
+        const outcome = await video.process(frame(`t${k}`), t, 1, budget.encode);
+        outcomes[outcome.kind] = (outcomes[outcome.kind] ?? 0) + 1;
+      }
+    }
+    return { encodes, outcomes };
+  }
+
+  it("a 1080p camera at the 1 fps burst rate is never throttled", async () => {
+    const { encodes, outcomes } = await run(1, 30, 10);
+    expect(outcomes.throttled ?? 0).toBe(0);
+    expect(encodes).toBeGreaterThanOrEqual(10);
+  });
+
+  it("8 tracks of 1080p at 30 fps get at most two encodes a second, and the rest are throttled before any pixel work", async () => {
+    const { encodes, outcomes } = await run(8, 30, 10);
+    expect(encodes).toBeLessThanOrEqual(2 * 10 + 2);
+    expect(encodes).toBeGreaterThanOrEqual(2 * 10 - 2);
+    expect(outcomes.throttled).toBeGreaterThan(0);
   });
 });
