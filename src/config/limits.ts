@@ -73,12 +73,15 @@ export const SOCKET_BUDGET_BYTES_PER_S = 128 * 1024 * 1024;
 /** Bytes a socket may send at once above the sustained rate: two largest messages plus a second of budget. */
 export const SOCKET_BUDGET_BYTES_BURST = 160 * 1024 * 1024;
 /**
- * Raw pixels per second a socket's frames may have converted and JPEG-encoded: two 1920x1080 frames
- * (a 1080p camera at the 1 fps burst rate, twice over). Encoding is the costliest thing a client can
- * ask for; sampled frames over this budget are skipped (counted as frames_throttled), not encoded.
- * JPEG input is never encoded and does not count.
+ * Raw pixels per second a socket's frames may have converted and JPEG-encoded, as a multiple of
+ * what one camera at the deployment's largest frame size (VIDEO_MAX_WIDTH x VIDEO_MAX_HEIGHT) and
+ * its fastest sampling rate needs: by default 1.25 x 1920 x 1080 per second. Encoding is the
+ * costliest thing a client can ask for; sampled frames over this budget are skipped (counted as
+ * frames_throttled), never encoded. JPEG input is never encoded and does not count.
  */
-export const SOCKET_BUDGET_ENCODE_PIXELS_PER_S = 2 * 1920 * 1080;
+export const SOCKET_BUDGET_ENCODE_HEADROOM_RATIO = 1.25;
+/** The encode budget's burst: this many of the largest frames at once. */
+export const SOCKET_BUDGET_ENCODE_BURST_FRAMES = 2;
 /** Audio may arrive at most this much faster than real time, per audio track of a socket. */
 export const AUDIO_MAX_SPEED_RATIO = 1.5;
 /** Audio seconds a track may run ahead of the wall clock at once (network bunching) before pacing bites. */

@@ -13,7 +13,11 @@ import {
   AUDIO_MAX_TRACKS,
   SOCKET_BUDGET_BYTES_BURST,
   SOCKET_BUDGET_BYTES_PER_S,
-  SOCKET_BUDGET_ENCODE_PIXELS_PER_S,
+  SOCKET_BUDGET_ENCODE_BURST_FRAMES,
+  SOCKET_BUDGET_ENCODE_HEADROOM_RATIO,
+  VIDEO_BURST_FPS,
+  VIDEO_MAX_HEIGHT,
+  VIDEO_MAX_WIDTH,
   SOCKET_BUDGET_MESSAGES_BURST,
   SOCKET_BUDGET_MESSAGES_PER_S,
   SOCKET_OVER_BUDGET_CLOSE_AFTER,
@@ -41,8 +45,18 @@ export interface BudgetLimits {
   eventsPerS: number;
   /** Audio tracks with their own clock; more share one. */
   maxAudioTracks: number;
-  /** Raw pixels per second converted and encoded for this socket (the burst is one second's worth). */
+  /** Raw pixels per second converted and encoded for this socket, and how many it may have at once. */
   encodePixelsPerS: number;
+  encodePixelsBurst: number;
+}
+
+/** The encode budget for a deployment's video settings (see SOCKET_BUDGET_ENCODE_HEADROOM_RATIO). */
+export function encodeBudgetFor(video: { normalFps: number; burstFps: number; maxWidth: number; maxHeight: number }): Pick<BudgetLimits, "encodePixelsPerS" | "encodePixelsBurst"> {
+  const frame = video.maxWidth * video.maxHeight;
+  return {
+    encodePixelsPerS: Math.max(video.normalFps, video.burstFps) * frame * SOCKET_BUDGET_ENCODE_HEADROOM_RATIO,
+    encodePixelsBurst: SOCKET_BUDGET_ENCODE_BURST_FRAMES * frame,
+  };
 }
 
 export const DEFAULT_BUDGET: BudgetLimits = {
@@ -56,7 +70,7 @@ export const DEFAULT_BUDGET: BudgetLimits = {
   episodeMs: SOCKET_OVER_BUDGET_WINDOW_MS,
   eventsPerS: SOCKET_RATE_LIMITED_EVENTS_PER_S,
   maxAudioTracks: AUDIO_MAX_TRACKS,
-  encodePixelsPerS: SOCKET_BUDGET_ENCODE_PIXELS_PER_S,
+  ...encodeBudgetFor({ normalFps: VIDEO_BURST_FPS, burstFps: VIDEO_BURST_FPS, maxWidth: VIDEO_MAX_WIDTH, maxHeight: VIDEO_MAX_HEIGHT }),
 };
 
 export type BudgetKind = "messages" | "bytes" | "audio";
@@ -89,7 +103,7 @@ export class SocketBudget {
     this.#messages = new TokenBucket(limits.messagesPerS, limits.messagesBurst, nowMs);
     this.#bytes = new TokenBucket(limits.bytesPerS, limits.bytesBurst, nowMs);
     this.#events = new TokenBucket(limits.eventsPerS, limits.eventsPerS, nowMs);
-    this.encode = new TokenBucket(limits.encodePixelsPerS, limits.encodePixelsPerS, nowMs);
+    this.encode = new TokenBucket(limits.encodePixelsPerS, limits.encodePixelsBurst, nowMs);
   }
 
   /** One message of `bytes` arrived: admitted (null) or refused, before any parsing. */

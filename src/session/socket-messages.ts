@@ -13,7 +13,7 @@ import type { ServerEvent } from "../protocol/events.js";
 import { parseSfuPacket } from "../protocol/sfu-packets.js";
 import { errorMessage, log } from "../shared/log.js";
 import type { ActiveParticipant } from "./active-participant.js";
-import { SocketBudget, audioSeconds, type BudgetLimits, type Refusal } from "./budget.js";
+import { DEFAULT_BUDGET, SocketBudget, audioSeconds, encodeBudgetFor, type BudgetLimits, type Refusal } from "./budget.js";
 import { closeQuietly, connectionFps, sendEvent, type AttachableSocket, type ConnectionInfo, type Connections } from "./connections.js";
 import type { CounterName } from "./counters.js";
 import { SFU_AUDIO_TRACK, type Feed } from "./media-intake.js";
@@ -29,7 +29,7 @@ export interface SocketMessagesDeps<S extends Socket> {
   count(name: CounterName, by?: number): void;
   /** A socket left; `remaining` are still open. */
   left(remaining: number): void;
-  /** Per-socket budgets; the defaults of config/limits.ts when omitted. */
+  /** Per-socket budgets; by default those of config/limits.ts, the encode budget from the deployment's video settings. */
   budget?: BudgetLimits;
 }
 
@@ -39,7 +39,11 @@ export class SocketMessages<S extends Socket> {
   /** New sockets are refused until then: a socket of this participant was closed for policy. */
   #cooldownUntilMs = 0;
 
-  constructor(private readonly deps: SocketMessagesDeps<S>) {}
+  readonly #limits: BudgetLimits;
+
+  constructor(private readonly deps: SocketMessagesDeps<S>) {
+    this.#limits = deps.budget ?? { ...DEFAULT_BUDGET, ...encodeBudgetFor(deps.config.video) };
+  }
 
   /** One message from a socket. Never throws: bad input is answered, counted and survived. */
   async receive(ws: S, message: ArrayBuffer | string, nowMs: number): Promise<void> {
@@ -119,7 +123,7 @@ export class SocketMessages<S extends Socket> {
 
   #budgetOf(connectionId: string, nowMs: number): SocketBudget {
     let budget = this.#budgets.get(connectionId);
-    if (!budget) this.#budgets.set(connectionId, (budget = new SocketBudget(nowMs, this.deps.budget)));
+    if (!budget) this.#budgets.set(connectionId, (budget = new SocketBudget(nowMs, this.#limits)));
     return budget;
   }
 

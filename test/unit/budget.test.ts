@@ -15,7 +15,7 @@ import {
 } from "../../src/config/limits";
 import { expectedByteLength } from "../../src/protocol/frames";
 import { VideoIngest } from "../../src/media/video-ingest";
-import { DEFAULT_BUDGET, SocketBudget, TokenBucket, audioSeconds } from "../../src/session/budget";
+import { DEFAULT_BUDGET, SocketBudget, TokenBucket, audioSeconds, encodeBudgetFor } from "../../src/session/budget";
 
 const I420_1080P = expectedByteLength("I420", 1920, 1080) + 64;
 const AUDIO_FRAME_20MS_48K = 960 * 2;
@@ -186,10 +186,15 @@ describe("the encode budget (raw pixels converted and JPEG-encoded per socket)",
     expect(encodes).toBeGreaterThanOrEqual(10);
   });
 
-  it("8 tracks of 1080p at 30 fps get at most two encodes a second, and the rest are throttled before any pixel work", async () => {
+  it("8 tracks of 1080p at 30 fps get at most 1.25 encodes a second (+ a burst of 2), and the rest are throttled before any pixel work", async () => {
     const { encodes, outcomes } = await run(8, 30, 10);
-    expect(encodes).toBeLessThanOrEqual(2 * 10 + 2);
-    expect(encodes).toBeGreaterThanOrEqual(2 * 10 - 2);
+    expect(encodes).toBeLessThanOrEqual(1.25 * 10 + 2);
+    expect(encodes).toBeGreaterThanOrEqual(1.25 * 10 - 1);
     expect(outcomes.throttled).toBeGreaterThan(0);
+  });
+
+  it("follows the deployment: smaller frames or a slower burst rate mean a smaller budget", () => {
+    expect(encodeBudgetFor({ normalFps: 0.2, burstFps: 1, maxWidth: 1920, maxHeight: 1080 })).toEqual({ encodePixelsPerS: 1.25 * 1920 * 1080, encodePixelsBurst: 2 * 1920 * 1080 });
+    expect(encodeBudgetFor({ normalFps: 0.2, burstFps: 0.5, maxWidth: 640, maxHeight: 480 }).encodePixelsPerS).toBe(0.5 * 640 * 480 * 1.25);
   });
 });
