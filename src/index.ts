@@ -3,12 +3,14 @@
  * its Durable Object. Sockets are upgraded inside the object (hibernation API); everything else is
  * typed RPC on the object's stub.
  */
+import { env as startupEnv } from "cloudflare:workers";
 import { Hono } from "hono";
 import type { Env } from "./env.js";
 import { CONNECT_TOKEN_DEFAULT_TTL_S, CONNECT_TOKEN_MAX_TTL_S, ConfigError, parseConfig } from "./config/config.js";
-import { authorizeParticipant, tokenSecret } from "./router/auth.js";
+import { offeredProtocols, selectProtocol } from "./protocol/subprotocol.js";
+import { authorizeParticipant, devModeWarning, signingSecret } from "./router/auth.js";
 import { PARTICIPANT_ID_MESSAGE, eventsQuery, isParticipantId, jsonError, reply, requireAdmin, validParticipantId, webhookSeq, webhooksQuery, type AppEnv } from "./router/respond.js";
-import { signConnectToken } from "./router/tokens.js";
+import { isTokenScope, signConnectToken } from "./router/tokens.js";
 import { parseRateOverrides } from "./session/connections.js";
 import { SIMULATED_LEVELS, type SimulatedLevel } from "./simulator/upstream-simulator.js";
 import { playground } from "./playground/routes.js";
@@ -16,6 +18,10 @@ import { errorMessage, log } from "./shared/log.js";
 
 export { ParticipantSession } from "./session/participant-session.js";
 export { UpstreamSimulator } from "./simulator/upstream-simulator.js";
+
+// Development mode says so when the Worker starts, and again on every `ready` event.
+const warning = devModeWarning(startupEnv as Env);
+if (warning) log("warn", warning);
 
 const app = new Hono<AppEnv>();
 
@@ -58,8 +64,10 @@ for (const route of ["stream", "sfu/video", "sfu/audio"]) {
   sockets.get(`/:id/${route}`, async (c) => {
     const id = c.req.param("id");
     // Auth first: a browser cannot see the status of a refused upgrade, so the SDK checks with a GET.
-    const auth = await authorizeParticipant(c.var.config, c.req.raw, id);
+    const auth = await authorizeParticipant(c.var.config, c.req.raw, id, route === "stream" ? "stream" : "sfu");
     if (!auth.ok) return jsonError(c, auth.status, "unauthorized", auth.message);
+    const protocol = selectProtocol(offeredProtocols(c.req.header("sec-websocket-protocol")));
+    if (!protocol.ok) return jsonError(c, 400, "bad_subprotocol", protocol.message);
     const rates = route === "stream" ? parseRateOverrides(new URL(c.req.url).searchParams, c.var.config.video) : null;
     if (rates && !rates.ok) return jsonError(c, 400, "bad_rate", rates.message);
     if (c.req.header("upgrade")?.toLowerCase() !== "websocket") return jsonError(c, 426, "upgrade_required", "this endpoint is a WebSocket: send Upgrade: websocket");
@@ -84,17 +92,21 @@ app.post("/v1/tokens", requireAdmin, async (c) => {
   try {
     body = await c.req.json();
   } catch {
-    return jsonError(c, 400, "bad_json", 'body must be JSON: {"participant_id": "...", "ttl_s": 3600}');
+    return jsonError(c, 400, "bad_json", 'body must be JSON: {"participant_id": "...", "ttl_s": 3600, "scope": "stream" | "sfu"}');
   }
-  const { participant_id: participantId, ttl_s: ttlRaw } = (typeof body === "object" && body !== null ? body : {}) as Record<string, unknown>;
+  const { participant_id: participantId, ttl_s: ttlRaw, scope } = (typeof body === "object" && body !== null ? body : {}) as Record<string, unknown>;
   if (!isParticipantId(participantId)) return jsonError(c, 400, "bad_participant_id", PARTICIPANT_ID_MESSAGE.replace("participant id", "participant_id"));
   const ttlS = ttlRaw === undefined ? CONNECT_TOKEN_DEFAULT_TTL_S : ttlRaw;
   if (typeof ttlS !== "number" || !Number.isInteger(ttlS) || ttlS < 1 || ttlS > CONNECT_TOKEN_MAX_TTL_S) {
     return jsonError(c, 400, "bad_ttl", `ttl_s must be an integer from 1 to ${CONNECT_TOKEN_MAX_TTL_S}`);
   }
-  const expiresAt = Math.floor(Date.now() / 1000) + ttlS;
-  const token = await signConnectToken(tokenSecret(c.var.config), participantId, expiresAt);
-  return c.json({ token, expires_at: expiresAt });
+  if (scope !== undefined && !isTokenScope(scope)) return jsonError(c, 400, "bad_scope", 'scope must be "stream" (client sockets) or "sfu" (Realtime SFU adapter feeds), or absent for both');
+  const secret = signingSecret(c.var.config, c.req.raw);
+  if (!secret) return jsonError(c, 503, "misconfigured", "CONNECT_TOKEN_SECRET is not set, so no connect token can be minted");
+  const issuedAt = Math.floor(Date.now() / 1000);
+  const expiresAt = issuedAt + ttlS;
+  const token = await signConnectToken(secret, { participantId, issuedAtS: issuedAt, expiresAtS: expiresAt, ...(scope !== undefined ? { scope } : {}) });
+  return c.json({ token, expires_at: expiresAt, ...(scope !== undefined ? { scope } : {}) });
 });
 
 // Development-only simulator controls (DESIGN.md §9): 404 unless the simulator is active.
@@ -103,6 +115,8 @@ simulator.use("*", async (c, next) => {
   if (!c.var.config.simulated) return jsonError(c, 404, "not_found", "the simulator only exists in DEV_MODE without DATASPIKE_API_KEY");
   await next();
 });
+// Open on a loopback host without secrets (the playground's buttons); the admin key anywhere else.
+simulator.use("*", requireAdmin);
 simulator.use("/:id", validParticipantId);
 const simulatorOf = (env: Env, id: string) => env.UPSTREAM_SIMULATOR.get(env.UPSTREAM_SIMULATOR.idFromName(id));
 simulator.post("/:id", async (c) => {

@@ -1,6 +1,7 @@
 /**
- * deepfake-edge client SDK: see src/client/README.md. Works in browsers (native WebSocket, token in
- * `?token=`) and in Node (`ws`, token in `Authorization: Bearer`, via nodeSocketFactory).
+ * deepfake-edge client SDK: see src/client/README.md. Works in browsers (native WebSocket, token as
+ * the subprotocol `bearer.<token>`) and in Node (`ws`, token in `Authorization: Bearer`, via
+ * nodeSocketFactory). Neither puts a token in a URL.
  */
 export { DeepfakeEdgeClient } from "./client.js";
 export {

@@ -33,7 +33,7 @@ export interface VideoFrameInput extends VideoFrameMeta {
 export interface AudioFrameInput {
   /** Default "microphone". */
   trackId?: string;
-  /** 8000-48000 Hz (AUDIO_MIN_INPUT_RATE_HZ..AUDIO_MAX_INPUT_RATE_HZ). */
+  /** One of 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000 Hz (AUDIO_INPUT_RATES_HZ). */
   sampleRate: number;
   /** 1 or 2 (interleaved). */
   channels: number;

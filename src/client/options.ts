@@ -41,7 +41,7 @@ export interface ClientOptions {
   participantId: string;
   /** A connect token, or a function called before every attempt (so it can mint a fresh one). */
   token?: string | TokenProvider;
-  /** Defaults to the browser's WebSocket with `?token=`; in Node use nodeSocketFactory(WebSocket). */
+  /** Defaults to the browser's WebSocket (token as the subprotocol `bearer.<token>`); in Node use nodeSocketFactory(WebSocket). */
   socketFactory?: SocketFactory;
   /** Sent as Hello on every connection. `vad: true` promises Speaking messages (setSpeaking). */
   hello?: { client?: string; vad?: boolean };

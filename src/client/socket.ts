@@ -2,7 +2,12 @@
  * The transport boundary of the SDK: the part of a WebSocket it uses (satisfied structurally by the
  * browser's WebSocket and by the `ws` package), socket factories for both, the stream URL, the
  * typed error for rejected auth, and connect-token claims. No DOM or Node imports.
+ *
+ * A token never goes in a URL: browsers carry it as the subprotocol `bearer.<token>` next to
+ * `deepfake-edge.v1` (DESIGN.md §6), Node sends `Authorization: Bearer`.
  */
+import { clientProtocols } from "../protocol/subprotocol.js";
+import { base64UrlDecode } from "../shared/base64.js";
 
 /** Largest server event the SDK accepts (`ws` maxPayload): events are small JSON objects. */
 export const CLIENT_MAX_EVENT_BYTES = 1_048_576;
@@ -26,20 +31,20 @@ export interface WebSocketLike {
 /** Opens a socket to `url`, presenting `token` (undefined: no token) however the platform allows. */
 export type SocketFactory = (url: string, token: string | undefined) => WebSocketLike;
 
-/** Anything constructible like the browser's WebSocket (`new WebSocket(url)`). */
-export type BrowserWebSocketConstructor = new (url: string) => unknown;
+/** Anything constructible like the browser's WebSocket (`new WebSocket(url, protocols)`). */
+export type BrowserWebSocketConstructor = new (url: string, protocols?: string | string[]) => unknown;
 
 /**
- * Browsers cannot set headers on a WebSocket upgrade, so the token travels as `?token=` (DESIGN.md §6).
- * Defaults to `globalThis.WebSocket`.
+ * Browsers cannot set headers on a WebSocket upgrade, so the token travels as a subprotocol:
+ * `Sec-WebSocket-Protocol: deepfake-edge.v1, bearer.<token>`, which the server answers with
+ * `deepfake-edge.v1`. The URL carries no token, so none lands in request logs. Defaults to
+ * `globalThis.WebSocket`.
  */
 export function browserSocketFactory(ctor?: BrowserWebSocketConstructor): SocketFactory {
   return (url, token) => {
     const Ctor = ctor ?? (globalThis as { WebSocket?: BrowserWebSocketConstructor }).WebSocket;
     if (!Ctor) throw new Error("no WebSocket implementation: pass socketFactory (in Node: nodeSocketFactory(WebSocket) from `ws`)");
-    const target = new URL(url);
-    if (token !== undefined) target.searchParams.set("token", token);
-    return new Ctor(target.toString()) as WebSocketLike;
+    return new Ctor(url, clientProtocols(token)) as WebSocketLike;
   };
 }
 
@@ -106,10 +111,7 @@ export function tokenClaims(token: string): TokenClaims | null {
   const payload = token.split(".")[1];
   if (payload === undefined || !/^[A-Za-z0-9_-]+$/.test(payload)) return null;
   try {
-    const base64 = payload.replace(/-/g, "+").replace(/_/g, "/");
-    const binary = atob(base64 + "=".repeat((4 - (base64.length % 4)) % 4));
-    const bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0));
-    const value: unknown = JSON.parse(new TextDecoder().decode(bytes));
+    const value: unknown = JSON.parse(new TextDecoder().decode(base64UrlDecode(payload)));
     if (typeof value !== "object" || value === null) return null;
     const { sub, exp } = value as Record<string, unknown>;
     return { ...(typeof sub === "string" ? { sub } : {}), ...(typeof exp === "number" ? { exp } : {}) };

@@ -4,6 +4,7 @@
  */
 import {
   AUDIO_INTERVAL_S,
+  CONNECT_TOKEN_SECRET_MIN_CHARS,
   DEFAULT_DATASPIKE_WS_URL,
   QUEUE_MAX_AGE_S,
   QUEUE_MAX_BYTES,
@@ -14,6 +15,7 @@ import {
   RETENTION_HOURS,
   TRACK_TTL_S,
   UPSTREAM_IDLE_CLOSE_MS,
+  UPSTREAM_STALL_TIMEOUT_MS,
   VIDEO_BURST_FPS,
   VIDEO_JPEG_QUALITY,
   VIDEO_MAX_HEIGHT,
@@ -31,7 +33,16 @@ export interface Config {
   dataspikeApiKey: string;
   dataspikeWsUrl: string;
   connectTokenSecret: string | null;
+  /** The secret being rotated out: still verifies connect tokens, never signs them. */
+  connectTokenSecretPrevious: string | null;
   adminApiKey: string | null;
+  /** During a rotation: the old admin key, still accepted. */
+  adminApiKeyPrevious: string | null;
+  /**
+   * True when any secret is set (API key, token secrets, admin key, webhook secrets): then the
+   * admin key is required for management routes and token minting, even in development mode.
+   */
+  secretsConfigured: boolean;
   video: { normalFps: number; burstFps: number; jpegQuality: number; maxWidth: number; maxHeight: number };
   /** Largest client message accepted, in bytes (see maxClientMessageBytes). */
   maxClientMessageBytes: number;
@@ -42,6 +53,8 @@ export interface Config {
   queue: { maxItems: number; maxBytes: number; maxAgeMs: number };
   reconnect: { initialMs: number; maxMs: number; jitterRatio: number };
   upstreamIdleCloseMs: number;
+  /** 0 = never treat a silent upstream as stalled. */
+  upstreamStallTimeoutMs: number;
   webhooks: WebhookConfig;
   retentionMs: number;
 }
@@ -58,8 +71,12 @@ export interface ConfigVars extends WebhookVars {
   DATASPIKE_WS_URL?: string;
   /** Secret used to sign and verify HS256 connect tokens. */
   CONNECT_TOKEN_SECRET?: string;
+  /** During a rotation: the old secret, which still verifies tokens (never signs). */
+  CONNECT_TOKEN_SECRET_PREVIOUS?: string;
   /** Secret bearer key for management routes (tokens, snapshots, history, deletes). */
   ADMIN_API_KEY?: string;
+  /** During a rotation: the old admin key, still accepted until it is deleted. */
+  ADMIN_API_KEY_PREVIOUS?: string;
   VIDEO_NORMAL_FPS?: string;
   VIDEO_BURST_FPS?: string;
   VIDEO_JPEG_QUALITY?: string;
@@ -74,6 +91,7 @@ export interface ConfigVars extends WebhookVars {
   RECONNECT_MAX_MS?: string;
   RECONNECT_JITTER_RATIO?: string;
   UPSTREAM_IDLE_CLOSE_MS?: string;
+  UPSTREAM_STALL_TIMEOUT_MS?: string;
   RETENTION_HOURS?: string;
 }
 
@@ -82,6 +100,27 @@ export class ConfigError extends Error {
     super(`Invalid configuration: ${problems.join("; ")}`);
     this.name = "ConfigError";
   }
+}
+
+/** Every secret var: when any is set, management routes need the admin key in every mode. */
+export const SECRET_VARS = [
+  "DATASPIKE_API_KEY",
+  "CONNECT_TOKEN_SECRET",
+  "CONNECT_TOKEN_SECRET_PREVIOUS",
+  "ADMIN_API_KEY",
+  "ADMIN_API_KEY_PREVIOUS",
+  "WEBHOOK_SECRET",
+  "WEBHOOK_SECRET_PREVIOUS",
+] as const;
+
+/**
+ * The webhook parser quotes what it refused (a webhook URL can itself be a credential): every
+ * quoted value is replaced, so a problem names the setting and the rule but never the value. Quoted
+ * examples ("e.g. …", "like …") stay.
+ */
+function webhookProblems(err: unknown): string[] {
+  const text = (err instanceof Error ? err.message : String(err)).replace(/^Invalid webhook configuration: /, "");
+  return text.split("; ").map((problem) => problem.replace(/(e\.g\. |like )?"(?:[^"\\]|\\.)*"/g, (quoted, example: string | undefined) => (example ? quoted : "<value hidden>")));
 }
 
 /** The fixed key the participant object presents to the built-in simulator. */
@@ -99,14 +138,15 @@ export function parseConfig(vars: ConfigVars): Config {
     if (raw === undefined || raw.trim() === "") return fallback;
     const value = Number(raw);
     if (!Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
-      problems.push(`${name}=${JSON.stringify(raw)} must be ${integer ? "an integer" : "a number"} in [${min}, ${max}]`);
+      // Names the setting, never its value: /healthz is public.
+      problems.push(`${name} must be ${integer ? "an integer" : "a number"} in [${min}, ${max}]`);
       return fallback;
     }
     return value;
   };
 
   const devModeRaw = (vars.DEV_MODE ?? "").trim().toLowerCase();
-  if (!["", "true", "false"].includes(devModeRaw)) problems.push(`DEV_MODE=${JSON.stringify(vars.DEV_MODE)} must be "true" or "false"`);
+  if (!["", "true", "false"].includes(devModeRaw)) problems.push(`DEV_MODE must be "true" or "false"`);
   const devMode = devModeRaw === "true";
   const apiKey = (vars.DATASPIKE_API_KEY ?? "").trim();
   const simulated = devMode && apiKey === "";
@@ -116,30 +156,38 @@ export function parseConfig(vars: ConfigVars): Config {
     const url = new URL(wsUrl);
     if (!["ws:", "wss:", "http:", "https:"].includes(url.protocol)) throw new Error("bad scheme");
   } catch {
-    problems.push(`DATASPIKE_WS_URL=${JSON.stringify(wsUrl)} must be a ws(s):// or http(s):// URL`);
+    problems.push("DATASPIKE_WS_URL must be a ws(s):// or http(s):// URL");
   }
 
   const connectTokenSecret = (vars.CONNECT_TOKEN_SECRET ?? "").trim() || null;
+  const connectTokenSecretPrevious = (vars.CONNECT_TOKEN_SECRET_PREVIOUS ?? "").trim() || null;
   const adminApiKey = (vars.ADMIN_API_KEY ?? "").trim() || null;
+  const adminApiKeyPrevious = (vars.ADMIN_API_KEY_PREVIOUS ?? "").trim() || null;
+  if (adminApiKeyPrevious && !adminApiKey) problems.push("ADMIN_API_KEY_PREVIOUS is set without ADMIN_API_KEY");
+  const secretsConfigured = SECRET_VARS.some((name) => ((vars as Record<string, unknown>)[name] ?? "").toString().trim() !== "");
   if (!devMode) {
     // Fail closed: production needs every secret.
     if (!apiKey) problems.push("DATASPIKE_API_KEY is not set (set it with `wrangler secret put DATASPIKE_API_KEY`, or DEV_MODE=true for the simulator)");
     if (!connectTokenSecret) problems.push("CONNECT_TOKEN_SECRET is not set (`wrangler secret put CONNECT_TOKEN_SECRET`)");
     if (!adminApiKey) problems.push("ADMIN_API_KEY is not set (`wrangler secret put ADMIN_API_KEY`)");
   }
-  if (connectTokenSecret && connectTokenSecret.length < 16) problems.push("CONNECT_TOKEN_SECRET must be at least 16 characters");
+  if (connectTokenSecret && connectTokenSecret.length < CONNECT_TOKEN_SECRET_MIN_CHARS) problems.push(`CONNECT_TOKEN_SECRET must be at least ${CONNECT_TOKEN_SECRET_MIN_CHARS} characters`);
+  if (connectTokenSecretPrevious && connectTokenSecretPrevious.length < CONNECT_TOKEN_SECRET_MIN_CHARS) {
+    problems.push(`CONNECT_TOKEN_SECRET_PREVIOUS must be at least ${CONNECT_TOKEN_SECRET_MIN_CHARS} characters`);
+  }
+  if (connectTokenSecretPrevious && !connectTokenSecret) problems.push("CONNECT_TOKEN_SECRET_PREVIOUS is set without CONNECT_TOKEN_SECRET (the new secret signs; the previous one only verifies)");
 
   const normalFps = num("VIDEO_NORMAL_FPS", VIDEO_NORMAL_FPS, 0, 30);
   const burstFps = num("VIDEO_BURST_FPS", VIDEO_BURST_FPS, 0, 30);
   const initialMs = num("RECONNECT_INITIAL_MS", RECONNECT_INITIAL_MS, 10, 600_000, true);
   const maxMs = num("RECONNECT_MAX_MS", RECONNECT_MAX_MS, 10, 3_600_000, true);
-  if (maxMs < initialMs) problems.push(`RECONNECT_MAX_MS (${maxMs}) must be >= RECONNECT_INITIAL_MS (${initialMs})`);
+  if (maxMs < initialMs) problems.push("RECONNECT_MAX_MS must be >= RECONNECT_INITIAL_MS");
 
   let webhooks: WebhookConfig = { urls: [], secretKey: null, previousSecretKey: null, scheduleMs: [], windowMs: 0, timeoutMs: 0, runBudgetMs: 0 };
   try {
     webhooks = parseWebhookConfig(vars);
   } catch (err) {
-    problems.push(err instanceof Error ? err.message : String(err));
+    problems.push(...webhookProblems(err));
   }
 
   const maxWidth = num("VIDEO_MAX_WIDTH", VIDEO_MAX_WIDTH, 16, 7680, true);
@@ -151,7 +199,10 @@ export function parseConfig(vars: ConfigVars): Config {
     dataspikeApiKey: simulated ? SIMULATOR_API_KEY : apiKey,
     dataspikeWsUrl: wsUrl,
     connectTokenSecret,
+    connectTokenSecretPrevious,
     adminApiKey,
+    adminApiKeyPrevious,
+    secretsConfigured,
     video: {
       normalFps,
       burstFps,
@@ -169,6 +220,7 @@ export function parseConfig(vars: ConfigVars): Config {
     },
     reconnect: { initialMs, maxMs, jitterRatio: num("RECONNECT_JITTER_RATIO", RECONNECT_JITTER_RATIO, 0, 1) },
     upstreamIdleCloseMs: num("UPSTREAM_IDLE_CLOSE_MS", UPSTREAM_IDLE_CLOSE_MS, 0, 3_600_000, true),
+    upstreamStallTimeoutMs: num("UPSTREAM_STALL_TIMEOUT_MS", UPSTREAM_STALL_TIMEOUT_MS, 0, 3_600_000, true),
     webhooks,
     retentionMs: num("RETENTION_HOURS", RETENTION_HOURS, 0, 24 * 365) * 3_600_000,
   };

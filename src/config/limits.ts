@@ -29,6 +29,11 @@ export const UPSTREAM_HEALTHY_AFTER_MS = 10_000;
 export const UPSTREAM_IDLE_CLOSE_MS = 10_000;
 /** Upstream connect attempts that take longer are abandoned and retried. */
 export const UPSTREAM_CONNECT_TIMEOUT_MS = 10_000;
+/**
+ * An upstream connection that answers nothing this long after a FrameRequest went out counts as
+ * stalled: it is closed and replaced (UPSTREAM_STALL_TIMEOUT_MS; 0 disables the check).
+ */
+export const UPSTREAM_STALL_TIMEOUT_MS = 60_000;
 
 /** A track stops counting towards the participant's level when closed or silent this long (TRACK_TTL_S). */
 export const TRACK_TTL_S = 120;
@@ -61,6 +66,49 @@ export const MAX_CLIENTS_PER_PARTICIPANT = 16;
 export const MAX_VIDEO_TRACKS = 8;
 /** A socket that sends this many bad messages in a row is closed with 1008. */
 export const MAX_CONSECUTIVE_BAD_MESSAGES = 50;
+
+// ---- per-socket budgets (DESIGN.md §5) --------------------------------------------------------
+// Token buckets per socket, refilled continuously. A 30 fps 1080p I420 camera (3.1 MB a frame,
+// 93 MB/s) plus 50 audio frames/s is 80 messages and ~93 MB per second; the defaults leave about
+// 3x (messages) and 1.4x (bytes) of room, and the bursts absorb a second of network bunching.
+
+/** Sustained messages per second per socket. */
+export const SOCKET_BUDGET_MESSAGES_PER_S = 250;
+/** Messages a socket may send at once above the sustained rate (the bucket's size). */
+export const SOCKET_BUDGET_MESSAGES_BURST = 500;
+/** Sustained bytes per second per socket: 128 MiB/s, above 30 fps of 1920x1080 I420 (93 MB/s). */
+export const SOCKET_BUDGET_BYTES_PER_S = 128 * 1024 * 1024;
+/** Bytes a socket may send at once above the sustained rate: two largest messages plus a second of budget. */
+export const SOCKET_BUDGET_BYTES_BURST = 160 * 1024 * 1024;
+/**
+ * Raw pixels per second a socket's frames may have converted and JPEG-encoded, as a multiple of
+ * what one camera at the deployment's largest frame size (VIDEO_MAX_WIDTH x VIDEO_MAX_HEIGHT) and
+ * its fastest sampling rate needs: by default 1.25 x 1920 x 1080 per second. Encoding is the
+ * costliest thing a client can ask for; sampled frames over this budget are skipped (counted as
+ * frames_throttled), never encoded. JPEG input is never encoded and does not count.
+ */
+export const SOCKET_BUDGET_ENCODE_HEADROOM_RATIO = 1.25;
+/** The encode budget's burst: this many of the largest frames at once. */
+export const SOCKET_BUDGET_ENCODE_BURST_FRAMES = 2;
+/** Audio may arrive at most this much faster than real time, per audio track of a socket. */
+export const AUDIO_MAX_SPEED_RATIO = 1.5;
+/** Audio seconds a track may run ahead of the wall clock at once (network bunching) before pacing bites. */
+export const AUDIO_BURST_S = 2;
+/**
+ * Messages refused for being over budget, in a row within SOCKET_OVER_BUDGET_WINDOW_MS, before the
+ * socket is closed with 1008. Each refusal gets an `error` event with code `rate_limited`.
+ */
+export const SOCKET_OVER_BUDGET_CLOSE_AFTER = 200;
+/**
+ * After a socket was closed with 1008 (over budget, or bad messages in a row), new sockets of the
+ * participant are refused (429) this long, so reconnecting does not buy a hostile client a fresh
+ * budget again and again. Sockets already open are not affected.
+ */
+export const POLICY_CLOSE_COOLDOWN_MS = 5_000;
+/** A socket that stays within its budget this long starts its over-budget count again. */
+export const SOCKET_OVER_BUDGET_WINDOW_MS = 5_000;
+/** At most this many `rate_limited` events per second are sent to one socket (the rest are counted). */
+export const SOCKET_RATE_LIMITED_EVENTS_PER_S = 10;
 /** In-memory counters are written to storage at most this often. */
 export const COUNTERS_FLUSH_MS = 5_000;
 
@@ -71,8 +119,24 @@ export const PAGE_DEFAULT_ROWS = 100;
 export const PAGE_MAX_ROWS = 1000;
 
 export const PARTICIPANT_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+
+// ---- connect tokens and authentication (DESIGN.md §6) -----------------------------------------
+
+/** Longest lifetime of a connect token, enforced when minting and again when verifying. */
 export const CONNECT_TOKEN_MAX_TTL_S = 24 * 3600;
 export const CONNECT_TOKEN_DEFAULT_TTL_S = 3600;
+/** Clock skew tolerated on `exp`, `nbf`, `iat` and the lifetime cap. */
+export const CONNECT_TOKEN_LEEWAY_S = 30;
+/** Shortest CONNECT_TOKEN_SECRET (and CONNECT_TOKEN_SECRET_PREVIOUS) accepted. */
+export const CONNECT_TOKEN_SECRET_MIN_CHARS = 16;
+/** Longest token considered at all (ours are about 200 characters). */
+export const CONNECT_TOKEN_MAX_CHARS = 4_096;
+/** The WebSocket subprotocol of the client contract; the server answers it. */
+export const WS_SUBPROTOCOL = "deepfake-edge.v1";
+/** A browser carries its token as the subprotocol `bearer.<token>` (it cannot set headers). */
+export const WS_BEARER_PROTOCOL_PREFIX = "bearer.";
+/** Hosts on which DEV_MODE relaxes authentication (the request URL's hostname). */
+export const LOOPBACK_HOSTS: readonly string[] = ["127.0.0.1", "localhost", "[::1]"];
 
 // ---- audio ----------------------------------------------------------------------------------
 
@@ -87,7 +151,11 @@ export const AUDIO_MIN_FLUSH_SAMPLES = 16_000;
 /** Default minimum time between two chunks sent upstream; 0 means no limit. */
 export const AUDIO_INTERVAL_S = 60;
 
-/** Accepted client input rates (AudioFrame.sample_rate). */
+/**
+ * Accepted client input rates (AudioFrame.sample_rate): the common set only, so the resampler
+ * kernels are a fixed set built once per isolate and no client can make an object design new ones.
+ */
+export const AUDIO_INPUT_RATES_HZ: readonly number[] = [8_000, 11_025, 12_000, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000];
 export const AUDIO_MIN_INPUT_RATE_HZ = 8_000;
 export const AUDIO_MAX_INPUT_RATE_HZ = 48_000;
 /** Mono or interleaved stereo. */

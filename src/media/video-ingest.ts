@@ -10,6 +10,12 @@ import { TrackSamplers } from "../shared/sampler.js";
 import { expectedByteLength, validateDimensions, type FrameLimits, type RawPixelFormat } from "../protocol/frames.js";
 
 export type VideoFrameInput = Extract<ClientInput, { kind: "video" }>;
+
+/** Raw pixels a connection may still have encoded (structural: a TokenBucket). */
+export interface EncodeBudget {
+  available(nowMs: number): number;
+  take(amount: number, nowMs: number): boolean;
+}
 /** Encodes raw pixels of a validated frame as a baseline JPEG (src/media/jpeg.ts). */
 export type JpegEncoder = (pixels: Uint8Array, width: number, height: number, format: RawPixelFormat, quality: number) => Promise<Uint8Array>;
 
@@ -32,6 +38,8 @@ export type VideoOutcome =
   | { kind: "skipped" }
   /** Sampled while another frame of this participant was still being encoded: dropped. */
   | { kind: "busy" }
+  /** Due, but its connection's encode budget is spent: dropped before any pixel work. */
+  | { kind: "throttled" }
   | { kind: "jpeg"; trackId: string; data: Uint8Array; passthrough: boolean };
 
 
@@ -60,9 +68,10 @@ export class VideoIngest {
   /**
    * Screen share is dropped first, then the frame is validated (cheap length checks only), then the
    * sampler decides; only sampled frames are converted and encoded. Throws ClientInputError.
-   * `fps` is the rate for this frame's connection (default: the participant's rate).
+   * `fps` is the rate for this frame's connection (default: the participant's rate); `budget` its
+   * encode budget, checked before the sampler so a throttled frame does not use up the track's slot.
    */
-  async process(frame: VideoFrameInput, nowMs: number, fps = this.fps): Promise<VideoOutcome> {
+  async process(frame: VideoFrameInput, nowMs: number, fps = this.fps, budget?: EncodeBudget): Promise<VideoOutcome> {
     if (frame.source === "screen") return { kind: "screen" };
     if (frame.format === "JPEG") {
       let header;
@@ -97,8 +106,11 @@ export class VideoIngest {
       // A frame the sampler would take is dropped as busy without using up its slot.
       return this.#samplers.due(frame.trackId, nowMs, fps) ? { kind: "busy" } : { kind: "skipped" };
     }
+    const pixels = frame.width * frame.height;
+    if (frame.format !== "JPEG" && budget && budget.available(nowMs) < pixels) return { kind: "throttled" };
     if (!this.#samplers.offer(frame.trackId, nowMs, fps)) return { kind: "skipped" };
     if (frame.format === "JPEG") return { kind: "jpeg", trackId: frame.trackId, data: frame.data, passthrough: true };
+    budget?.take(pixels, nowMs);
     this.#encoding = true;
     try {
       await this.options.beforeEncode?.();

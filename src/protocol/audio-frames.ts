@@ -3,6 +3,7 @@
  * server's audio path and the client SDK. Pure.
  */
 import {
+  AUDIO_INPUT_RATES_HZ,
   AUDIO_MAX_CHANNELS,
   AUDIO_MAX_FRAME_MS,
   AUDIO_MAX_INPUT_RATE_HZ,
@@ -24,15 +25,22 @@ export interface PcmFrame {
 
 export const PCM_BYTES_PER_SAMPLE = 2;
 
+/** True for the accepted AudioFrame rates: 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000 Hz. */
+export function isAcceptedSampleRate(sampleRate: number): boolean {
+  return AUDIO_INPUT_RATES_HZ.includes(sampleRate);
+}
+
 /**
- * Throws AudioError unless the frame has an integer rate in 8000–48000 Hz, 1 or 2 channels, and a
- * non-empty payload of whole s16 frames lasting at most maxFrameMs. Returns the samples per channel.
+ * Throws AudioError unless the frame has one of the common rates (AUDIO_INPUT_RATES_HZ, 8000 to
+ * 48000 Hz), 1 or 2 channels, and a non-empty payload of whole s16 frames lasting at most
+ * maxFrameMs. Returns the samples per channel.
  */
 export function validatePcmFrame(frame: PcmFrame, maxFrameMs = AUDIO_MAX_FRAME_MS): number {
   const { sampleRate, channels, data } = frame;
-  if (!Number.isInteger(sampleRate) || sampleRate < AUDIO_MIN_INPUT_RATE_HZ || sampleRate > AUDIO_MAX_INPUT_RATE_HZ) {
+  if (!isAcceptedSampleRate(sampleRate)) {
+    const shown = Number.isFinite(sampleRate) ? String(sampleRate) : "not a number";
     throw new AudioError(
-      `sample_rate must be an integer from ${AUDIO_MIN_INPUT_RATE_HZ} to ${AUDIO_MAX_INPUT_RATE_HZ} Hz, got ${sampleRate}`,
+      `sample_rate must be one of ${AUDIO_INPUT_RATES_HZ.join(", ")} Hz (${AUDIO_MIN_INPUT_RATE_HZ}-${AUDIO_MAX_INPUT_RATE_HZ}), got ${shown}`,
     );
   }
   if (!Number.isInteger(channels) || channels < 1 || channels > AUDIO_MAX_CHANNELS) {

@@ -36,7 +36,8 @@ export type ClientErrorCode =
   | "bad_frame_size"
   | "frame_too_large"
   | "bad_audio"
-  | "bad_jpeg";
+  | "bad_jpeg"
+  | "rate_limited";
 
 export class ClientInputError extends Error {
   constructor(

@@ -36,9 +36,9 @@ export function isParticipantId(value: unknown): value is string {
 
 export { PARTICIPANT_ID_MESSAGE };
 
-/** Management routes: `Authorization: Bearer <ADMIN_API_KEY>`. */
+/** Management routes, token minting and simulator controls: `Authorization: Bearer <ADMIN_API_KEY>`. */
 export const requireAdmin: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const auth = authorizeAdmin(c.var.config, c.req.raw);
+  const auth = await authorizeAdmin(c.var.config, c.req.raw);
   if (!auth.ok) return jsonError(c, auth.status, "unauthorized", auth.message);
   await next();
 };

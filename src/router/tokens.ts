@@ -1,72 +1,162 @@
 /**
- * HS256 connect tokens (DESIGN.md §6): `sub` = participant id, `exp` = expiry (seconds).
- * WebCrypto only, so it runs in workerd and Node alike.
+ * Connect tokens (DESIGN.md §6): HS256 JWTs signed and verified with hono/jwt. Claims: `sub` = the
+ * participant id, `exp` (required), `iat`, optional `nbf`, optional `scope` (`stream` opens only
+ * client sockets, `sfu` only Realtime SFU adapter feeds, none opens both).
+ *
+ * The library checks the structure, the header (`alg` must be HS256: `none`, RS256 and every other
+ * algorithm are refused) and the signature. The time claims are checked here, because they need a
+ * leeway the library does not have: `exp` and `nbf` with CONNECT_TOKEN_LEEWAY_S of clock skew,
+ * `iat` not in the future, and the lifetime cap at verification as well as at minting, so a token
+ * signed with a far `exp` (a leaked secret, a buggy minting service) is still refused.
+ *
+ * Reasons are fixed strings: the library's messages quote the token, which must never reach a
+ * response or a log.
  */
+import { sign, verify } from "hono/jwt";
+import { CONNECT_TOKEN_LEEWAY_S, CONNECT_TOKEN_MAX_CHARS, CONNECT_TOKEN_MAX_TTL_S } from "../config/limits.js";
 
-const encoder = new TextEncoder();
+export const TOKEN_SCOPES = ["stream", "sfu"] as const;
+export type TokenScope = (typeof TOKEN_SCOPES)[number];
 
-export function base64UrlEncode(bytes: Uint8Array): string {
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+export function isTokenScope(value: unknown): value is TokenScope {
+  return typeof value === "string" && (TOKEN_SCOPES as readonly string[]).includes(value);
 }
 
-export function base64UrlDecode(text: string): Uint8Array<ArrayBuffer> {
-  if (!/^[A-Za-z0-9_-]*$/.test(text)) throw new Error("not base64url");
-  const padded = text.replace(/-/g, "+").replace(/_/g, "/") + "=".repeat((4 - (text.length % 4)) % 4);
-  const binary = atob(padded);
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
+export interface ConnectClaims {
+  participantId: string;
+  /** Seconds since the epoch. */
+  issuedAtS: number;
+  expiresAtS: number;
+  notBeforeS?: number;
+  scope?: TokenScope;
 }
 
-async function hmacKey(secret: string, usage: "sign" | "verify"): Promise<CryptoKey> {
-  return crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [usage]);
-}
-
-export async function signConnectToken(secret: string, participantId: string, expiresAtS: number): Promise<string> {
-  const header = base64UrlEncode(encoder.encode(JSON.stringify({ alg: "HS256", typ: "JWT" })));
-  const payload = base64UrlEncode(encoder.encode(JSON.stringify({ sub: participantId, exp: expiresAtS })));
-  const signature = await crypto.subtle.sign("HMAC", await hmacKey(secret, "sign"), encoder.encode(`${header}.${payload}`));
-  return `${header}.${payload}.${base64UrlEncode(new Uint8Array(signature))}`;
-}
-
-export type TokenCheck = { ok: true } | { ok: false; reason: string };
-
-/** Verifies signature, algorithm, expiry and that the token is for this participant. */
-export async function verifyConnectToken(secret: string, token: string, participantId: string, nowS: number): Promise<TokenCheck> {
-  const parts = token.split(".");
-  if (parts.length !== 3) return { ok: false, reason: "malformed token" };
-  const [header, payload, signature] = parts as [string, string, string];
-  let claims: unknown;
-  try {
-    const head = JSON.parse(new TextDecoder().decode(base64UrlDecode(header))) as unknown;
-    if (typeof head !== "object" || head === null || (head as { alg?: unknown }).alg !== "HS256") {
-      return { ok: false, reason: "unsupported token algorithm" };
-    }
-    const valid = await crypto.subtle.verify(
-      "HMAC",
-      await hmacKey(secret, "verify"),
-      base64UrlDecode(signature),
-      encoder.encode(`${header}.${payload}`),
-    );
-    if (!valid) return { ok: false, reason: "bad token signature" };
-    claims = JSON.parse(new TextDecoder().decode(base64UrlDecode(payload))) as unknown;
-  } catch {
-    return { ok: false, reason: "malformed token" };
+/** Signs a connect token. Always with the current secret: a previous secret never signs. */
+export async function signConnectToken(secret: string, claims: ConnectClaims): Promise<string> {
+  if (claims.expiresAtS - Math.min(claims.issuedAtS, claims.notBeforeS ?? claims.issuedAtS) > CONNECT_TOKEN_MAX_TTL_S) {
+    throw new RangeError(`a connect token lives at most ${CONNECT_TOKEN_MAX_TTL_S} s`);
   }
-  if (typeof claims !== "object" || claims === null) return { ok: false, reason: "malformed token" };
-  const { sub, exp } = claims as { sub?: unknown; exp?: unknown };
-  if (typeof exp !== "number" || exp <= nowS) return { ok: false, reason: "token expired" };
-  if (sub !== participantId) return { ok: false, reason: "token is for another participant" };
-  return { ok: true };
+  return sign(
+    {
+      sub: claims.participantId,
+      iat: claims.issuedAtS,
+      exp: claims.expiresAtS,
+      ...(claims.notBeforeS !== undefined ? { nbf: claims.notBeforeS } : {}),
+      ...(claims.scope !== undefined ? { scope: claims.scope } : {}),
+    },
+    secret,
+    "HS256",
+  );
 }
 
-/** Constant-time comparison for API keys. */
-export function safeEqual(a: string, b: string): boolean {
-  const x = encoder.encode(a);
-  const y = encoder.encode(b);
-  let diff = x.length ^ y.length;
-  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i % x.length] ?? 0) ^ (y[i % y.length] ?? 0);
+export type TokenFailure =
+  | "malformed"
+  | "no_expiry"
+  | "unsupported_algorithm"
+  | "bad_signature"
+  | "expired"
+  | "not_yet_valid"
+  | "issued_in_future"
+  | "lifetime_too_long"
+  | "wrong_participant"
+  | "wrong_scope";
+
+const REASONS: Record<TokenFailure, string> = {
+  malformed: "malformed token",
+  no_expiry: "token has no exp claim (an expiry is required)",
+  unsupported_algorithm: "unsupported token algorithm or header (only HS256 JWTs are accepted)",
+  bad_signature: "bad token signature",
+  expired: "token expired",
+  not_yet_valid: "token not yet valid",
+  issued_in_future: "token issued in the future",
+  lifetime_too_long: `token lifetime over the maximum of ${CONNECT_TOKEN_MAX_TTL_S} s`,
+  wrong_participant: "token is for another participant",
+  wrong_scope: "token scope does not allow this endpoint",
+};
+
+export type TokenCheck = { ok: true; claims: ConnectClaims } | { ok: false; failure: TokenFailure; reason: string };
+
+const fail = (failure: TokenFailure): TokenCheck => ({ ok: false, failure, reason: REASONS[failure] });
+
+export interface VerifyRequest {
+  participantId: string;
+  /** The endpoint asked for: `stream` (client sockets) or `sfu` (adapter feeds). */
+  endpoint: TokenScope;
+  nowS: number;
+}
+
+/**
+ * Verifies a token against the secrets in order (the current one, then the one being rotated out)
+ * and checks its claims for this participant and endpoint.
+ */
+export async function verifyConnectToken(secrets: readonly string[], token: string, want: VerifyRequest): Promise<TokenCheck> {
+  if (token.length === 0 || token.length > CONNECT_TOKEN_MAX_CHARS) return fail("malformed");
+  let verified: { payload: unknown } | null = null;
+  for (const secret of secrets) {
+    try {
+      verified = { payload: await verify(token, secret, { alg: "HS256", exp: false, nbf: false, iat: false }) };
+      break;
+    } catch (err) {
+      const failure = libraryFailure(err);
+      if (failure !== "bad_signature") return fail(failure);
+    }
+  }
+  if (verified === null) return fail("bad_signature");
+  const payload = verified.payload;
+  if (typeof payload !== "object" || payload === null || Array.isArray(payload)) return fail("malformed");
+  return checkClaims(payload as Record<string, unknown>, want);
+}
+
+/** The claims of a correctly signed token, with the leeway. */
+export function checkClaims(payload: Record<string, unknown>, want: VerifyRequest): TokenCheck {
+  const { sub, exp, nbf, iat, scope } = payload;
+  const leeway = CONNECT_TOKEN_LEEWAY_S;
+  const time = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
+  if (exp === undefined) return fail("no_expiry");
+  if (typeof sub !== "string" || !time(exp) || (nbf !== undefined && !time(nbf)) || (iat !== undefined && !time(iat))) return fail("malformed");
+  if (scope !== undefined && !isTokenScope(scope)) return fail("malformed");
+  if (exp + leeway <= want.nowS) return fail("expired");
+  if (nbf !== undefined && nbf - leeway > want.nowS) return fail("not_yet_valid");
+  if (iat !== undefined && iat - leeway > want.nowS) return fail("issued_in_future");
+  // The lifetime counts from the earliest time the token names (or now, for a token naming none).
+  const from = Math.min(want.nowS, iat ?? want.nowS, nbf ?? want.nowS);
+  if (exp - from > CONNECT_TOKEN_MAX_TTL_S + leeway) return fail("lifetime_too_long");
+  if (sub !== want.participantId) return fail("wrong_participant");
+  if (scope !== undefined && scope !== want.endpoint) return fail("wrong_scope");
+  return {
+    ok: true,
+    claims: {
+      participantId: sub,
+      issuedAtS: iat ?? from,
+      expiresAtS: exp,
+      ...(nbf !== undefined ? { notBeforeS: nbf } : {}),
+      ...(scope !== undefined ? { scope } : {}),
+    },
+  };
+}
+
+/** Maps hono/jwt's errors (by name: their messages quote the token) to a failure. */
+function libraryFailure(err: unknown): TokenFailure {
+  const name = err instanceof Error ? err.name : "";
+  switch (name) {
+    case "JwtTokenSignatureMismatched":
+      return "bad_signature";
+    case "JwtAlgorithmMismatch":
+    case "JwtAlgorithmNotImplemented":
+      return "unsupported_algorithm";
+    case "JwtHeaderInvalid":
+      // An `alg` outside the library's list (`none`, made-up names) makes the header invalid.
+      return "unsupported_algorithm";
+    default:
+      return "malformed";
+  }
+}
+
+/** Constant-time comparison for API keys (both sides hashed, so lengths leak nothing either). */
+export async function safeEqual(a: string, b: string): Promise<boolean> {
+  const encoder = new TextEncoder();
+  const [x, y] = await Promise.all([a, b].map(async (s) => new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(s)))));
+  let diff = 0;
+  for (let i = 0; i < 32; i++) diff |= (x![i] as number) ^ (y![i] as number);
   return diff === 0;
 }

@@ -12,6 +12,7 @@ export const COUNTER_NAMES = [
   "frames_sampled",
   "frames_skipped",
   "frames_busy",
+  "frames_throttled",
   "screen_frames_dropped",
   "audio_frames_received",
   "audio_chunks_sent",
@@ -19,6 +20,7 @@ export const COUNTER_NAMES = [
   "dropped_by_queue",
   "dropped_stale",
   "bad_messages",
+  "rate_limited",
   "results",
   "results_unknown",
   "results_misrouted",
@@ -26,6 +28,11 @@ export const COUNTER_NAMES = [
   "upstream_undecodable",
   "upstream_connects",
   "storage_errors",
+  "upstream_refused",
+  "upstream_closed",
+  "upstream_stalled",
+  "upstream_text",
+  "upstream_send_failed",
   "events",
 ] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];

@@ -10,10 +10,12 @@
  */
 import { AudioIngest, type AudioChunk } from "../media/audio/audio-ingest.js";
 import { AudioError } from "../media/audio/pcm.js";
-import { VideoIngest, type VideoIngestOptions } from "../media/video-ingest.js";
+import { VideoIngest, type EncodeBudget, type VideoIngestOptions } from "../media/video-ingest.js";
 import { FrameFormat, encodeFrameRequest } from "../protocol/dataspike.js";
 import { ClientInputError, type ClientInput } from "../protocol/client-messages.js";
 import { sfuPcmFrame, type SfuPacket } from "../protocol/sfu-packets.js";
+
+const SKIP_COUNTERS = { screen: "screen_frames_dropped", busy: "frames_busy", throttled: "frames_throttled", skipped: "frames_skipped" } as const;
 
 /** Track ids used for SFU adapter feeds (the adapter carries none). */
 export const SFU_VIDEO_TRACK = "sfu-video";
@@ -24,6 +26,7 @@ export type IntakeCounter =
   | "frames_sampled"
   | "frames_skipped"
   | "frames_busy"
+  | "frames_throttled"
   | "screen_frames_dropped"
   | "audio_frames_received"
   | "audio_chunks_sent";
@@ -49,6 +52,8 @@ export interface Feed {
   clientVad: boolean;
   /** The video rate for this connection now (its own override, never above the participant's). */
   videoFps: number;
+  /** Raw pixels this connection may still have encoded (its per-socket budget); unlimited when absent. */
+  encodeBudget?: EncodeBudget;
 }
 
 export class MediaIntake {
@@ -87,9 +92,9 @@ export class MediaIntake {
         return input.trackId;
       case "video": {
         out.count("frames_received");
-        const outcome = await this.#video.process(input, nowMs, feed.videoFps);
+        const outcome = await this.#video.process(input, nowMs, feed.videoFps, feed.encodeBudget);
         if (outcome.kind !== "jpeg") {
-          out.count(outcome.kind === "screen" ? "screen_frames_dropped" : outcome.kind === "busy" ? "frames_busy" : "frames_skipped");
+          out.count(SKIP_COUNTERS[outcome.kind]);
           return outcome.kind === "screen" ? null : input.trackId;
         }
         out.count("frames_sampled");

@@ -8,7 +8,8 @@ import { DurableObject } from "cloudflare:workers";
 import { MAX_CLIENTS_PER_PARTICIPANT, parseConfig, type Config, type ConfigVars } from "../config/config.js";
 import type { Level } from "../detection/state-machine.js";
 import { encodeJpeg } from "../media/jpeg.js";
-import type { DeepfakeAlert, ServerEvent } from "../protocol/events.js";
+import type { ServerEvent } from "../protocol/events.js";
+import { protocolHeaders } from "../protocol/subprotocol.js";
 import { jsonError, refuse, type Answer } from "../shared/http.js";
 import { errorMessage, log } from "../shared/log.js";
 import { connectUpstream, type SimulatorNamespace } from "../upstream/dial.js";
@@ -23,7 +24,7 @@ import type { EventsQuery, WebhooksQuery } from "./queries.js";
 import { Schema } from "./schema.js";
 import { historyPage, outboxPage, participantSnapshot, type HistoryPage, type OutboxPage, type ParticipantSnapshot } from "./snapshot.js";
 import { SocketMessages } from "./socket-messages.js";
-import { SessionStore, type TrackChanges } from "./store.js";
+import { SessionStore, recordChange } from "./store.js";
 import { Transitions } from "./transitions.js";
 import { IdleClose, participantLink } from "./upstream.js";
 
@@ -68,7 +69,7 @@ export class ParticipantSession extends DurableObject<SessionEnv> {
       left: (remaining) => remaining === 0 && (this.#idleClose.schedule(), this.#arm()),
     });
     this.#transitions = new Transitions({
-      commit: (alert, tracks, nowMs) => this.#commit(alert, tracks, nowMs),
+      commit: (alert, tracks, nowMs) => ctx.storage.transactionSync(() => recordChange(this.#store, this.#outbox, config.webhooks.urls, alert, tracks, nowMs)),
       persistActivity: (trackId, atMs) => this.#store.saveTrackActivity(trackId, atMs),
       simulated: config.simulated,
       rearm: () => this.#arm(),
@@ -176,6 +177,8 @@ export class ParticipantSession extends DurableObject<SessionEnv> {
     const participantId = this.ctx.id.name;
     if (!participantId) return jsonError(400, "bad_request", "participant objects are addressed by name");
     if (this.ctx.getWebSockets().length >= MAX_CLIENTS_PER_PARTICIPANT) return jsonError(429, "too_many_clients", `at most ${MAX_CLIENTS_PER_PARTICIPANT} sockets per participant`);
+    const cooling = this.#messages.cooldown(Date.now()); // after a policy close, reconnecting buys no fresh budget
+    if (cooling) return jsonError(429, "cooling_down", cooling);
     const overrides = parseRateOverrides(new URL(request.url).searchParams, this.#config.video);
     if (!overrides.ok) return jsonError(400, "bad_rate", overrides.message);
     const live = this.#adopt(participantId);
@@ -186,18 +189,11 @@ export class ParticipantSession extends DurableObject<SessionEnv> {
     this.#link.start();
     this.#arm();
     log("info", "client joined", { participant: participantId, role, clients: this.ctx.getWebSockets().length, simulated: this.#config.simulated });
-    if (role === "client") sendEvent(server, readyEvent(participantId, live.detection.level, this.#config, info) satisfies ServerEvent);
-    if (role === "client" && this.#link.status === "connected") sendEvent(server, { type: "upstream", status: "connected" } satisfies ServerEvent);
-    return new Response(null, { status: 101, webSocket: client });
+    const greeting: ServerEvent[] = [readyEvent(participantId, live.detection.level, this.#config, info), ...(this.#link.status === "connected" ? [{ type: "upstream", status: "connected" } as const] : [])];
+    if (role === "client") for (const event of greeting) sendEvent(server, event);
+    return new Response(null, { status: 101, webSocket: client, headers: protocolHeaders(request.headers) });
   }
 
-  #commit(alert: DeepfakeAlert | null, tracks: TrackChanges, nowMs: number): void {
-    this.ctx.storage.transactionSync(() => {
-      if (alert) this.#store.recordTransition(alert);
-      if (alert) this.#outbox.enqueue(alert, this.#config.webhooks.urls, nowMs);
-      this.#store.saveTracks(tracks);
-    });
-  }
 
   /** The sampling rate follows the level; each client hears its own rate (its override applies). */
   #levelChanged(previous: Level, level: Level, nowMs: number): void {

@@ -1,19 +1,22 @@
 /**
- * What the participant's sockets send, and what happens when one leaves (DESIGN §5): parse, hand
- * media to the intake with the connection's own VAD flag and rate, count and answer bad input,
- * close a socket that keeps sending it, and stop the tracks that only a leaving socket fed.
+ * What the participant's sockets send, and what happens when one leaves (DESIGN §5): hold each
+ * message to its socket's budget (./budget.ts) before parsing it, parse, hand media to the intake
+ * with the connection's own VAD flag and rate, count and answer bad input, close a socket that keeps
+ * sending it or keeps over its budget, and stop the tracks that only a leaving socket fed.
  * Pure: the sockets, the participant and the upstream are injected.
  */
-import { MAX_CONSECUTIVE_BAD_MESSAGES, type Config } from "../config/config.js";
+import { MAX_CONSECUTIVE_BAD_MESSAGES, POLICY_CLOSE_COOLDOWN_MS, SFU_AUDIO_CHANNELS, SFU_AUDIO_SAMPLE_RATE_HZ, type Config } from "../config/config.js";
+import { AudioError, validatePcmFrame } from "../protocol/audio-frames.js";
 import type { Level } from "../detection/state-machine.js";
 import { ClientInputError, parseClientMessage } from "../protocol/client-messages.js";
 import type { ServerEvent } from "../protocol/events.js";
 import { parseSfuPacket } from "../protocol/sfu-packets.js";
 import { errorMessage, log } from "../shared/log.js";
 import type { ActiveParticipant } from "./active-participant.js";
+import { DEFAULT_BUDGET, SocketBudget, audioSeconds, encodeBudgetFor, type BudgetLimits, type Refusal } from "./budget.js";
 import { closeQuietly, connectionFps, sendEvent, type AttachableSocket, type ConnectionInfo, type Connections } from "./connections.js";
 import type { CounterName } from "./counters.js";
-import type { Feed } from "./media-intake.js";
+import { SFU_AUDIO_TRACK, type Feed } from "./media-intake.js";
 
 type Socket = AttachableSocket & { send(text: string): void; close(code?: number, reason?: string): void };
 
@@ -28,29 +31,52 @@ export interface SocketMessagesDeps<S extends Socket> {
   tracksClosed(trackIds: readonly string[], nowMs: number): void;
   /** A socket left; `remaining` are still open. */
   left(remaining: number): void;
+  /** Per-socket budgets; by default those of config/limits.ts, the encode budget from the deployment's video settings. */
+  budget?: BudgetLimits;
 }
 
 export class SocketMessages<S extends Socket> {
-  constructor(private readonly deps: SocketMessagesDeps<S>) {}
+  /** One budget per connection id, in memory (a woken object starts every socket afresh). */
+  readonly #budgets = new Map<string, SocketBudget>();
+  /** New sockets are refused until then: a socket of this participant was closed for policy. */
+  #cooldownUntilMs = 0;
+
+  readonly #limits: BudgetLimits;
+
+  constructor(private readonly deps: SocketMessagesDeps<S>) {
+    this.#limits = deps.budget ?? { ...DEFAULT_BUDGET, ...encodeBudgetFor(deps.config.video) };
+  }
 
   /** One message from a socket. Never throws: bad input is answered, counted and survived. */
   async receive(ws: S, message: ArrayBuffer | string, nowMs: number): Promise<void> {
     const { config, sockets } = this.deps;
     try {
       this.deps.count("messages_received");
+      let info = sockets.get(ws);
+      const budget = this.#budgetOf(info.id, nowMs);
+      // Before any parsing: a flood costs a byte count and two bucket updates per message.
+      const over = budget.admitMessage(typeof message === "string" ? message.length * 3 : message.byteLength, nowMs);
+      if (over) return this.#overBudget(ws, over);
       const live = this.deps.live();
       if (!live) throw new ClientInputError("decode_failed", "this session has ended; reconnect");
-      this.deps.wantUpstream();
-      let info = sockets.get(ws);
       let fedTrack: string | null;
       if (info.role === "client") {
         const input = parseClientMessage(message, config.maxClientMessageBytes);
+        // Audio is checked (cheaply) before it is held to the audio clock: a malformed frame is bad_audio, not over budget.
+        if (input.kind === "audio") validAudio(input);
+        const audio = input.kind === "audio" && budget.admitAudio(input.trackId, audioSeconds(input.data.byteLength, input.sampleRate, input.channels), nowMs);
+        if (audio) return this.#overBudget(ws, audio);
+        this.deps.wantUpstream();
         if (input.kind === "hello") info = sockets.update(ws, { client: input.client, vad: input.vad, honorsRate: input.honorsRate });
         else if (input.kind === "speaking") info = sockets.update(ws, { vad: true });
-        fedTrack = await live.intake.ingestClientMessage(this.#feed(info, live), input, nowMs);
+        fedTrack = await live.intake.ingestClientMessage(this.#feed(info, live, budget), input, nowMs);
       } else {
         const packet = parseSfuPacket(message, config.maxClientMessageBytes);
-        fedTrack = await live.intake.ingestSfuPacket(this.#feed(info, live), info.role === "sfu-audio" ? "audio" : "video", packet, nowMs);
+        const kind = info.role === "sfu-audio" ? "audio" : "video";
+        const audio = kind === "audio" && budget.admitAudio(SFU_AUDIO_TRACK, audioSeconds(packet.payload.byteLength, SFU_AUDIO_SAMPLE_RATE_HZ, SFU_AUDIO_CHANNELS), nowMs);
+        if (audio) return this.#overBudget(ws, audio);
+        this.deps.wantUpstream();
+        fedTrack = await live.intake.ingestSfuPacket(this.#feed(info, live, budget), kind, packet, nowMs);
       }
       sockets.accepted(ws);
       if (fedTrack !== null) sockets.noteTrack(ws, fedTrack);
@@ -59,10 +85,17 @@ export class SocketMessages<S extends Socket> {
     }
   }
 
+  /** Why a new socket is refused now (a socket of this participant was closed for policy moments ago), or null. */
+  cooldown(nowMs: number): string | null {
+    if (nowMs >= this.#cooldownUntilMs) return null;
+    return `a socket of this participant was closed for sending too much or too many bad messages; retry in ${Math.ceil((this.#cooldownUntilMs - nowMs) / 1000)} s`;
+  }
+
   /** The socket closed or failed: flush its utterance, stop the tracks nobody else feeds. */
   gone(ws: S, nowMs: number): void {
     const forgotten = this.deps.sockets.forget(ws);
     if (!forgotten) return;
+    this.#budgets.delete(forgotten.info.id);
     const live = this.deps.live();
     if (live) {
       live.intake.endFeed(forgotten.info.id, nowMs);
@@ -84,8 +117,29 @@ export class SocketMessages<S extends Socket> {
     }
   }
 
-  #feed(info: ConnectionInfo, live: ActiveParticipant): Feed {
-    return { connectionId: info.id, clientVad: info.vad ?? false, videoFps: connectionFps(live.detection.level, this.deps.config.video, info) };
+  #feed(info: ConnectionInfo, live: ActiveParticipant, budget: SocketBudget): Feed {
+    return { connectionId: info.id, clientVad: info.vad ?? false, videoFps: connectionFps(live.detection.level, this.deps.config.video, info), encodeBudget: budget.encode };
+  }
+
+  #budgetOf(connectionId: string, nowMs: number): SocketBudget {
+    let budget = this.#budgets.get(connectionId);
+    if (!budget) this.#budgets.set(connectionId, (budget = new SocketBudget(nowMs, this.#limits)));
+    return budget;
+  }
+
+  /**
+   * A message over the socket's budget: dropped unparsed and counted, answered with `rate_limited`
+   * (a few per second at most), and the socket closed with 1008 if it keeps on. It neither
+   * lengthens nor resets the socket's streak of bad messages, and touches no other socket.
+   */
+  #overBudget(ws: S, over: Refusal): void {
+    this.deps.count("rate_limited");
+    if (over.notify && this.deps.sockets.role(ws) === "client") {
+      sendEvent(ws, { type: "error", code: "rate_limited", message: `message dropped: ${over.message}` } satisfies ServerEvent);
+    }
+    if (!over.close) return;
+    log("warn", "closing client that stays over its budget", { participant: this.deps.live()?.participantId, budget: over.kind });
+    this.#policyClose(ws, `over the ${over.kind} budget`);
   }
 
   #reject(ws: S, err: unknown): void {
@@ -100,7 +154,23 @@ export class SocketMessages<S extends Socket> {
     const streak = sockets.rejected(ws);
     if (streak < MAX_CONSECUTIVE_BAD_MESSAGES) return;
     log("warn", "closing client after repeated bad messages", { participant, streak });
-    closeQuietly(ws, 1008, `${streak} bad messages in a row`);
-    this.gone(ws, Date.now());
+    this.#policyClose(ws, `${streak} bad messages in a row`);
+  }
+
+  /** Closes with 1008 and refuses new sockets of the participant for POLICY_CLOSE_COOLDOWN_MS. */
+  #policyClose(ws: S, reason: string): void {
+    const nowMs = Date.now();
+    this.#cooldownUntilMs = nowMs + POLICY_CLOSE_COOLDOWN_MS;
+    closeQuietly(ws, 1008, reason);
+    this.gone(ws, nowMs);
+  }
+}
+
+function validAudio(frame: { sampleRate: number; channels: number; data: Uint8Array }): void {
+  try {
+    validatePcmFrame(frame);
+  } catch (err) {
+    if (err instanceof AudioError) throw new ClientInputError("bad_audio", err.message);
+    throw err;
   }
 }

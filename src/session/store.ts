@@ -6,6 +6,7 @@
 import { isLevel, type Level, type TrackState } from "../detection/state-machine.js";
 import type { DeepfakeAlert } from "../protocol/events.js";
 import type { SqlLike } from "../shared/sql.js";
+import type { WebhookOutbox } from "../webhooks/outbox.js";
 
 /** The store's own tables (the first schema version). */
 export const STORE_TABLES_DDL = `CREATE TABLE participant (
@@ -167,4 +168,16 @@ export class SessionStore {
       );
     }
   }
+}
+
+/**
+ * One committed detection change (call inside transactionSync): the transition's level and history
+ * row and one outbox row per webhook URL, and the track rows it changed.
+ */
+export function recordChange(store: SessionStore, outbox: WebhookOutbox, urls: readonly string[], alert: DeepfakeAlert | null, tracks: TrackChanges, nowMs: number): void {
+  if (alert) {
+    store.recordTransition(alert);
+    outbox.enqueue(alert, urls, nowMs);
+  }
+  store.saveTracks(tracks);
 }

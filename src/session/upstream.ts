@@ -31,6 +31,7 @@ export function participantLink(config: Config, wiring: UpstreamWiring): Upstrea
     queue: new SendQueue<Outgoing>({ ...config.queue, sizeOf: (item) => item.data.byteLength }),
     healthyAfterMs: UPSTREAM_HEALTHY_AFTER_MS,
     connectTimeoutMs: UPSTREAM_CONNECT_TIMEOUT_MS,
+    stallTimeoutMs: config.upstreamStallTimeoutMs,
     hooks: {
       connected: () => {
         wiring.count("upstream_connects");
@@ -47,6 +48,11 @@ export function participantLink(config: Config, wiring: UpstreamWiring): Upstrea
       sent: (trackId) => {
         wiring.count("messages_sent");
         if (trackId) wiring.trackSent(trackId);
+      },
+      // Each fault is counted (upstream_refused, _closed, _stalled, _text, _send_failed); the link carries on.
+      fault: (kind, reason) => {
+        wiring.count(`upstream_${kind}`);
+        if (kind === "text" || kind === "send_failed") log("warn", "upstream fault", { participant: wiring.participantId(), fault: kind, reason });
       },
     },
   });

@@ -5,6 +5,13 @@
  *
  * The connect *promise* is kept (not only the socket), so messages arriving together share one
  * connection attempt.
+ *
+ * Faults never stop the link and each is reported once (hooks.fault): an upgrade that is refused or
+ * fails ("refused"), a connection that closes or errors ("closed"), an upgrade that hangs past the
+ * connect timeout or a connection that answers nothing for stallTimeoutMs after a send ("stalled";
+ * the link closes it and reconnects), a text frame ("text"; skipped), and a message whose send()
+ * throws on a fresh connection ("send_failed": that message is dropped, so one unsendable message
+ * cannot tear the link down again and again). Garbage binary frames are the caller's to count.
  */
 import type { Backoff } from "../shared/backoff.js";
 import type { SendQueue } from "./send-queue.js";
@@ -28,6 +35,8 @@ export interface UpstreamSocket {
 
 export type UpstreamStatus = "idle" | "connecting" | "connected" | "reconnecting";
 
+export type UpstreamFault = "refused" | "closed" | "stalled" | "text" | "send_failed";
+
 export interface UpstreamHooks {
   connected(): void;
   reconnecting(retryInMs: number, reason: string): void;
@@ -38,6 +47,8 @@ export interface UpstreamHooks {
   stale?(count: number): void;
   /** A message for `trackId` was handed to the upstream socket (the track's activity). */
   sent?(trackId: string): void;
+  /** Something went wrong with the upstream; the link carries on (see the module comment). */
+  fault?(kind: UpstreamFault, reason: string): void;
 }
 
 
@@ -47,9 +58,16 @@ export interface UpstreamLinkOptions {
   queue: SendQueue<Outgoing>;
   healthyAfterMs: number;
   connectTimeoutMs: number;
+  /** A connection that answers nothing this long after a send is closed and replaced; 0 = never. */
+  stallTimeoutMs?: number;
   hooks: UpstreamHooks;
   timers?: Timers;
 }
+
+/** Sends that throw in a row on a connection that never sent anything before it is given up on. */
+const MAX_FRESH_SEND_FAILURES = 3;
+
+class ConnectTimeout extends Error {}
 
 
 export class UpstreamLink {
@@ -57,6 +75,10 @@ export class UpstreamLink {
   #connecting: Promise<void> | null = null;
   #retryTimer: unknown = null;
   #healthyTimer: unknown = null;
+  #stallTimer: unknown = null;
+  /** Messages sent on the current connection, and throws in a row while it had sent none. */
+  #sentHere = 0;
+  #freshFailures = 0;
   #wanted = false;
   #status: UpstreamStatus = "idle";
   #sent = 0;
@@ -120,7 +142,11 @@ export class UpstreamLink {
     this.#status = this.#status === "reconnecting" ? "reconnecting" : "connecting";
     const attempt = this.#withTimeout(this.options.connect()).then(
       (socket) => this.#adopt(socket),
-      (err: unknown) => this.#scheduleRetry(`connect failed: ${err instanceof Error ? err.message : String(err)}`),
+      (err: unknown) => {
+        const reason = `connect failed: ${err instanceof Error ? err.message : String(err)}`;
+        if (this.#wanted) this.options.hooks.fault?.(err instanceof ConnectTimeout ? "stalled" : "refused", reason);
+        this.#scheduleRetry(reason);
+      },
     );
     this.#connecting = attempt.finally(() => {
       this.#connecting = null;
@@ -131,7 +157,7 @@ export class UpstreamLink {
   #withTimeout(connecting: Promise<UpstreamSocket>): Promise<UpstreamSocket> {
     return new Promise((resolve, reject) => {
       const timer = this.#timers.setTimeout(() => {
-        reject(new Error(`timed out after ${this.options.connectTimeoutMs} ms`));
+        reject(new ConnectTimeout(`timed out after ${this.options.connectTimeoutMs} ms`));
         // A socket that arrives after the timeout is closed, not leaked.
         connecting.then((late) => late.close(1000, "connect timeout"), () => undefined);
       }, this.options.connectTimeoutMs);
@@ -156,19 +182,25 @@ export class UpstreamLink {
     this.#socket = socket;
     this.#status = "connected";
     this.#connects++;
+    this.#sentHere = 0;
+    this.#freshFailures = 0;
     socket.addEventListener("message", (event) => {
       if (this.#socket !== socket) return;
+      this.#answered();
       if (event.data instanceof ArrayBuffer) this.options.hooks.message(event.data);
       else if (ArrayBuffer.isView(event.data)) {
         const view = event.data;
         this.options.hooks.message(view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength) as ArrayBuffer);
-      } else this.options.hooks.message(new ArrayBuffer(0)); // text: reported as undecodable by the caller
+      } else this.options.hooks.fault?.("text", "the upstream sent a text frame (skipped: the API speaks binary protobuf)");
     });
     const lost = (why: string) => () => {
       if (this.#socket !== socket) return;
       this.#socket = null;
       this.#clearHealthyTimer();
-      if (this.#wanted) this.#scheduleRetry(why);
+      this.#clearStallTimer();
+      if (!this.#wanted) return;
+      this.options.hooks.fault?.("closed", why);
+      this.#scheduleRetry(why);
     };
     socket.addEventListener("close", lost("upstream closed the connection"));
     socket.addEventListener("error", lost("upstream connection error"));
@@ -198,23 +230,66 @@ export class UpstreamLink {
       const next = queue.peek()!;
       try {
         this.#socket.send(next.data);
-      } catch {
-        // The socket died under us; the message stays queued for the next connection.
-        const socket = this.#socket;
-        this.#socket = null;
-        this.#clearHealthyTimer();
-        try {
-          socket.close(1011, "send failed");
-        } catch {
-          // ignore
+      } catch (err) {
+        const reason = `send failed: ${err instanceof Error ? err.message : String(err)}`;
+        if (this.#sentHere === 0 && this.#freshFailures < MAX_FRESH_SEND_FAILURES - 1) {
+          // A fresh connection refused this very message: the message is the problem, not the
+          // link. Dropped and counted, so it cannot tear down connection after connection.
+          this.#freshFailures++;
+          queue.shift();
+          this.options.hooks.fault?.("send_failed", reason);
+          continue;
         }
+        // The socket died under us; the message stays queued for the next connection (where it
+        // is dropped if it fails again before anything else went through).
+        this.#drop(1011, "send failed");
         this.#scheduleRetry("send failed");
         return;
       }
       queue.shift();
       this.#sent++;
+      this.#sentHere++;
+      this.#awaitAnswer();
       this.options.hooks.sent?.(next.trackId);
     }
+  }
+
+  /** Something came back: the connection is not stalled. */
+  #answered(): void {
+    this.#clearStallTimer();
+  }
+
+  /** A send went out: unless an answer is awaited already, the connection has stallTimeoutMs to answer. */
+  #awaitAnswer(): void {
+    const timeoutMs = this.options.stallTimeoutMs ?? 0;
+    if (timeoutMs <= 0 || this.#stallTimer !== null) return;
+    const socket = this.#socket;
+    this.#stallTimer = this.#timers.setTimeout(() => {
+      this.#stallTimer = null;
+      if (this.#socket !== socket || !this.#wanted) return;
+      const reason = `upstream stalled: no answer for ${timeoutMs} ms after a send`;
+      this.options.hooks.fault?.("stalled", reason);
+      this.#drop(1011, "upstream stalled");
+      this.#scheduleRetry(reason);
+    }, timeoutMs);
+  }
+
+  /** Forgets the current socket and closes it. */
+  #drop(code: number, reason: string): void {
+    const socket = this.#socket;
+    this.#socket = null;
+    this.#clearHealthyTimer();
+    this.#clearStallTimer();
+    try {
+      socket?.close(code, reason);
+    } catch {
+      // already closed
+    }
+  }
+
+  #clearStallTimer(): void {
+    if (this.#stallTimer !== null) this.#timers.clearTimeout(this.#stallTimer);
+    this.#stallTimer = null;
   }
 
   #clearHealthyTimer(): void {
@@ -226,5 +301,6 @@ export class UpstreamLink {
     if (this.#retryTimer !== null) this.#timers.clearTimeout(this.#retryTimer);
     this.#retryTimer = null;
     this.#clearHealthyTimer();
+    this.#clearStallTimer();
   }
 }

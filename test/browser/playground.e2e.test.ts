@@ -125,6 +125,20 @@ describe("playground", () => {
       if (msg.type() === "error") consoleErrors.push(msg.text());
     });
     const participantId = `browser-${Date.now().toString(36)}`;
+    // What the browser puts on the wire for the WebSocket upgrade (DESIGN.md §6: no token in a URL).
+    const cdp = await context!.newCDPSession(page);
+    await cdp.send("Network.enable");
+    const handshakes: Array<{ url: string; protocol?: string }> = [];
+    const answers: Array<string | undefined> = [];
+    cdp.on("Network.webSocketCreated", (e: { url: string }) => handshakes.push({ url: e.url }));
+    cdp.on("Network.webSocketWillSendHandshakeRequest", (e: { request: { headers: Record<string, string> } }) => {
+      const headers = Object.fromEntries(Object.entries(e.request.headers).map(([k, v]) => [k.toLowerCase(), v]));
+      const last = handshakes.at(-1);
+      if (last) last.protocol = headers["sec-websocket-protocol"];
+    });
+    cdp.on("Network.webSocketHandshakeResponseReceived", (e: { response: { headers: Record<string, string> } }) => {
+      answers.push(Object.entries(e.response.headers).find(([k]) => k.toLowerCase() === "sec-websocket-protocol")?.[1]);
+    });
     await page.goto(`${dev!.url}/`);
     await page.waitForSelector("#sim-banner:not([hidden])", { timeout: 10_000 });
     expect(await page.textContent("#sim-banner")).toContain("SIMULATED RESULTS");
@@ -135,6 +149,12 @@ describe("playground", () => {
     await page.waitForFunction(() => document.getElementById("badge")?.textContent === "CLEAR", null, { timeout: 20_000 });
     expect(await page.textContent("#log")).toMatch(/ready: .* is CLEAR, video at 0\.2 fps · SIMULATED/);
     expect(await page.textContent("#rate")).toContain("0.2 fps");
+    // The page minted a token and the SDK carried it as a subprotocol, answered deepfake-edge.v1.
+    const stream = handshakes.find((h) => h.url.includes(`/v1/participants/${participantId}/stream`));
+    expect(stream?.url, "the stream socket's URL").not.toMatch(/token/i);
+    expect(stream?.protocol ?? "").toMatch(/^deepfake-edge\.v1, bearer\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
+    expect(answers).toContain("deepfake-edge.v1");
+    measure(`stream socket: URL without a token, Sec-WebSocket-Protocol "deepfake-edge.v1, bearer.<${(stream?.protocol ?? "").length - 25} chars>", answered ${JSON.stringify(answers[0])}`);
 
     // Camera frames (JPEG from the canvas) reach the simulator through the Worker and the object.
     const stats = await waitFor("a JPEG frame at the simulator", 15_000, async () => {

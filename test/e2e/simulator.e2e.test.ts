@@ -41,6 +41,8 @@ it("streams to the simulator at 0.2 fps, and at 1 fps once steered to SUSPICIOUS
   const ready = await client.waitFor((e) => e.type === "ready", 10_000);
   expect(ready.event).toMatchObject({ level: "clear", video_fps: 0.2, simulated: true, dev_mode: true });
   expect(String(ready.event.notice)).toContain("SIMULATED");
+  // The Worker says so when it starts in development mode.
+  expect(dev.logs()).toContain("DEV_MODE=true: development mode");
   await client.waitFor((e) => e.type === "upstream" && e.status === "connected", 10_000);
 
   stream = startVideoStream(client, { trackId: "cam", fps: 15, source: VideoSource.CAMERA });

@@ -5,9 +5,10 @@
  */
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { Resampler } from "../../src/media/audio/resampler";
+import { Resampler, cachedKernelRates } from "../../src/media/audio/resampler";
+import { AudioError, validatePcmFrame } from "../../src/protocol/audio-frames";
 import { dominantFrequencyHz, ratioDb, rms, toneAmplitude } from "../support/audio-analysis";
-import { AUDIO_SAMPLE_RATE_HZ } from "../../src/config/limits";
+import { AUDIO_INPUT_RATES_HZ, AUDIO_SAMPLE_RATE_HZ } from "../../src/config/limits";
 import { concat, frames, tone } from "./audio-signals";
 
 /** Output samples skipped at each end when measuring (filter warm-up and lookahead). */
@@ -149,5 +150,26 @@ describe("Resampler: streaming", () => {
   it("rejects a non-integer or non-positive rate", () => {
     expect(() => new Resampler(0)).toThrow(RangeError);
     expect(() => new Resampler(44_100.5)).toThrow(RangeError);
+  });
+});
+
+describe("kernels: a fixed set, built once per isolate, never evicted by a client", () => {
+  it("only the accepted rates pass validation, so a client can only ever use their kernels", () => {
+    for (const rate of AUDIO_INPUT_RATES_HZ) expect(() => validatePcmFrame({ sampleRate: rate, channels: 1, data: new Uint8Array(2) }), String(rate)).not.toThrow();
+    for (const rate of [7_999, 8_001, 11_024, 44_101, 47_999, 48_001, 96_000, 0, -16_000, 16_000.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => validatePcmFrame({ sampleRate: rate, channels: 1, data: new Uint8Array(2) }), String(rate)).toThrow(AudioError);
+    }
+  });
+
+  it("the cache holds at most the accepted rates: odd rates (never from a client) are not cached and evict nothing", () => {
+    for (const rate of AUDIO_INPUT_RATES_HZ) new Resampler(rate);
+    const common = AUDIO_INPUT_RATES_HZ.filter((r) => r !== 16_000);
+    expect(cachedKernelRates()).toEqual(common);
+    for (const rate of [8_001, 9_000, 10_000, 13_000, 17_000, 19_000, 23_000, 25_000, 44_101, 47_000]) new Resampler(rate);
+    expect(cachedKernelRates()).toEqual(common);
+    // A kernel is designed once: a second resampler at a cached rate costs no design time.
+    const t0 = performance.now();
+    for (let i = 0; i < 50; i++) new Resampler(44_100);
+    expect(performance.now() - t0).toBeLessThan(50);
   });
 });

@@ -115,7 +115,7 @@ describe("auth errors", () => {
 });
 
 describe("where the token goes", () => {
-  it("browsers: ?token= on the stream URL; Node (ws): Authorization header, never the URL", () => {
+  it("browsers: the subprotocol bearer.<token> next to deepfake-edge.v1; Node (ws): Authorization header; never the URL", () => {
     const opened: Array<{ url: string; options?: unknown }> = [];
     class Recorder {
       constructor(url: string, options?: unknown) {
@@ -127,9 +127,12 @@ describe("where the token goes", () => {
     browserSocketFactory(Recorder)(url, "a.b.c");
     nodeSocketFactory(Recorder)(url, "a.b.c");
     nodeSocketFactory(Recorder)(url, undefined);
-    expect(opened[0]?.url).toBe(`${url}?token=a.b.c`);
+    browserSocketFactory(Recorder)(url, undefined);
+    expect(opened[0]).toEqual({ url, options: ["deepfake-edge.v1", "bearer.a.b.c"] });
     expect(opened[1]).toEqual({ url, options: { headers: { authorization: "Bearer a.b.c" }, maxPayload: 1_048_576 } });
     expect(opened[2]).toEqual({ url, options: { headers: {}, maxPayload: 1_048_576 } });
+    expect(opened[3]).toEqual({ url, options: ["deepfake-edge.v1"] });
+    for (const { url: opened_ } of opened) expect(opened_).not.toContain("token");
   });
 
   it("reads sub and exp from a JWT, and nothing from garbage", () => {

@@ -133,6 +133,47 @@ describe("parseConfig secrets and modes", () => {
   });
 });
 
+describe("problems name settings, never their values (/healthz is public)", () => {
+  it("bad numbers, URLs, DEV_MODE and webhook settings are named without echoing what they hold", () => {
+    const secretish = "sekrit-value-7f3a";
+    const err = configError({
+      ...PRODUCTION,
+      DEV_MODE: secretish,
+      DATASPIKE_WS_URL: `ftp://${secretish}`,
+      VIDEO_NORMAL_FPS: secretish,
+      QUEUE_MAX_ITEMS: `${secretish}9`,
+      WEBHOOK_URLS: `https://hooks.example.com/${secretish}, notaurl-${secretish}`,
+      WEBHOOK_RETRY_SCHEDULE: `5s,${secretish}`,
+      WEBHOOK_TIMEOUT_MS: secretish,
+    });
+    const text = err.problems.join("\n");
+    for (const name of ["DEV_MODE", "DATASPIKE_WS_URL", "VIDEO_NORMAL_FPS", "QUEUE_MAX_ITEMS", "WEBHOOK_URLS"]) expect(text).toContain(name);
+    expect(text).not.toContain(secretish);
+    expect(err.message).not.toContain(secretish);
+  });
+
+  it("a short CONNECT_TOKEN_SECRET or a bad WEBHOOK_SECRET is named, never shown", () => {
+    const err = configError({ ...PRODUCTION, CONNECT_TOKEN_SECRET: "short-s3cr3t", WEBHOOK_URLS: "https://h.example.com/x", WEBHOOK_SECRET: "whsec_c2hvcnQ=" });
+    expect(err.message).toContain("CONNECT_TOKEN_SECRET");
+    expect(err.message).toContain("WEBHOOK_SECRET");
+    expect(err.message).not.toContain("short-s3cr3t");
+    expect(err.message).not.toContain("c2hvcnQ=");
+  });
+
+  it("CONNECT_TOKEN_SECRET_PREVIOUS verifies only next to a current secret, and must be as long", () => {
+    expect(parseConfig({ ...PRODUCTION, CONNECT_TOKEN_SECRET_PREVIOUS: "previous-secret-0123" }).connectTokenSecretPrevious).toBe("previous-secret-0123");
+    expect(configError({ ...PRODUCTION, CONNECT_TOKEN_SECRET_PREVIOUS: "short" }).problems[0]).toContain("CONNECT_TOKEN_SECRET_PREVIOUS");
+    expect(configError({ DEV_MODE: "true", CONNECT_TOKEN_SECRET_PREVIOUS: "previous-secret-0123" }).problems[0]).toContain("without CONNECT_TOKEN_SECRET");
+  });
+
+  it("secretsConfigured is true as soon as any secret is set", () => {
+    expect(parseConfig({ DEV_MODE: "true" }).secretsConfigured).toBe(false);
+    expect(parseConfig({ DEV_MODE: "true", DATASPIKE_API_KEY: "k" }).secretsConfigured).toBe(true);
+    expect(parseConfig({ DEV_MODE: "true", ADMIN_API_KEY: "k" }).secretsConfigured).toBe(true);
+    expect(parseConfig({ ...PRODUCTION }).secretsConfigured).toBe(true);
+  });
+});
+
 describe("parseConfig invalid numbers", () => {
   it.each([
     ["VIDEO_NORMAL_FPS", "abc"],
@@ -148,11 +189,11 @@ describe("parseConfig invalid numbers", () => {
     ["RECONNECT_INITIAL_MS", "0"],
     ["RECONNECT_JITTER_RATIO", "1.5"],
     ["UPSTREAM_IDLE_CLOSE_MS", "-5"],
-  ] as const)("%s=%j is rejected with a message naming the var and the value", (name, value) => {
+  ] as const)("%s=%j is rejected with a message naming the var, never its value", (name, value) => {
     const err = configError({ ...PRODUCTION, [name]: value });
     expect(err.problems).toHaveLength(1);
     expect(err.problems[0]).toContain(name);
-    expect(err.problems[0]).toContain(JSON.stringify(value));
+    expect(err.problems[0]).not.toContain(JSON.stringify(value));
     expect(err.message).toContain(err.problems[0]);
   });
 

@@ -55,8 +55,9 @@ let messages: ArrayBuffer[];
 
 let stale: number;
 let sentTracks: string[];
+let faults: string[];
 
-function makeLink(capacity: number | SendQueueLimits<Outgoing> = 16): UpstreamLink {
+function makeLink(capacity: number | SendQueueLimits<Outgoing> = 16, stallTimeoutMs = 0): UpstreamLink {
   const hooks: UpstreamHooks = {
     connected: () => events.push("connected"),
     reconnecting: (retryInMs, reason) => {
@@ -70,6 +71,7 @@ function makeLink(capacity: number | SendQueueLimits<Outgoing> = 16): UpstreamLi
       events.push("sent");
       sentTracks.push(trackId);
     },
+    fault: (kind) => faults.push(kind),
   };
   return new UpstreamLink({
     connect: () =>
@@ -80,6 +82,7 @@ function makeLink(capacity: number | SendQueueLimits<Outgoing> = 16): UpstreamLi
     queue: new SendQueue<Outgoing>(typeof capacity === "number" ? { maxItems: capacity, sizeOf: (o) => o.data.byteLength } : capacity),
     healthyAfterMs: HEALTHY_AFTER_MS,
     connectTimeoutMs: CONNECT_TIMEOUT_MS,
+    stallTimeoutMs,
     hooks,
     timers: clock,
   });
@@ -109,6 +112,7 @@ beforeEach(() => {
   stale = 0;
   sentTracks = [];
   messages = [];
+  faults = [];
 });
 
 describe("connecting", () => {
@@ -198,7 +202,7 @@ describe("connecting", () => {
     expect(sentTracks).toEqual(["camera", "camera"]);
   });
 
-  it("passes binary upstream messages to the hook; text arrives as an empty buffer", async () => {
+  it("passes binary upstream messages to the hook; text is skipped and reported as a fault", async () => {
     const link = makeLink();
     link.start();
     const socket = await accept();
@@ -206,7 +210,8 @@ describe("connecting", () => {
     const backing = new Uint8Array([0, 1, 8, 2, 0]);
     socket.fire("message", backing.subarray(2, 4));
     socket.fire("message", "hello");
-    expect(messages.map((m) => [...new Uint8Array(m)])).toEqual([[8, 4], [8, 2], []]);
+    expect(messages.map((m) => [...new Uint8Array(m)])).toEqual([[8, 4], [8, 2]]);
+    expect(faults).toEqual(["text"]);
     expect(link.status).toBe("connected");
   });
 });
@@ -371,6 +376,7 @@ describe("stop()", () => {
     const link = makeLink();
     link.start();
     const socket = await accept();
+    link.send(msg("w"));
     socket.failSend = true;
     link.send(msg("x")); // stays queued, retry scheduled
     expect(link.queued).toBe(1);
@@ -444,5 +450,117 @@ describe("stop()", () => {
     expect(first.sent).toHaveLength(0);
     expect(second.sentText).toEqual(["later"]);
     expect(link.connects).toBe(2);
+  });
+});
+
+describe("upstream faults: the link carries on, reconnects on schedule and counts each case", () => {
+  it("refused upgrades, closes and connect timeouts are each counted once, and reconnection follows the backoff", async () => {
+    const link = makeLink();
+    link.start();
+    await fail("upgrade refused with HTTP 503");
+    expect(faults).toEqual(["refused"]);
+    await clock.advance(1000);
+    const socket = await accept();
+    socket.fire("close");
+    socket.fire("error"); // the same loss, reported twice by the platform: counted once
+    expect(faults).toEqual(["refused", "closed"]);
+    await clock.advance(2000);
+    expect(attempts).toHaveLength(3);
+    await clock.advance(CONNECT_TIMEOUT_MS); // the upgrade hangs
+    expect(faults).toEqual(["refused", "closed", "stalled"]);
+    expect(retries).toEqual([1000, 2000, 4000]);
+    await clock.advance(4000);
+    const back = await accept();
+    link.send(msg("after"));
+    expect(back.sentText).toEqual(["after"]);
+  });
+
+  it("text frames are skipped and counted; garbage binary reaches the caller (which counts it as undecodable)", async () => {
+    const link = makeLink();
+    link.start();
+    const socket = await accept();
+    socket.fire("message", "{\"type\":\"hello\"}");
+    socket.fire("message", new Uint8Array([0xff, 0x00, 0x13]).buffer);
+    expect(faults).toEqual(["text"]);
+    expect(messages.map((m) => m.byteLength)).toEqual([3]);
+    expect(link.status).toBe("connected");
+  });
+
+  it("a connection that answers nothing for stallTimeoutMs after a send is replaced; answers keep it", async () => {
+    const link = makeLink(16, 5_000);
+    link.start();
+    const socket = await accept();
+    link.send(msg("a"));
+    await clock.advance(4_000);
+    socket.fire("message", new Uint8Array([8, 2]).buffer); // an answer
+    link.send(msg("b"));
+    await clock.advance(4_999);
+    expect(faults).toEqual([]);
+    await clock.advance(1);
+    expect(faults).toEqual(["stalled"]);
+    expect(socket.closed?.code).toBe(1011);
+    expect(events.at(-1)).toMatch(/^reconnecting 1000 upstream stalled/);
+    await clock.advance(1000);
+    const next = await accept();
+    link.send(msg("c"));
+    expect(next.sentText).toEqual(["c"]);
+  });
+
+  it("an idle connection (nothing sent) is never called stalled", async () => {
+    const link = makeLink(16, 5_000);
+    link.start();
+    await accept();
+    await clock.advance(60_000);
+    expect(faults).toEqual([]);
+  });
+
+  it("a message whose send() throws on a fresh connection is dropped and counted; the link is not torn down again and again", async () => {
+    const link = makeLink();
+    link.start();
+    let socket = await accept();
+    link.send(msg("ok-1"));
+    // A poison message: every socket refuses it.
+    const poison = msg("poison");
+    const refuse = (s: FakeSocket) => {
+      const send = s.send.bind(s);
+      s.send = (data) => {
+        if (new TextDecoder().decode(data as Uint8Array) === "poison") throw new Error("message too big");
+        send(data);
+      };
+    };
+    refuse(socket);
+    link.send(poison);
+    // Not fresh (ok-1 went out): the socket is given up on and the message kept for the next one.
+    expect(socket.closed?.code).toBe(1011);
+    expect(link.queued).toBe(1);
+    await clock.advance(1000);
+    const next = new FakeSocket();
+    refuse(next);
+    attempts.at(-1)!.resolve(next);
+    await settle();
+    // On the fresh connection it fails again: dropped and counted, the connection stays up.
+    expect(faults).toEqual(["send_failed"]);
+    expect(link.queued).toBe(0);
+    expect(next.closed).toBeNull();
+    link.send(msg("ok-2"));
+    expect(next.sentText).toEqual(["ok-2"]);
+    expect(attempts).toHaveLength(2);
+    socket = next;
+  });
+
+  it("a fresh connection whose every send throws is given up on after a few drops, not dropping the whole queue", async () => {
+    const link = makeLink();
+    link.start();
+    const socket = new FakeSocket();
+    socket.failSend = true;
+    for (const m of ["a", "b", "c", "d", "e"]) link.send(msg(m));
+    attempts.at(-1)!.resolve(socket);
+    await settle();
+    expect(faults).toEqual(["send_failed", "send_failed"]);
+    expect(socket.closed?.code).toBe(1011);
+    expect(link.queued).toBe(3);
+    await clock.advance(1000);
+    const good = await accept();
+    expect(good.sentText).toEqual(["c", "d", "e"]);
   });
 });

@@ -70,9 +70,12 @@ describe("audio through the participant object", () => {
     // 0.5 s of silence, then 4 s of tone, then 1 s of silence: the gate opens on the tone.
     let seq = 0;
     const send = (payload: Uint8Array) => ws.send(Packet.encode({ sequenceNumber: seq, timestamp: seq * 960, payload }).finish());
-    for (let i = 0; i < 25; i++, seq++) send(new Uint8Array(3840));
-    for (let i = 0; i < 200; i++, seq++) send(toneFrame(i));
-    for (let i = 0; i < 50; i++, seq++) send(new Uint8Array(3840));
+    // Paced at about 1.4x real time (100 ms of audio every 70 ms): audio faster than 1.5x is rate-limited.
+    const frames = [...Array.from({ length: 25 }, () => new Uint8Array(3840)), ...Array.from({ length: 200 }, (_, i) => toneFrame(i)), ...Array.from({ length: 50 }, () => new Uint8Array(3840))];
+    for (let i = 0; i < frames.length; i++, seq++) {
+      send(frames[i]!);
+      if (i % 5 === 4) await new Promise((r) => setTimeout(r, 70));
+    }
     await waitUntil(async () => ((await simulatorStats(id)) as unknown as { pcm_chunks: number }).pcm_chunks >= 1, 15_000);
     expect(((await simulatorStats(id)) as unknown as { rejected: number }).rejected).toBe(0);
     // SFU feeds get no JSON events.

@@ -83,12 +83,13 @@ export function rgbFrame(width: number, height: number, seed = 0): Uint8Array {
 }
 
 export async function simulatorStats(participantId: string): Promise<{ level: string; jpeg_frames: number; rejected: number; last_jpeg: { width: number; height: number } | null }> {
-  const res = await call(`/v1/dev/simulator/${participantId}`);
+  // The pool's host (edge.test) is not loopback, so the simulator controls need the admin key.
+  const res = await call(`/v1/dev/simulator/${participantId}`, { headers: ADMIN });
   return res.json();
 }
 
 export async function steer(participantId: string, level: string): Promise<Response> {
-  return call(`/v1/dev/simulator/${participantId}`, { method: "POST", body: JSON.stringify({ level }) });
+  return call(`/v1/dev/simulator/${participantId}`, { method: "POST", headers: ADMIN, body: JSON.stringify({ level }) });
 }
 
 export async function waitUntil(check: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> {

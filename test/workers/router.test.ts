@@ -50,7 +50,7 @@ describe("router", () => {
   });
 
   it("validates simulator steering", async () => {
-    const res = await call("/v1/dev/simulator/p1", { method: "POST", body: JSON.stringify({ level: "panic" }) });
+    const res = await call("/v1/dev/simulator/p1", { method: "POST", headers: ADMIN, body: JSON.stringify({ level: "panic" }) });
     expect(res.status).toBe(400);
   });
 

@@ -15,6 +15,7 @@
  * frame boundaries are invisible: frame-by-frame output equals one-shot output bit for bit.
  */
 import {
+  AUDIO_INPUT_RATES_HZ,
   AUDIO_SAMPLE_RATE_HZ,
   RESAMPLER_MAX_EXACT_PHASES,
   RESAMPLER_STOPBAND_DB,
@@ -36,8 +37,13 @@ interface Kernel {
   table: Float32Array;
 }
 
-const KERNEL_CACHE_MAX = 8;
-/** Kernels are pure functions of the input rate: shared by every resampler in the isolate. */
+/**
+ * Kernels are pure functions of the input rate, shared by every resampler in the isolate. The
+ * accepted client rates are a fixed set (AUDIO_INPUT_RATES_HZ): each of their kernels is designed
+ * once per isolate, on first use, and kept for good, so no client can evict another's or make the
+ * isolate design new ones. Any other rate (only reachable from code, never from a client, since
+ * validatePcmFrame refuses it) gets a kernel of its own that is not cached.
+ */
 const kernelCache = new Map<number, Kernel>();
 
 export class Resampler {
@@ -152,12 +158,13 @@ function kernelFor(inputRateHz: number): Kernel {
   const cached = kernelCache.get(inputRateHz);
   if (cached) return cached;
   const kernel = designKernel(inputRateHz, AUDIO_SAMPLE_RATE_HZ);
-  if (kernelCache.size >= KERNEL_CACHE_MAX) {
-    const oldest = kernelCache.keys().next().value;
-    if (oldest !== undefined) kernelCache.delete(oldest);
-  }
-  kernelCache.set(inputRateHz, kernel);
+  if (AUDIO_INPUT_RATES_HZ.includes(inputRateHz)) kernelCache.set(inputRateHz, kernel);
   return kernel;
+}
+
+/** Rates whose kernels this isolate holds (at most the accepted set: tests and the snapshot read it). */
+export function cachedKernelRates(): number[] {
+  return [...kernelCache.keys()].sort((a, b) => a - b);
 }
 
 /** Designs the Kaiser-windowed sinc polyphase table for rateIn -> rateOut. */

@@ -25,16 +25,26 @@ function randomParticipant(): string {
   return `web-${[...bytes].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
 }
 
-/** Reads ?token= and ?participant= once, then removes the token from the address bar and history. */
-function readUrlParams(): { token: string | null; participant: string | null } {
+/**
+ * Reads the page's parameters once: `?participant=`, and a token from the fragment (`#token=`),
+ * which browsers never send to a server, so it lands in no request log. A `?token=` still works but
+ * was already logged by the request for this page; either way the token is removed from the address
+ * bar and history at once. The SDK then carries it as a WebSocket subprotocol, never in a URL.
+ */
+function readUrlParams(): { token: string | null; participant: string | null; fromQuery: boolean } {
   const url = new URL(location.href);
-  const token = url.searchParams.get("token");
-  const participant = url.searchParams.get("participant");
+  const fragment = new URLSearchParams(url.hash.replace(/^#/, ""));
+  const queryToken = url.searchParams.get("token");
+  const fragmentToken = fragment.get("token");
+  const token = fragmentToken ?? queryToken;
+  const participant = url.searchParams.get("participant") ?? fragment.get("participant");
   if (token !== null) {
     url.searchParams.delete("token");
-    history.replaceState(null, "", url.pathname + url.search + url.hash);
+    fragment.delete("token");
+    const hash = fragment.toString();
+    history.replaceState(null, "", url.pathname + url.search + (hash ? `#${hash}` : ""));
   }
-  return { token, participant };
+  return { token, participant, fromQuery: fragmentToken === null && queryToken !== null };
 }
 
 async function init(): Promise<void> {
@@ -45,7 +55,8 @@ async function init(): Promise<void> {
   participant.value = params.participant ?? sub ?? randomParticipant();
   if (params.token) {
     tokenInput.value = params.token;
-    log("info", "using the connect token from the URL (removed from the address bar)");
+    log("info", "using the connect token from the page address (removed from the address bar)");
+    if (params.fromQuery) log("error", "a token in ?token= reaches the server's request logs: open the page with #token= instead");
   }
   $("connect-form").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -67,7 +78,7 @@ async function init(): Promise<void> {
   mode.classList.toggle("dev", health.devMode);
   $("sim-banner").hidden = !health.simulated;
   $("sim-controls").hidden = !health.simulated;
-  tokenInput.placeholder = health.devMode ? "optional in dev mode: one is minted for you" : "paste a token from POST /v1/tokens, or open this page with ?token=";
+  tokenInput.placeholder = health.devMode ? "optional in dev mode: one is minted for you" : "paste a token from POST /v1/tokens, or open this page with #token=";
   if (!health.ok) showProblem(`service misconfigured: ${health.problems.join("; ") || "see /healthz"}`);
 }
 
@@ -97,7 +108,7 @@ async function start(): Promise<void> {
   const sub = tokenClaims(input("token").value.trim())?.sub;
   if (sub !== undefined && sub !== participantId) return log("error", `this token is for participant ${sub}, not ${participantId}`);
   const token = tokenProvider(participantId);
-  if (!token) return log("error", "a connect token is required: paste one, or open the page with ?token=");
+  if (!token) return log("error", "a connect token is required: paste one, or open the page with #token=");
   setBusy(true);
   await openMedia();
 

@@ -34,6 +34,8 @@ export interface WranglerDev {
   /** http://127.0.0.1:<port> */
   url: string;
   port: number;
+  /** wrangler's PID, which is also its process group (workerd runs in it): for CPU measurements. */
+  pid: number;
   /** Everything wrangler wrote to stdout and stderr so far (tail-capped). */
   logs(): string;
   /** SIGTERM to the process group, SIGKILL after a grace period; resolves once wrangler exited. */
@@ -206,5 +208,5 @@ async function startOnce(options: WranglerDevOptions): Promise<WranglerDev> {
     await sleep(HEALTH_POLL_MS);
   }
 
-  return { url, port, logs: () => buffer, stop, kill9 };
+  return { url, port, pid, logs: () => buffer, stop, kill9 };
 }

@@ -1,0 +1,107 @@
+/**
+ * The budget wiring in SocketMessages (DESIGN.md §5): a socket over its budget gets `rate_limited`
+ * error events and then a 1008 close; the participant's other sockets are unaffected; after a policy
+ * close new sockets are refused for a while, so reconnecting buys no fresh budget.
+ */
+import { describe, expect, it } from "vitest";
+import { deepfake_edge } from "../../src/gen/ingest.js";
+import { POLICY_CLOSE_COOLDOWN_MS, SOCKET_RATE_LIMITED_EVENTS_PER_S, parseConfig } from "../../src/config/config";
+import { activateParticipant } from "../../src/session/active-participant";
+import { Connections } from "../../src/session/connections";
+import type { CounterName } from "../../src/session/counters";
+import { SocketMessages } from "../../src/session/socket-messages";
+
+const v1 = deepfake_edge.v1;
+
+class FakeSocket {
+  attachment: unknown = null;
+  readonly sent: Array<Record<string, unknown>> = [];
+  closed: { code?: number; reason?: string } | null = null;
+  serializeAttachment(value: unknown): void {
+    this.attachment = structuredClone(value);
+  }
+  deserializeAttachment(): unknown {
+    return this.attachment;
+  }
+  send(text: string): void {
+    this.sent.push(JSON.parse(text) as Record<string, unknown>);
+  }
+  close(code?: number, reason?: string): void {
+    this.closed ??= { code, reason };
+  }
+  errors(code?: string) {
+    return this.sent.filter((e) => e.type === "error" && (code === undefined || e.code === code));
+  }
+}
+
+function setup() {
+  const sockets: FakeSocket[] = [];
+  const host = { getWebSockets: () => sockets.filter((s) => !s.closed), getTags: () => ["client"] };
+  const connections = new Connections<FakeSocket>(host);
+  const config = parseConfig({ DEV_MODE: "true", AUDIO_INTERVAL_S: "0" });
+  const counts: Partial<Record<CounterName, number>> = {};
+  const live = activateParticipant(config, { participantId: "p", level: "clear", sinceMs: 0 }, [], 0, async () => new Uint8Array(4), { send: () => undefined, count: () => undefined });
+  const messages = new SocketMessages<FakeSocket>({
+    config,
+    sockets: connections,
+    live: () => live,
+    wantUpstream: () => undefined,
+    tracksClosed: () => undefined,
+    count: (name, by = 1) => void (counts[name] = (counts[name] ?? 0) + by),
+    left: () => undefined,
+  });
+  const open = () => {
+    const ws = new FakeSocket();
+    sockets.push(ws);
+    connections.attach(ws, "client", 0);
+    return ws;
+  };
+  return { messages, open, counts };
+}
+
+const audio = (ms: number) =>
+  v1.ClientMessage.encode({ audio: { trackId: "mic", sampleRate: 48_000, channels: 1, timestampMs: 0, data: new Uint8Array(Math.round(48 * ms) * 2) } }).finish().slice().buffer;
+
+describe("SocketMessages budgets", () => {
+  it("audio at 10x real time: rate_limited events (capped per second), then a 1008 close; the participant's other socket is unaffected", async () => {
+    const { messages, open, counts } = setup();
+    const flood = open();
+    const calm = open();
+    let t = 1_000_000;
+    for (let tick = 0; tick < 200 && !flood.closed; tick++, t += 20) {
+      for (let i = 0; i < 10; i++) await messages.receive(flood, audio(20), t); // 200 ms of audio per 20 ms
+      await messages.receive(calm, audio(20), t); // real time
+    }
+    expect(flood.errors("rate_limited").length).toBeGreaterThan(0);
+    expect(flood.errors("rate_limited").length).toBeLessThanOrEqual(SOCKET_RATE_LIMITED_EVENTS_PER_S * 5);
+    expect(flood.errors().every((e) => e.code === "rate_limited")).toBe(true);
+    expect(flood.closed).toMatchObject({ code: 1008, reason: "over the audio budget" });
+    expect(counts.rate_limited).toBeGreaterThan(flood.errors("rate_limited").length);
+    expect(calm.errors()).toEqual([]);
+    expect(calm.closed).toBeNull();
+    // The calm socket keeps going after the flood socket is gone.
+    for (let i = 0; i < 100; i++, t += 20) await messages.receive(calm, audio(20), t);
+    expect(calm.errors()).toEqual([]);
+  });
+
+  it("after a policy close new sockets are refused for POLICY_CLOSE_COOLDOWN_MS", async () => {
+    const { messages, open } = setup();
+    const bad = open();
+    const now = Date.now();
+    expect(messages.cooldown(now)).toBeNull();
+    for (let i = 0; i < 60 && !bad.closed; i++) await messages.receive(bad, new Uint8Array([0xff, 0xff]).buffer, now);
+    expect(bad.closed?.code).toBe(1008);
+    expect(messages.cooldown(Date.now())).toMatch(/retry in \d+ s/);
+    expect(messages.cooldown(Date.now() + POLICY_CLOSE_COOLDOWN_MS + 1)).toBeNull();
+  });
+
+  it("a malformed audio frame is bad_audio, never charged to the audio clock", async () => {
+    const { messages, open } = setup();
+    const ws = open();
+    const twoSeconds = v1.ClientMessage.encode({ audio: { trackId: "mic", sampleRate: 8_000, channels: 1, data: new Uint8Array(8_000 * 2 * 2) } }).finish().slice().buffer;
+    for (let i = 0; i < 5; i++) await messages.receive(ws, twoSeconds, 1_000);
+    expect(ws.errors().map((e) => e.code)).toEqual(["bad_audio", "bad_audio", "bad_audio", "bad_audio", "bad_audio"]);
+    await messages.receive(ws, audio(20), 1_000);
+    expect(ws.errors("rate_limited")).toEqual([]);
+  });
+});
