@@ -34,6 +34,10 @@ export interface WranglerDev {
   /** http://127.0.0.1:<port> */
   url: string;
   port: number;
+  /** wrangler's PID, which is also its process group id (workerd runs in the same group). */
+  pid: number;
+  /** The DevTools inspector port wrangler was started with (`--inspector-port`). */
+  inspectorPort: number;
   /** Everything wrangler wrote to stdout and stderr so far (tail-capped). */
   logs(): string;
   /** SIGTERM to the process group, SIGKILL after a grace period; resolves once wrangler exited. */
@@ -192,5 +196,5 @@ export async function startWranglerDev(options: WranglerDevOptions): Promise<Wra
     await sleep(HEALTH_POLL_MS);
   }
 
-  return { url, port, logs: () => buffer, stop, kill9 };
+  return { url, port, pid, inspectorPort, logs: () => buffer, stop, kill9 };
 }
