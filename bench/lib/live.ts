@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
 import { connectParticipant, mintConnectToken, type ParticipantClient } from "../../test/e2e/harness/client.js";
 import { FakeUpstream, productionVars } from "../../test/e2e/harness/fake-upstream.js";
-import { rssBytes, workerdProcesses } from "../../test/e2e/harness/proc.js";
+import { cmdline, rssBytes, workerdProcesses } from "../../test/e2e/harness/proc.js";
 import { WebhookSink } from "../../test/e2e/harness/webhook-sink.js";
 import { startWranglerDev, type WranglerDev } from "../../test/e2e/harness/wrangler-dev.js";
 import type { CounterName } from "../../src/session/counters.js";
@@ -24,8 +24,23 @@ export interface Snapshot {
   webhooks: { pending: number; delivered: number; failed: number };
 }
 
+/**
+ * wrangler dev runs two workerd processes: a proxy that listens on the dev port and forwards every
+ * request and WebSocket message, and the runtime that runs the Worker and its Durable Objects (the
+ * one with the inspector). Only the runtime exists on Cloudflare.
+ */
+export interface WorkerdProcess {
+  pid: number;
+  role: "runtime" | "proxy";
+  rssBytes: number;
+  cpuMs: number;
+}
+
 export interface WorkerdReading {
-  pids: number[];
+  /** The Worker's runtime process (null if not found). */
+  runtime: WorkerdProcess | null;
+  proxy: WorkerdProcess | null;
+  /** Sums over every workerd process of this wrangler dev. */
   rssBytes: number;
   cpuMs: number;
 }
@@ -35,8 +50,11 @@ export interface LiveStack {
   sink: WebhookSink | null;
   dev: WranglerDev;
   url: string;
-  /** Mints a connect token and opens the participant's stream socket. */
-  connect(participantId: string): Promise<ParticipantClient>;
+  /**
+   * Mints a connect token and opens the participant's stream socket, without permessage-deflate
+   * unless asked (deflating raw frames costs the client more CPU than the service spends on them).
+   */
+  connect(participantId: string, options?: { deflate?: boolean }): Promise<ParticipantClient>;
   snapshot(participantId: string): Promise<Snapshot>;
   /** The workerd process(es) of this wrangler dev: total RSS and CPU time so far. */
   workerd(): WorkerdReading;
@@ -69,9 +87,9 @@ export async function startLive(options: LiveOptions = {}): Promise<LiveStack> {
     sink,
     dev,
     url,
-    async connect(participantId) {
+    async connect(participantId, connectOptions = {}) {
       const { token } = await mintConnectToken(url, ADMIN_KEY, participantId);
-      return connectParticipant(url, participantId, token);
+      return connectParticipant(url, participantId, token, { perMessageDeflate: connectOptions.deflate ?? false });
     },
     async snapshot(participantId) {
       const res = await fetch(`${url}/v1/participants/${encodeURIComponent(participantId)}`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
@@ -80,10 +98,16 @@ export async function startLive(options: LiveOptions = {}): Promise<LiveStack> {
       return JSON.parse(text) as Snapshot;
     },
     workerd() {
-      const procs = workerdProcesses(dev.pid);
+      const procs: WorkerdProcess[] = workerdProcesses(dev.pid).map((p) => ({
+        pid: p.pid,
+        role: cmdline(p.pid).some((a) => a.startsWith("--inspector-addr")) ? "runtime" : "proxy",
+        rssBytes: rssBytes(p.pid) ?? 0,
+        cpuMs: p.cpuMs,
+      }));
       return {
-        pids: procs.map((p) => p.pid),
-        rssBytes: procs.reduce((n, p) => n + (rssBytes(p.pid) ?? 0), 0),
+        runtime: procs.find((p) => p.role === "runtime") ?? null,
+        proxy: procs.find((p) => p.role === "proxy") ?? null,
+        rssBytes: procs.reduce((n, p) => n + p.rssBytes, 0),
         cpuMs: procs.reduce((n, p) => n + p.cpuMs, 0),
       };
     },
@@ -117,16 +141,42 @@ export function loopDelay(): { stop(): { p99Ms: number; maxMs: number } } {
   };
 }
 
-/** Samples workerd's RSS every `everyMs` while running; `stop()` returns the peak. */
+/** Samples the runtime workerd's RSS every `everyMs` while running; `stop()` returns the peak. */
 export function rssSampler(stack: LiveStack, everyMs = 1_000): { stop(): number } {
-  let peak = stack.workerd().rssBytes;
-  const timer = setInterval(() => (peak = Math.max(peak, stack.workerd().rssBytes)), everyMs);
+  const now = (): number => stack.workerd().runtime?.rssBytes ?? 0;
+  let peak = now();
+  const timer = setInterval(() => (peak = Math.max(peak, now())), everyMs);
   return {
     stop() {
       clearInterval(timer);
-      return Math.max(peak, stack.workerd().rssBytes);
+      return Math.max(peak, now());
     },
   };
+}
+
+/** CPU used by the runtime workerd, the proxy workerd and this bench process since `cpuMeter()`. */
+export function cpuMeter(stack: LiveStack): { read(): { runtimeMs: number; proxyMs: number; benchMs: number; wallMs: number } } {
+  const w0 = stack.workerd();
+  const b0 = process.cpuUsage();
+  const t0 = Date.now();
+  return {
+    read() {
+      const w = stack.workerd();
+      const b = process.cpuUsage(b0);
+      return {
+        runtimeMs: (w.runtime?.cpuMs ?? 0) - (w0.runtime?.cpuMs ?? 0),
+        proxyMs: (w.proxy?.cpuMs ?? 0) - (w0.proxy?.cpuMs ?? 0),
+        benchMs: (b.user + b.system) / 1000,
+        wallMs: Date.now() - t0,
+      };
+    },
+  };
+}
+
+/** "41 % / 12 % / 30 %": CPU share of one core of the runtime, the proxy and the bench process. */
+export function cpuShares(c: { runtimeMs: number; proxyMs: number; benchMs: number; wallMs: number }): string {
+  const pct = (ms: number): string => `${Math.round((ms / c.wallMs) * 100)} %`;
+  return `runtime ${pct(c.runtimeMs)}, proxy ${pct(c.proxyMs)}, bench ${pct(c.benchMs)}`;
 }
 
 export const MB = 1024 * 1024;

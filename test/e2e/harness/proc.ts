@@ -74,3 +74,12 @@ export function processGroup(pgid: number): ProcStat[] {
 export function workerdProcesses(wranglerPid: number): ProcStat[] {
   return processGroup(wranglerPid).filter((p) => p.comm === "workerd");
 }
+
+/** The command line of a process (NUL-separated arguments), or [] when it is gone. */
+export function cmdline(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter((a) => a !== "");
+  } catch {
+    return [];
+  }
+}
