@@ -14,7 +14,7 @@
  *              (VIDEO_NORMAL_FPS = VIDEO_BURST_FPS = 1, so every level samples at 1 fps)
  */
 import { framePixels, helloMessage, videoMessage } from "./lib/media.js";
-import { loopDelay, startLive, until, type LiveStack } from "./lib/live.js";
+import { cpuMeter, loopDelay, startLive, until, waitShares, type CpuUse, type LiveStack } from "./lib/live.js";
 import { distribution, pick, record, sleep, table, type Distribution } from "./harness.js";
 import type { ResultTypeName } from "../test/e2e/harness/fake-upstream.js";
 
@@ -32,6 +32,7 @@ interface Outcome {
   encodes: number;
   seconds: number;
   loop: { p99Ms: number; maxMs: number };
+  cpu: CpuUse;
 }
 
 async function measure(name: string, encoding: boolean): Promise<Outcome> {
@@ -54,6 +55,7 @@ async function measure(name: string, encoding: boolean): Promise<Outcome> {
     const framesBefore = stack.fake.frames.length;
     const started = Date.now();
     const lag = loopDelay();
+    const meter = cpuMeter(stack);
     for (let k = 0; k < TRANSITIONS; k++) {
       const tag = `bench-${name}-${k}`;
       const fromEvent = client.events.length;
@@ -73,12 +75,13 @@ async function measure(name: string, encoding: boolean): Promise<Outcome> {
       await sleep(encoding ? Math.random() * 400 : 10 + Math.random() * 40);
     }
     const loop = lag.stop();
+    const cpu = meter.read();
     const seconds = (Date.now() - started) / 1000;
     const encodes = stack.fake.frames.slice(framesBefore).filter((f) => f.participantId === pid && f.width === W).length;
     const errors = client.ofType("error");
     if (errors.length > 0) throw new Error(`${name}: the service answered errors: ${JSON.stringify(errors[0]!.event)}`);
     await client.close();
-    return { name, client: distribution(clientMs), webhook: distribution(webhookMs), lost, encodes, seconds, loop };
+    return { name, client: distribution(clientMs), webhook: distribution(webhookMs), lost, encodes, seconds, loop, cpu };
   } finally {
     clearInterval(timer);
     await stack.stop();
@@ -88,7 +91,7 @@ async function measure(name: string, encoding: boolean): Promise<Outcome> {
 const outcomes = [await measure("idle", false), await measure("encoding-720p", true)];
 table(
   `ResultEvent -> client deepfake_alert / -> webhook receipt, ${TRANSITIONS} transitions each (ms; Date.now() resolution 1 ms)`,
-  ["condition", "client p50", "client p99", "client max", "webhook p50", "webhook p99", "webhook max", "lost", "720p encodes/s", "bench loop p99"],
+  ["condition", "client p50", "client p99", "client max", "webhook p50", "webhook p99", "webhook max", "lost", "720p encodes/s", "bench loop p99/max", "waiting for a core"],
   outcomes.map((o) => [
     o.name,
     o.client.p50,
@@ -99,7 +102,8 @@ table(
     o.webhook.max,
     o.lost,
     o.name === "idle" ? "-" : (o.encodes / o.seconds).toFixed(2),
-    o.loop.p99Ms.toFixed(1),
+    `${o.loop.p99Ms.toFixed(0)}/${o.loop.maxMs.toFixed(0)} ms`,
+    waitShares(o.cpu),
   ]),
 );
 const [idle, busy] = outcomes as [Outcome, Outcome];

@@ -12,7 +12,7 @@
  * key), upstream frames from the fake upstream.
  */
 import { framePixels, helloMessage, videoMessage } from "./lib/media.js";
-import { MB, cpuMeter, cpuShares, loopDelay, startLive, until, rssSampler } from "./lib/live.js";
+import { MB, cpuMeter, cpuShares, loopDelay, startLive, until, rssSampler, waitShares } from "./lib/live.js";
 import { distribution, pick, record, sleep, table } from "./harness.js";
 
 const W = 640;
@@ -111,11 +111,12 @@ async function sustain(seconds: number, deflate: boolean): Promise<Outcome> {
       ["drain after the last frame (last probe answered)", `${drainMs} ms${drained ? "" : " (timed out)"}`, "< 100 ms"],
       ["client bufferedAmount max", `${(maxBuffered / MB).toFixed(2)} MiB`, "small"],
       ["CPU during the run (share of one core)", cpuShares(used), ""],
+      ["waiting for a core (run queue; other processes' load)", waitShares(used), "0 on a quiet machine"],
       ["runtime workerd CPU per frame", `${(cpuMs / sent).toFixed(2)} ms`, ""],
       ["proxy workerd CPU per frame (wrangler dev only)", `${(used.proxyMs / sent).toFixed(2)} ms`, ""],
       ["runtime workerd RSS peak", `${(peakRss / MB).toFixed(0)} MiB`, ""],
       ["errors / socket closed", `${otherErrors.length} / ${closed ? `${closed.code} ${closed.reason}` : "no"}`, "0 / no"],
-      ["bench process event-loop delay p99", `${loop.p99Ms.toFixed(1)} ms`, ""],
+      ["bench process event-loop delay p99 / max", `${loop.p99Ms.toFixed(1)} / ${loop.maxMs.toFixed(0)} ms`, "adds to every delay above"],
     ]);
     const noBacklog = drained && handled === sent && drainMs < GOAL_P99_MS && otherErrors.length === 0 && closed === null;
     await client.close();

@@ -5,10 +5,11 @@
  * memory and CPU through /proc. Built from the end-to-end harness (test/e2e/harness/).
  */
 import { randomBytes } from "node:crypto";
+import { loadavg } from "node:os";
 import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
 import { connectParticipant, mintConnectToken, type ParticipantClient } from "../../test/e2e/harness/client.js";
 import { FakeUpstream, productionVars } from "../../test/e2e/harness/fake-upstream.js";
-import { cmdline, rssBytes, workerdProcesses } from "../../test/e2e/harness/proc.js";
+import { cmdline, rssBytes, runQueueWaitMs, workerdProcesses } from "../../test/e2e/harness/proc.js";
 import { WebhookSink } from "../../test/e2e/harness/webhook-sink.js";
 import { startWranglerDev, type WranglerDev } from "../../test/e2e/harness/wrangler-dev.js";
 import type { CounterName } from "../../src/session/counters.js";
@@ -34,6 +35,8 @@ export interface WorkerdProcess {
   role: "runtime" | "proxy";
   rssBytes: number;
   cpuMs: number;
+  /** Run-queue delay of its threads so far (CPU it wanted while other processes had the cores). */
+  waitMs: number;
 }
 
 export interface WorkerdReading {
@@ -103,6 +106,7 @@ export async function startLive(options: LiveOptions = {}): Promise<LiveStack> {
         role: cmdline(p.pid).some((a) => a.startsWith("--inspector-addr")) ? "runtime" : "proxy",
         rssBytes: rssBytes(p.pid) ?? 0,
         cpuMs: p.cpuMs,
+        waitMs: runQueueWaitMs(p.pid),
       }));
       return {
         runtime: procs.find((p) => p.role === "runtime") ?? null,
@@ -154,10 +158,23 @@ export function rssSampler(stack: LiveStack, everyMs = 1_000): { stop(): number 
   };
 }
 
-/** CPU used by the runtime workerd, the proxy workerd and this bench process since `cpuMeter()`. */
-export function cpuMeter(stack: LiveStack): { read(): { runtimeMs: number; proxyMs: number; benchMs: number; wallMs: number } } {
+export interface CpuUse {
+  runtimeMs: number;
+  proxyMs: number;
+  benchMs: number;
+  /** Run-queue delay of the runtime workerd and of this bench process over the window. */
+  runtimeWaitMs: number;
+  benchWaitMs: number;
+  wallMs: number;
+  /** 1-minute load average at the end of the window. */
+  loadavg1: number;
+}
+
+/** CPU used (and waited for) by the runtime workerd, the proxy workerd and this bench process since `cpuMeter()`. */
+export function cpuMeter(stack: LiveStack): { read(): CpuUse } {
   const w0 = stack.workerd();
   const b0 = process.cpuUsage();
+  const bw0 = runQueueWaitMs(process.pid);
   const t0 = Date.now();
   return {
     read() {
@@ -167,16 +184,25 @@ export function cpuMeter(stack: LiveStack): { read(): { runtimeMs: number; proxy
         runtimeMs: (w.runtime?.cpuMs ?? 0) - (w0.runtime?.cpuMs ?? 0),
         proxyMs: (w.proxy?.cpuMs ?? 0) - (w0.proxy?.cpuMs ?? 0),
         benchMs: (b.user + b.system) / 1000,
+        runtimeWaitMs: (w.runtime?.waitMs ?? 0) - (w0.runtime?.waitMs ?? 0),
+        benchWaitMs: runQueueWaitMs(process.pid) - bw0,
         wallMs: Date.now() - t0,
+        loadavg1: loadavg()[0]!,
       };
     },
   };
 }
 
-/** "41 % / 12 % / 30 %": CPU share of one core of the runtime, the proxy and the bench process. */
-export function cpuShares(c: { runtimeMs: number; proxyMs: number; benchMs: number; wallMs: number }): string {
+/** "runtime 41 %, proxy 12 %, bench 30 %": CPU share of one core of the runtime, the proxy and the bench process. */
+export function cpuShares(c: CpuUse): string {
   const pct = (ms: number): string => `${Math.round((ms / c.wallMs) * 100)} %`;
   return `runtime ${pct(c.runtimeMs)}, proxy ${pct(c.proxyMs)}, bench ${pct(c.benchMs)}`;
+}
+
+/** "runtime 9 %, bench 4 %": share of the wall time each spent runnable but waiting for a core. */
+export function waitShares(c: CpuUse): string {
+  const pct = (ms: number): string => `${Math.round((ms / c.wallMs) * 100)} %`;
+  return `runtime ${pct(c.runtimeWaitMs)}, bench ${pct(c.benchWaitMs)} (load ${c.loadavg1.toFixed(1)})`;
 }
 
 export const MB = 1024 * 1024;

@@ -83,3 +83,27 @@ export function cmdline(pid: number): string[] {
     return [];
   }
 }
+
+/**
+ * Time the process's threads spent runnable but waiting for a CPU (run-queue delay, from
+ * /proc/<pid>/task/<tid>/schedstat), in milliseconds: CPU a process wanted and did not get because
+ * other processes had the cores. 0 when the process is gone.
+ */
+export function runQueueWaitMs(pid: number): number {
+  let total = 0;
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return 0;
+  }
+  for (const tid of tasks) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").trim().split(/\s+/);
+      total += Number(fields[1]) / 1e6;
+    } catch {
+      // the thread ended
+    }
+  }
+  return total;
+}
