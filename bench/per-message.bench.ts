@@ -119,7 +119,7 @@ for (const kind of kinds) {
   for (let r = 0; r < RUNS; r++) runs.push(await runOnce(ITER));
   const us = median(runs);
   perKind[kind.name] = us;
-  rows.push([kind.name, us, kind.audioMs ? `${((us * 1000) / kind.audioMs / 1000).toFixed(0)} µs per s of audio` : "", kind.audioMs ? `${(1_000_000 / us / (1000 / kind.audioMs)).toFixed(0)} tracks` : `${Math.round(1_000_000 / us).toLocaleString("en-US")} msgs/s`]);
+  rows.push([kind.name, us, kind.audioMs ? `${((us * (1000 / kind.audioMs)) / 1000).toFixed(2)} ms per s of audio` : "", kind.audioMs ? `${(1_000_000 / us / (1000 / kind.audioMs)).toFixed(0)} tracks` : `${Math.round(1_000_000 / us).toLocaleString("en-US")} msgs/s`]);
 }
 table(`CPU per message through SocketMessages.receive in Node ${process.version} (median of ${RUNS} runs of ${ITER.toLocaleString("en-US")})`, ["message", "µs CPU/msg", "audio", "one core's capacity"], rows);
 const a20 = perKind[kinds[0]!.name]!;
