@@ -49,8 +49,6 @@ export function projectRoot(): string {
   }
 }
 
-/** BENCH_SMOKE=1: every benchmark runs a few iterations only, to check that it still runs. */
-export const SMOKE = process.env.BENCH_SMOKE === "1";
 
 /**
  * ms per call as the median over `rounds` rounds of `perRound` calls each (after one warm-up call):
@@ -68,8 +66,70 @@ export async function medianMs(rounds: number, perRound: number, fn: () => unkno
   return median(samples);
 }
 
-export function median(values: number[]): number {
+// ---- run mode, statistics and the results file ---------------------------------------------
+
+/** `npm run bench -- --smoke` or BENCH_SMOKE=1: every benchmark runs briefly, to check it still runs (not its numbers). */
+export const SMOKE = process.env.BENCH_SMOKE === "1";
+
+/** `full` in a normal run, `smoke` in smoke mode. */
+export function pick<T>(full: T, smoke: T): T {
+  return SMOKE ? smoke : full;
+}
+
+/** Nearest-rank percentile (p in [0, 1]) of an unsorted list; NaN when empty. */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
   const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
+}
+
+export function median(values: readonly number[]): number {
+  return percentile(values, 0.5);
+}
+
+export interface Distribution {
+  n: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+export function distribution(values: readonly number[]): Distribution {
+  return { n: values.length, p50: percentile(values, 0.5), p99: percentile(values, 0.99), max: values.length ? Math.max(...values) : Number.NaN };
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** One measured figure, next to its baseline and the issue's goal where there is one. */
+export interface Figure {
+  bench: string;
+  measure: string;
+  value: number | string;
+  unit?: string;
+  baseline?: { label: string; value: number | string; unit?: string };
+  goal?: string;
+  /** Whether the goal is met (undefined: no goal, or smoke mode). */
+  met?: boolean;
+  detail?: Record<string, unknown>;
+}
+
+interface BenchGlobal {
+  __benchFigures?: Figure[];
+}
+
+/**
+ * Records a figure for the summary table and bench-results.json (scripts/bench.mjs prints and writes
+ * them). Each bench file is its own bundle, so the list lives on globalThis.
+ */
+export function record(figure: Figure): void {
+  const g = globalThis as BenchGlobal;
+  (g.__benchFigures ??= []).push(SMOKE ? { ...figure, met: undefined } : figure);
+}
+
+/** Formats a number for tables (same rules as `table`). */
+export function fmt(n: number, digits?: number): string {
+  if (!Number.isFinite(n)) return String(n);
+  return digits === undefined ? formatNumber(n) : n.toFixed(digits);
 }

@@ -12,7 +12,7 @@ import { DeepfakeEdgeClient } from "../src/client/client.js";
 import type { WebSocketLike } from "../src/client/socket.js";
 import type { PixelFormatName } from "../src/client/messages.js";
 import { VIDEO_BURST_FPS, VIDEO_NORMAL_FPS } from "../src/config/config.js";
-import { loadJsquashWasm, table } from "./harness.js";
+import { loadJsquashWasm, record, table } from "./harness.js";
 
 const W = 640;
 const H = 480;
@@ -120,6 +120,16 @@ for (const [label, frames, format] of [
   const clear = await run(frames, format, VIDEO_NORMAL_FPS, true);
   const burst = await run(frames, format, VIDEO_BURST_FPS, true);
   const mb = (b: number): string => `${(b / 1_000_000).toFixed(2)} MB`;
+  const below = 1 - clear.bytes / naive.bytes;
+  record({
+    bench: "sdk-bytes",
+    measure: `SDK client bandwidth in CLEAR, ${format} ${W}x${H} from a ${CAMERA_FPS} fps camera`,
+    value: `${(below * 100).toFixed(2)} % below naive (${(naive.bytes / clear.bytes).toFixed(0)}x)`,
+    baseline: { label: "naive client", value: mb(naive.bytes) },
+    goal: ">= 95 % below naive",
+    met: below >= 0.95,
+    detail: { naive, clear, burst },
+  });
   rows.push([label, `${naive.frames} / ${mb(naive.bytes)}`, `${clear.frames} / ${mb(clear.bytes)}`, `${(naive.bytes / clear.bytes).toFixed(0)}x`, `${burst.frames} / ${mb(burst.bytes)}`]);
 }
 table(

@@ -5,9 +5,11 @@
  *   - upstream bytes per minute with the adaptive sampler vs forwarding every frame
  */
 import encode, { init } from "@jsquash/jpeg/encode.js";
+import { encodeJpeg } from "../src/media/jpeg.js";
 import { toRgba } from "../src/media/pixels.js";
 import { VideoSampler } from "../src/shared/sampler.js";
-import { loadJsquashWasm, table, timeAsyncMs, timeMs } from "./harness.js";
+import { cameraRgba } from "./lib/media.js";
+import { loadJsquashWasm, median, pick, record, table, timeAsyncMs, timeMs } from "./harness.js";
 
 const W = 640;
 const H = 480;
@@ -44,6 +46,19 @@ table(`JPEG encode ${W}x${H} q75 (mozjpeg WASM, Node ${process.version})`, ["opt
   ["@jsquash defaults (progressive) [baseline]", defaultMs, defaultBytes, "1.00x"],
   ["ours: progressive false", oursMs, oursBytes, `${(defaultMs / oursMs).toFixed(2)}x`],
 ]);
+
+// The project's encoder as the Worker calls it (src/media/jpeg.ts, whatever it uses), in Node.
+const projectRows: Array<Array<string | number>> = [];
+for (const [w, h] of [[640, 480], [1280, 720]] as const) {
+  const pixels = cameraRgba(w, h, 7);
+  let bytes = 0;
+  const runs = [];
+  for (let r = 0; r < pick(5, 1); r++) runs.push(await timeAsyncMs(pick(10, 2), async () => void (bytes = (await encodeJpeg(new Uint8Array(pixels.buffer), w, h, "RGBA", 75)).byteLength)));
+  const ms = median(runs);
+  projectRows.push([`${w}x${h}`, ms, bytes]);
+  record({ bench: "video", measure: `encodeJpeg (src/media/jpeg.ts) ${w}x${h} q75, Node`, value: ms, unit: "ms", detail: { bytes } });
+}
+table(`The project's encoder (src/media/jpeg.ts encodeJpeg, q75) in Node ${process.version}: median of runs`, ["size", "ms/frame", "bytes"], projectRows);
 
 const i420 = new Uint8Array(W * H + 2 * (W / 2) * (H / 2)).fill(120);
 const rgbaIn = new Uint8Array(W * H * 4).fill(90);

@@ -180,14 +180,22 @@ export class UpgradeRefused extends Error {
   }
 }
 
-/** Opens the participant stream. Rejects with UpgradeRefused when the service answers non-101. */
-export function connectParticipant(baseUrl: string, participantId: string, token?: string): Promise<ParticipantClient> {
-  return connectUrl(streamUrl(baseUrl, participantId), token === undefined ? {} : { authorization: `Bearer ${token}` });
+export interface ConnectOptions {
+  /**
+   * Offer permessage-deflate (default true, as `ws` and browsers do). Benchmarks that push raw
+   * frames turn it off: compressing tens of MB/s would make the client the bottleneck.
+   */
+  perMessageDeflate?: boolean;
 }
 
-export function connectUrl(url: string, headers: Record<string, string> = {}): Promise<ParticipantClient> {
+/** Opens the participant stream. Rejects with UpgradeRefused when the service answers non-101. */
+export function connectParticipant(baseUrl: string, participantId: string, token?: string, options: ConnectOptions = {}): Promise<ParticipantClient> {
+  return connectUrl(streamUrl(baseUrl, participantId), token === undefined ? {} : { authorization: `Bearer ${token}` }, options);
+}
+
+export function connectUrl(url: string, headers: Record<string, string> = {}, options: ConnectOptions = {}): Promise<ParticipantClient> {
   return new Promise((resolve, reject) => {
-    const socket = new WebSocket(url, { headers, maxPayload: 4 * 1024 * 1024 });
+    const socket = new WebSocket(url, { headers, maxPayload: 4 * 1024 * 1024, perMessageDeflate: options.perMessageDeflate ?? true });
     // Attach before "open" so the first events (ready, upstream) are never missed.
     const client = new ParticipantClient(socket);
     socket.once("open", () => resolve(client));

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { WebSocketServer, WebSocket } from "ws";
 import decodeJpeg, { init as initJpegDecoder } from "@jsquash/jpeg/decode.js";
 import { deepfake_streaming } from "../../../src/gen/dataspike.js";
+import { readJpegHeader } from "../../../src/media/jpeg-markers.js";
 import { REPO_ROOT } from "./wrangler-dev.js";
 
 const Schema = deepfake_streaming.DeepfakeStreamingSchema;
@@ -49,6 +50,11 @@ export interface FakeUpstreamOptions {
   autoRespond?: ResultTypeName | null;
   /** Keep each PCM frame's bytes in `frame.data` (opt-in: audio tests analyse them; off by default). */
   keepPcm?: boolean;
+  /**
+   * Decode every JPEG to check it (default true). false: only its header is read for the size, so
+   * benchmarks with hundreds of participants do not spend the load generator's CPU on decoding.
+   */
+  decodeJpegs?: boolean;
 }
 
 /** int64 fields decode as Long when the `long` package is present, else as number. */
@@ -106,6 +112,9 @@ export class FakeUpstream {
   #autoRespond: ResultTypeName | null;
   #autoMessage = "auto";
   readonly #keepPcm: boolean;
+  #decodeJpegs = true;
+  /** The socket each participant's FrameRequests arrived on (learnt from the first one). */
+  readonly #socketOf = new Map<string, WebSocket>();
   readonly #pendingDecodes = new Set<Promise<void>>();
 
   private constructor(
@@ -137,6 +146,7 @@ export class FakeUpstream {
     const address = server.address();
     if (address === null || typeof address === "string") throw new Error("fake upstream: no port");
     const fake = new FakeUpstream(address.port, server, wss, options.expectedKey, options.autoRespond ?? null, options.keepPcm ?? false);
+    fake.#decodeJpegs = options.decodeJpegs ?? true;
     server.on("upgrade", (req, socket, head) => fake.#onUpgrade(req, socket, head));
     return fake;
   }
@@ -170,6 +180,23 @@ export class FakeUpstream {
       }
     }
     return sent;
+  }
+
+  /**
+   * Sends a ResultEvent only on the socket that carried `participantId`'s FrameRequests (known once
+   * one arrived); returns whether it was sent. With many participants, `sendResult` would reach every
+   * object (each counting it as misrouted).
+   */
+  sendResultTo(type: ResultTypeName, participantId: string, trackId: string, message: string): boolean {
+    const socket = this.#socketOf.get(participantId);
+    if (socket === undefined || socket.readyState !== WebSocket.OPEN) return false;
+    socket.send(Schema.ResultEvent.encode({ type: ResultType[type], participantId, trackId, message }).finish(), { binary: true });
+    return true;
+  }
+
+  /** True once a FrameRequest of this participant arrived on a socket that is still open. */
+  knows(participantId: string): boolean {
+    return this.#socketOf.get(participantId)?.readyState === WebSocket.OPEN;
   }
 
   /** Frames received at or after `sinceMs`, optionally for one track. */
@@ -243,7 +270,16 @@ export class FakeUpstream {
     // A copy: the decoded bytes may be a view into the socket's receive buffer.
     if (this.#keepPcm && frame.format === FrameFormat.PCM) frame.data = request.data.slice();
     this.frames.push(frame);
-    if (frame.format === FrameFormat.JPEG) {
+    if (frame.participantId !== "") this.#socketOf.set(frame.participantId, ws);
+    if (frame.format === FrameFormat.JPEG && !this.#decodeJpegs) {
+      try {
+        const header = readJpegHeader(request.data);
+        frame.width = header.width;
+        frame.height = header.height;
+      } catch (err) {
+        frame.decodeError = (err as Error).message;
+      }
+    } else if (frame.format === FrameFormat.JPEG) {
       const pending = jpegSize(request.data)
         .then(
           ({ width, height }) => {

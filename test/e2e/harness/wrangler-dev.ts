@@ -34,8 +34,10 @@ export interface WranglerDev {
   /** http://127.0.0.1:<port> */
   url: string;
   port: number;
-  /** wrangler's PID, which is also its process group (workerd runs in it): for CPU measurements. */
+  /** wrangler's PID, which is also its process group id (workerd runs in the same group). */
   pid: number;
+  /** The DevTools inspector port wrangler was started with (`--inspector-port`). */
+  inspectorPort: number;
   /** Everything wrangler wrote to stdout and stderr so far (tail-capped). */
   logs(): string;
   /** SIGTERM to the process group, SIGKILL after a grace period; resolves once wrangler exited. */
@@ -208,5 +210,5 @@ async function startOnce(options: WranglerDevOptions): Promise<WranglerDev> {
     await sleep(HEALTH_POLL_MS);
   }
 
-  return { url, port, pid, logs: () => buffer, stop, kill9 };
+  return { url, port, pid, inspectorPort, logs: () => buffer, stop, kill9 };
 }

@@ -1,0 +1,235 @@
+/**
+ * Scale (issue 13: >= 200 participants at 1 fps JPEG + audio, >= 100 at 1 fps raw I420 640x480 +
+ * audio in SUSPICIOUS, each with p99 event latency <= 100 ms, nothing lost, no errors), through a
+ * real `wrangler dev` in production mode with the fake Dataspike API and a webhook sink.
+ *
+ * Each participant has one socket sending 16 kHz mono audio in 20 ms frames (50 messages/s,
+ * speech-like, so the built-in voice gate opens and the whole audio chain runs) and one 640x480 video
+ * frame per second (a JPEG, or raw I420 that the object encodes). Once every participant's first
+ * frame has reached the fake upstream, each gets a scripted SUSPICIOUS result (spread over a few
+ * seconds; at 1 fps burst the I420 objects then encode every frame), the load holds, then each gets
+ * ALERT; small N repeat this in rounds so that every step has >= 200 transitions. Latency is measured
+ * per transition from the fake upstream's send to the client event and to webhook receipt.
+ *
+ * A step passes when nothing is lost (every transition reached its client and the webhook sink; every
+ * message sent was counted by the object; every FrameRequest the object sent reached the upstream;
+ * no queue drops, busy drops or bad messages), there are no errors (no error events, closes, or
+ * reconnects) and both p99 latencies are <= 100 ms. The coarse search goes up a ladder of N and stops
+ * at the first failing step. The runtime workerd's RSS is read from /proc.
+ */
+import { framePixels, helloMessage, speechMessages, videoMessage, type PixelFormatName } from "./lib/media.js";
+import { MB, cpuMeter, cpuShares, loopDelay, rssSampler, startLive, until, waitShares, type LiveStack, type Snapshot } from "./lib/live.js";
+import { startLoad, type Feed } from "./lib/load.js";
+import { SMOKE, distribution, pick, record, sleep, table, type Distribution } from "./harness.js";
+import type { ParticipantClient } from "../test/e2e/harness/client.js";
+
+const GOAL_P99_MS = 100;
+const LADDERS: Record<"JPEG" | "I420", number[]> = {
+  JPEG: pick([25, 50, 100, 200], [2]),
+  I420: pick([25, 50, 100], [2]),
+};
+const GOALS = { JPEG: 200, I420: 100 };
+/** Below the ladder's first rung, N is halved down to this. */
+const MIN_N = 5;
+const SPREAD_MS = pick(4_000, 500);
+const HOLD_MS = pick(6_000, 1_000);
+const TAIL_MS = pick(2_000, 500);
+/** Each participant goes SUSPICIOUS then ALERT once per round; small N get more rounds. */
+const MIN_TRANSITIONS = pick(200, 4);
+const MAX_ROUNDS = 4;
+/** The whole scale benchmark stops climbing once it has run this long. */
+const BUDGET_MS = pick(15 * 60_000, 3 * 60_000);
+const RUN = Date.now().toString(36);
+
+interface StepResult {
+  format: "JPEG" | "I420";
+  n: number;
+  pass: boolean;
+  problems: string[];
+  client: Distribution;
+  webhook: Distribution;
+  messagesPerSecond: number;
+  rssMiB: number;
+  cpu: string;
+  wait: string;
+  loopP99Ms: number;
+  loopMaxMs: number;
+  detail: Record<string, unknown>;
+}
+
+async function inBatches<T, R>(items: readonly T[], size: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (let i = 0; i < items.length; i += size) out.push(...(await Promise.all(items.slice(i, i + size).map(fn))));
+  return out;
+}
+
+async function step(format: "JPEG" | "I420", n: number, video: Uint8Array, audio: readonly Uint8Array[]): Promise<StepResult> {
+  const stack: LiveStack = await startLive({ webhooks: true });
+  const problems: string[] = [];
+  try {
+    const pids = Array.from({ length: n }, (_, i) => `scale-${format.toLowerCase()}-${n}-${i}-${RUN}`);
+    const clients: ParticipantClient[] = await inBatches(pids, 25, (pid) => stack.connect(pid));
+    for (const c of clients) c.sendRaw(helloMessage("bench-scale"));
+    const feeds: Feed[] = pids.map((participantId, i) => ({ participantId, client: clients[i]!, video, audio }));
+    const load = startLoad(feeds, { audioMs: 20, videoMs: 1_000 });
+    if (!(await until(() => pids.every((pid) => stack.fake.knows(pid)), 60_000, 50))) {
+      problems.push(`${pids.filter((pid) => !stack.fake.knows(pid)).length} participants never reached the upstream`);
+    }
+    const cpu = cpuMeter(stack);
+    const rss = rssSampler(stack);
+    const lag = loopDelay();
+    const sentAt = new Map<string, number>();
+    const script = async (type: "SUSPICIOUS" | "ALERT", round: number): Promise<void> => {
+      const t = Date.now();
+      for (let i = 0; i < n; i++) {
+        const due = t + (i * SPREAD_MS) / n;
+        if (due > Date.now()) await sleep(due - Date.now());
+        const tag = `${type}-${round}-${pids[i]}`;
+        sentAt.set(tag, Date.now());
+        if (!stack.fake.sendResultTo(type, pids[i]!, "camera", tag)) problems.push(`no upstream socket for ${pids[i]}`);
+      }
+    };
+    // Enough rounds for >= MIN_TRANSITIONS latency samples, so p99 is not just the maximum.
+    const rounds = Math.min(MAX_ROUNDS, Math.ceil(MIN_TRANSITIONS / (2 * n)));
+    for (let round = 0; round < rounds; round++) {
+      await script("SUSPICIOUS", round);
+      await sleep(HOLD_MS);
+      await script("ALERT", round);
+      await sleep(TAIL_MS);
+    }
+    const sent = load.stop();
+    const used = cpu.read();
+    const tags = [...sentAt.keys()];
+    const seenClient = new Map<string, number>();
+    const seenHook = new Map<string, number>();
+    const collect = (): boolean => {
+      for (const c of clients) for (const e of c.events) if (e.event.type === "deepfake_alert" && typeof e.event.message === "string") seenClient.set(e.event.message, e.atMs);
+      for (const d of stack.sink!.deliveries) {
+        if (!d.verified) continue;
+        const message = (JSON.parse(d.body) as { message?: string }).message;
+        if (message !== undefined && !seenHook.has(message)) seenHook.set(message, d.atMs);
+      }
+      return tags.every((t) => seenClient.has(t) && seenHook.has(t));
+    };
+    await until(collect, 20_000, 100);
+    const loop = lag.stop();
+    const peakRss = rss.stop();
+    await sleep(500); // the last FrameRequests reach the fake upstream
+    const snaps: Snapshot[] = await inBatches(pids, 20, (pid) => stack.snapshot(pid));
+
+    const clientMs = tags.filter((t) => seenClient.has(t)).map((t) => seenClient.get(t)! - sentAt.get(t)!);
+    const hookMs = tags.filter((t) => seenHook.has(t)).map((t) => seenHook.get(t)! - sentAt.get(t)!);
+    const missingClient = tags.length - clientMs.length;
+    const missingHook = tags.length - hookMs.length;
+    if (missingClient > 0) problems.push(`${missingClient} transitions never reached the client`);
+    if (missingHook > 0) problems.push(`${missingHook} transitions never reached the webhook sink`);
+    const upstreamByPid = new Map<string, number>();
+    for (const f of stack.fake.frames) upstreamByPid.set(f.participantId, (upstreamByPid.get(f.participantId) ?? 0) + 1);
+    const totals = { frames_received: 0, audio_frames_received: 0, frames_sampled: 0, audio_chunks_sent: 0, messages_sent: 0, upstream_frames: 0, dropped_by_queue: 0, dropped_stale: 0, frames_busy: 0, bad_messages: 0, upstream_connects: 0, storage_errors: 0 };
+    const mismatch = { video: 0, audio: 0, upstream: 0 };
+    snaps.forEach((s, i) => {
+      const pid = pids[i]!;
+      const c = s.counters;
+      const mine = sent.perFeed.get(pid)!;
+      for (const k of Object.keys(totals) as Array<keyof typeof totals>) if (k !== "upstream_frames") totals[k] += c[k] ?? 0;
+      totals.upstream_frames += upstreamByPid.get(pid) ?? 0;
+      if (c.frames_received !== mine.video) mismatch.video++;
+      if (c.audio_frames_received !== mine.audio) mismatch.audio++;
+      if (c.messages_sent !== (upstreamByPid.get(pid) ?? 0)) mismatch.upstream++;
+    });
+    if (mismatch.video > 0) problems.push(`${mismatch.video} participants: frames_received != video frames sent`);
+    if (mismatch.audio > 0) problems.push(`${mismatch.audio} participants: audio_frames_received != audio frames sent`);
+    if (mismatch.upstream > 0) problems.push(`${mismatch.upstream} participants: FrameRequests sent != received by the upstream`);
+    for (const k of ["dropped_by_queue", "dropped_stale", "frames_busy", "bad_messages", "storage_errors"] as const) if (totals[k] > 0) problems.push(`${k} = ${totals[k]}`);
+    if (totals.upstream_connects > n) problems.push(`${totals.upstream_connects - n} upstream reconnects`);
+    const errorEvents = clients.reduce((k, c) => k + c.ofType("error").length + c.ofType("upstream_error").length, 0);
+    const closed = clients.filter((c) => c.closed !== null).length;
+    if (errorEvents > 0) problems.push(`${errorEvents} error events`);
+    if (closed > 0) problems.push(`${closed} sockets closed by the service`);
+    if (sent.notOpen > 0) problems.push(`${sent.notOpen} sends found the socket closed`);
+    const client = distribution(clientMs);
+    const webhook = distribution(hookMs);
+    if (!(client.p99 <= GOAL_P99_MS)) problems.push(`client p99 ${client.p99} ms > ${GOAL_P99_MS} ms`);
+    if (!(webhook.p99 <= GOAL_P99_MS)) problems.push(`webhook p99 ${webhook.p99} ms > ${GOAL_P99_MS} ms`);
+    await Promise.all(clients.map((c) => c.close()));
+    return {
+      format,
+      n,
+      pass: problems.length === 0,
+      problems,
+      client,
+      webhook,
+      messagesPerSecond: sent.messages / sent.seconds,
+      rssMiB: peakRss / MB,
+      cpu: cpuShares(used),
+      wait: waitShares(used),
+      loopP99Ms: loop.p99Ms,
+      loopMaxMs: loop.maxMs,
+      detail: { sent: { messages: sent.messages, bytes: sent.bytes, seconds: sent.seconds, late: sent.late }, totals, cpu_ms: used, bench_loop_delay: loop, runtime_peak_rss_bytes: peakRss },
+    };
+  } finally {
+    await stack.stop();
+  }
+}
+
+const started = Date.now();
+const jpeg = await framePixels("JPEG", 640, 480, 5);
+const i420 = await framePixels("I420", 640, 480, 5);
+const audio = speechMessages(16_000, 20);
+const results: StepResult[] = [];
+for (const format of ["JPEG", "I420"] as const) {
+  const video = videoMessage({ format: format as PixelFormatName, width: 640, height: 480, data: format === "JPEG" ? jpeg : i420 });
+  // Up the ladder until a step fails; if the first rung fails, halve N until a step passes (or N < MIN_N).
+  const up = LADDERS[format];
+  let index = 0;
+  let n: number | undefined = up[0];
+  let goingDown = false;
+  while (n !== undefined) {
+    if (Date.now() - started > BUDGET_MS) {
+      console.log(`  (time budget used: ${format} N=${n} not run)`);
+      break;
+    }
+    const r = await step(format, n, video, audio);
+    results.push(r);
+    console.log(`  ${format} N=${n}: ${r.pass ? "pass" : `FAIL: ${r.problems.slice(0, 4).join("; ")}`}`);
+    const half = Math.floor(n / 2);
+    if (goingDown) n = r.pass || half < MIN_N ? undefined : half;
+    else if (r.pass) n = up[++index];
+    else if (index === 0 && !SMOKE && half >= MIN_N) [goingDown, n] = [true, half];
+    else n = undefined;
+  }
+}
+
+table(
+  `Participants at 1 fps 640x480 video + 16 kHz audio in 20 ms frames, SUSPICIOUS then ALERT in rounds (latency in ms)`,
+  ["video, N", "transitions", "msgs/s", "client p50", "client p99", "webhook p50", "webhook p99", "runtime RSS", "CPU (one core = 100 %)", "waiting for a core", "bench loop p99/max", "result"],
+  results.map((r) => [
+    `${r.format}, ${r.n}`,
+    r.client.n,
+    Math.round(r.messagesPerSecond),
+    r.client.p50,
+    r.client.p99,
+    r.webhook.p50,
+    r.webhook.p99,
+    `${r.rssMiB.toFixed(0)} MiB`,
+    r.cpu,
+    r.wait,
+    `${r.loopP99Ms.toFixed(0)}/${r.loopMaxMs.toFixed(0)} ms`,
+    r.pass ? "pass" : `FAIL (${r.problems.length})`,
+  ]),
+);
+for (const format of ["JPEG", "I420"] as const) {
+  const mine = results.filter((r) => r.format === format);
+  const best = mine.filter((r) => r.pass).sort((a, b) => a.n - b.n).at(-1);
+  const failed = mine.filter((r) => !r.pass && (best === undefined || r.n > best.n)).sort((a, b) => a.n - b.n)[0];
+  record({
+    bench: "scale",
+    measure: `largest N at 1 fps ${format} 640x480 + audio${format === "I420" ? ", SUSPICIOUS" : ""}, p99 <= ${GOAL_P99_MS} ms`,
+    value: best ? `${best.n}${failed ? "" : " (top of ladder)"}` : `< ${Math.min(...mine.map((r) => r.n))}`,
+    baseline: failed ? { label: `N=${failed.n} failed`, value: failed.problems.slice(0, 2).join("; ") } : undefined,
+    goal: `>= ${GOALS[format]}`,
+    met: best !== undefined && best.n >= GOALS[format],
+    detail: { steps: results.filter((r) => r.format === format) },
+  });
+  if (best) record({ bench: "scale", measure: `runtime workerd RSS at ${format} N=${best.n}`, value: Math.round(best.rssMiB), unit: "MiB", detail: { client_p99_ms: best.client.p99, webhook_p99_ms: best.webhook.p99 } });
+}
