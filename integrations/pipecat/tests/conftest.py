@@ -176,7 +176,8 @@ def edge() -> Iterator[WranglerDev]:
 
 @pytest.fixture
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
+    # The admin key: with a secret configured, the simulator controls need it even in development mode.
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {ADMIN_KEY}"}) as session:
         yield session
 
 
