@@ -107,7 +107,10 @@ describe("the retry window (default 3 days) through the object's alarm", () => {
     expect(snap.webhooks).toEqual({ pending: 0, delivered: 0, failed: 3 });
     expect(snap.retention_purge_at_ms! - Date.now()).toBeGreaterThan(23 * 3_600_000);
     await runInDurableObject(stubFor(id), async (_i: ParticipantSession, state) => {
-      expect(await state.storage.getAlarm()).toBe(snap.retention_purge_at_ms);
+      // One alarm for every deadline: the purge, or earlier if a track of the last socket still counts.
+      const alarmAt = await state.storage.getAlarm();
+      expect(alarmAt).not.toBeNull();
+      expect(alarmAt!).toBeLessThanOrEqual(snap.retention_purge_at_ms!);
       state.storage.sql.exec("UPDATE deadlines SET at_ms = ? WHERE name = 'retention'", Date.now() - 1);
     });
     expect(await runDurableObjectAlarm(stubFor(id))).toBe(true);
