@@ -20,6 +20,7 @@ import {
   type SocketFactory,
   type WebSocketLike,
 } from "./socket.js";
+import { AUDIO_BATCH_MS, TimedAudioBatcher, type PcmFrame } from "./audio-batcher.js";
 import { audioMessage, videoMessage, type AudioFrameInput, type VideoFrameInput, type VideoFrameMeta } from "./messages.js";
 import {
   CLIENT_HEALTHY_AFTER_MS,
@@ -58,6 +59,7 @@ export class DeepfakeEdgeClient extends ClientEmitter {
   readonly #maxBuffered: number;
   readonly #maxMessage: number;
   readonly #gate = new RateGate();
+  readonly #audio: TimedAudioBatcher;
   #state: ConnectionState = "idle";
   #socket: WebSocketLike | null = null;
   #ready = false;
@@ -94,6 +96,7 @@ export class DeepfakeEdgeClient extends ClientEmitter {
     this.#healthyAfterMs = reconnect.healthyAfterMs ?? CLIENT_HEALTHY_AFTER_MS;
     this.#maxBuffered = options.maxBufferedBytes ?? CLIENT_MAX_BUFFERED_BYTES;
     this.#maxMessage = options.maxMessageBytes ?? MAX_CLIENT_MESSAGE_BYTES;
+    this.#audio = new TimedAudioBatcher(options.audioBatchMs ?? AUDIO_BATCH_MS, this.#timers, (audio) => this.#send("audio", { audio }));
   }
 
   get state(): ConnectionState {
@@ -130,6 +133,7 @@ export class DeepfakeEdgeClient extends ClientEmitter {
 
   /** Closes the socket for good (no reconnect). connect() may be called again later. */
   close(code = 1000, reason = "client closed"): void {
+    this.#audio.flush(); // the last batch goes out before the close frame
     this.#wanted = false;
     this.#attemptId++;
     this.#clearTimers();
@@ -154,6 +158,7 @@ export class DeepfakeEdgeClient extends ClientEmitter {
   /** Tells the server whether the participant speaks (for hosts with a VAD; set hello.vad). Resent after a reconnect. */
   setSpeaking(speaking: boolean): SendResult {
     this.#speaking = speaking;
+    this.#audio.flush(); // the audio before the marker reaches the server before it
     return this.#send("other", { speaking: { speaking } });
   }
 
@@ -176,14 +181,19 @@ export class DeepfakeEdgeClient extends ClientEmitter {
     return this.#send("video", videoMessage(frame));
   }
 
-  /** Sends one s16 PCM frame (20 ms recommended). Dropped when disconnected or when this server rejects audio. */
+  /**
+   * Takes one s16 PCM frame (up to 1 s; 20 ms is typical). Frames of a track go out joined,
+   * audioBatchMs (default 100) to a message; "sent" = in the batch, which leaves within audioBatchMs.
+   */
   sendAudio(frame: AudioFrameInput): SendResult {
-    const message = audioMessage(frame);
+    const audio = audioMessage(frame).audio as PcmFrame; // validates before any decision
     if (this.#audioRejected) return this.#drop("audio_rejected");
-    return this.#send("audio", message);
+    const socket = this.#socket;
+    if (!socket || socket.readyState !== SOCKET_OPEN) return this.#drop("disconnected");
+    if (socket.bufferedAmount > this.#maxBuffered) return this.#drop("backpressure");
+    this.#audio.push(audio);
+    return "sent";
   }
-
-  // ---- sending --------------------------------------------------------------------------------
 
   #admitVideo(trackId: string | undefined): SendResult {
     const socket = this.#socket;
@@ -223,8 +233,6 @@ export class DeepfakeEdgeClient extends ClientEmitter {
     this.#stats.dropped[reason]++;
     return reason;
   }
-
-  // ---- connection -----------------------------------------------------------------------------
 
   async #attempt(): Promise<void> {
     const attemptId = ++this.#attemptId;
@@ -320,6 +328,7 @@ export class DeepfakeEdgeClient extends ClientEmitter {
   async #onGone(opened: boolean, status: number | null, code: number, reason: string, token: string | undefined): Promise<void> {
     this.#socket = null;
     this.#ready = false;
+    this.#stats.dropped.disconnected += this.#audio.discard();
     this.#clearTimers();
     if (!this.#wanted) return;
     const attemptId = this.#attemptId;
@@ -380,6 +389,7 @@ export class DeepfakeEdgeClient extends ClientEmitter {
   }
 
   #clearTimers(): void {
+    this.#audio.stop();
     if (this.#retryTimer !== null) this.#timers.clearTimeout(this.#retryTimer);
     if (this.#healthyTimer !== null) this.#timers.clearTimeout(this.#healthyTimer);
     this.#retryTimer = null;

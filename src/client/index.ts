@@ -30,6 +30,7 @@ export {
   type UpstreamEvent,
 } from "./events.js";
 export { type AudioFrameInput, type PixelFormatName, type VideoFrameInput, type VideoFrameMeta } from "./messages.js";
+export { AUDIO_BATCH_MS, AudioBatcher, type PcmFrame } from "./audio-batcher.js";
 export { AUDIO_FRAME_MS, PcmFramer, downmix, floatToS16, s16ToLeBytes, samplesPerFrame } from "./pcm.js";
 export { CLIENT_SAMPLER_TOLERANCE_RATIO } from "./rate-gate.js";
 export {

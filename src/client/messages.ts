@@ -37,7 +37,7 @@ export interface AudioFrameInput {
   sampleRate: number;
   /** 1 or 2 (interleaved). */
   channels: number;
-  /** s16 samples, or their little-endian bytes; at most 1 s (20 ms recommended). */
+  /** s16 samples, or their little-endian bytes; at most 1 s (20 ms is typical; the client joins them into audioBatchMs messages). */
   data: Int16Array | Uint8Array;
   timestampMs?: number;
 }

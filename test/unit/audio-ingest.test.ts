@@ -3,7 +3,8 @@
  * AudioFrames in, 96000-byte s16le 16 kHz chunks out, gated by Speaking markers or the built-in gate.
  */
 import { describe, expect, it } from "vitest";
-import { AudioIngest, type AudioChunk, type AudioFrameInput } from "../../src/media/audio/audio-ingest";
+import fc from "fast-check";
+import { AudioIngest, Tail, type AudioChunk, type AudioFrameInput } from "../../src/media/audio/audio-ingest";
 import { AudioError } from "../../src/media/audio/pcm";
 import { dominantFrequencyHz, ratioDb, rms } from "../support/audio-analysis";
 import { concat, frames, readS16le, s16le, silence, speechLike, tone, whiteNoise } from "./audio-signals";
@@ -202,5 +203,28 @@ describe("AudioIngest rejects bad frames", () => {
     expect(() => ingest.pushFrame(frame("c"), 0)).toThrow(/too many audio tracks/);
     ingest.forgetTrack("a");
     expect(ingest.pushFrame(frame("c"), 0)).toEqual([]);
+  });
+});
+
+describe("Tail (the pre-roll kept per track without an allocation per frame)", () => {
+  it("always holds the last `keep` samples pushed, whatever the frame lengths (property)", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 64 }), fc.array(fc.integer({ min: 0, max: 150 }), { maxLength: 40 }), (keep, lengths) => {
+        const tail = new Tail(keep);
+        const all: number[] = [];
+        let next = 0;
+        for (const n of lengths) {
+          const x = Float32Array.from({ length: n }, () => next++);
+          tail.push(x);
+          all.push(...x);
+          const want = all.slice(Math.max(0, all.length - keep));
+          expect(tail.length).toBe(want.length);
+          expect(Array.from(tail.last(keep))).toEqual(want);
+          expect(Array.from(tail.last(3))).toEqual(want.slice(Math.max(0, want.length - 3)));
+        }
+        tail.clear();
+        expect(tail.length).toBe(0);
+      }),
+    );
   });
 });

@@ -71,6 +71,23 @@ describe("decodeS16leMono", () => {
     );
   });
 
+  it("decodes the same at an even and at an odd byte offset in the message (view and byte paths), mono and stereo", () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: -32_768, max: 32_767 }), { minLength: 2, maxLength: 400 }), fc.constantFrom(1, 2), (values, channels) => {
+        const n = values.length - (values.length % channels);
+        const message = new Uint8Array(n * 2 + 3);
+        const even = message.subarray(2, 2 + n * 2);
+        const odd = message.subarray(1, 1 + n * 2);
+        const view = new DataView(even.buffer, even.byteOffset);
+        for (let i = 0; i < n; i++) view.setInt16(i * 2, values[i]!, true);
+        const fromEven = Array.from(decodeS16leMono(even, channels));
+        odd.set(even.slice());
+        expect(Array.from(decodeS16leMono(odd, channels))).toEqual(fromEven);
+        expect(fromEven[0]).toBe(channels === 1 ? values[0]! / 32_768 : (values[0]! + values[1]!) / 65_536);
+      }),
+    );
+  });
+
   it("pcmFrameToMono validates first", () => {
     expect(audioErrorOf(() => pcmFrameToMono(frame(16_000, 1, 3))).code).toBe("bad_audio");
     expect(pcmFrameToMono(frame(48_000, 2, 8)).length).toBe(2);

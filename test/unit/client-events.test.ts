@@ -132,8 +132,9 @@ describe("audio on a server without the audio path", () => {
     const client = await connected();
     const socket = server.last();
     socket.accept();
-    const frame = { sampleRate: 48_000, channels: 1, data: new Int16Array(960) };
+    const frame = { sampleRate: 48_000, channels: 1, data: new Int16Array(4_800) }; // 100 ms: one whole batch, sent at once
     expect(client.sendAudio(frame)).toBe("sent");
+    expect(socket.sentOf("audio")).toHaveLength(1);
     socket.push({ type: "error", code: "unsupported_format", message: "audio ingest is not enabled on this deployment yet" });
     expect(client.sendAudio(frame)).toBe("audio_rejected");
     expect(client.stats.dropped.audio_rejected).toBe(1);

@@ -76,10 +76,20 @@ const spread = (second: number, n: number, make: (i: number) => ArrayBuffer | st
 
 const hello = buffer({ hello: { client: "h" } });
 const garbage = new Uint8Array(512).map((_, i) => (i * 97 + 13) & 255).buffer;
-const junkJpeg = buffer({ video: { trackId: "j", width: 0, height: 0, format: v1.PixelFormat.JPEG, source: 1, data: new Uint8Array(8_000_000).map((_, i) => (i === 0 ? 0xff : i === 1 ? 0xd8 : (i * 7) & 0x7f)) } });
+/** `length` bytes of a repeating pattern, filled by doubling (an element-wise map over megabytes takes seconds). */
+function patterned(length: number, byte: (i: number) => number): Uint8Array {
+  const out = new Uint8Array(length);
+  const period = Math.min(length, 4096);
+  for (let i = 0; i < period; i++) out[i] = byte(i);
+  for (let filled = period; filled < length; filled *= 2) out.copyWithin(filled, 0, Math.min(filled, length - filled));
+  return out;
+}
+const junkJpegData = patterned(8_000_000, (i) => (i * 7) & 0x7f);
+junkJpegData.set([0xff, 0xd8]);
+const junkJpeg = buffer({ video: { trackId: "j", width: 0, height: 0, format: v1.PixelFormat.JPEG, source: 1, data: junkJpegData } });
 const audio = buffer({ audio: { trackId: "mic", sampleRate: 48_000, channels: 2, data: new Uint8Array(960 * 4).map((_, i) => (i * 13) & 255) } });
 const i420 = (track: number) =>
-  buffer({ video: { trackId: `t${track}`, width: 1920, height: 1080, format: v1.PixelFormat.I420, source: 1, data: new Uint8Array(1920 * 1080 * 1.5).map((_, i) => (i * 31 + track) & 255) } });
+  buffer({ video: { trackId: `t${track}`, width: 1920, height: 1080, format: v1.PixelFormat.I420, source: 1, data: patterned(1920 * 1080 * 1.5, (i) => (i * 31 + track) & 255) } });
 
 const results: Record<string, number> = {};
 async function measured(name: string, pattern: Pattern, keepsSocket = true, seconds = 3): Promise<void> {

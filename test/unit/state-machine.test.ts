@@ -254,7 +254,9 @@ describe("DetectionState", () => {
             continue;
           }
           model.set(op.trackId, { level: op.kind, lastMs: nowMs });
-          const counting = [...model.values()].filter((t) => nowMs - t.lastMs < TTL_MS && t.level !== null);
+          // A result also forgets the tracks that have stopped counting (a later close of one is a no-op).
+          for (const [id, t] of model) if (nowMs - t.lastMs >= TTL_MS) model.delete(id);
+          const counting = [...model.values()].filter((t) => t.level !== null);
           expectedLevel = counting.reduce<Level>(
             (max, t) => (levelRank(t.level as Level) > levelRank(max) ? (t.level as Level) : max),
             "clear",

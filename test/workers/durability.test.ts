@@ -2,25 +2,12 @@
  * Durability in the participant object: the transition transaction, the single alarm for webhook
  * retries and retention, the purge, and the REST routes over stored state.
  */
-import { env } from "cloudflare:workers";
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { ParticipantSession } from "../../src/session/participant-session.js";
-import { ADMIN, call, connect, mintToken, rgbFrame, steer } from "./helpers.js";
+import { ADMIN, admin, call, connect, mintToken, rgbFrame, steer, stubFor, transition } from "./helpers.js";
 
-const stubFor = (id: string) => env.PARTICIPANT_SESSION.get(env.PARTICIPANT_SESSION.idFromName(id));
-const admin = (path: string, init: RequestInit = {}) => call(path, { ...init, headers: { ...ADMIN, ...(init.headers ?? {}) } });
 
-/** Connects, drives one transition to `level` through the simulator, and closes. */
-async function transition(id: string, level: "suspicious" | "alert" | "clear") {
-  const s = await connect(id, await mintToken(id));
-  await s.next("upstream");
-  await steer(id, level);
-  s.sendVideo({ width: 32, height: 32, format: "RGB24", data: rgbFrame(32, 32) });
-  const alert = await s.next("deepfake_alert");
-  s.ws.close(1000);
-  return alert;
-}
 
 interface OutboxRow {
   event_id: string;

@@ -3,13 +3,11 @@
  * fresh instance over the same storage. The participant's level and history resume from storage,
  * and the upstream (an outgoing socket, which lives in memory only) reconnects for the next media.
  */
-import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { ParticipantSession } from "../../src/session/participant-session.js";
-import { ADMIN, call, connect, mintToken, rgbFrame, simulatorStats, steer, waitUntil } from "./helpers.js";
+import { ADMIN, call, connect, mintToken, rgbFrame, simulatorStats, steer, stubFor, waitUntil } from "./helpers.js";
 
-const stubFor = (id: string) => env.PARTICIPANT_SESSION.get(env.PARTICIPANT_SESSION.idFromName(id));
 
 describe("eviction", () => {
   it("an aborted object (every socket dropped) resumes its level from storage and reconnects upstream with the next media", async () => {

@@ -1,4 +1,4 @@
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { deepfake_edge } from "../../src/gen/ingest.js";
 
 export const ADMIN = { Authorization: "Bearer workers-test-admin" };
@@ -98,4 +98,21 @@ export async function waitUntil(check: () => Promise<boolean>, timeoutMs = 5_000
     if (Date.now() > deadline) throw new Error("condition not met in time");
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** The participant's Durable Object stub, for runInDurableObject / runDurableObjectAlarm. */
+export const stubFor = (participantId: string) => env.PARTICIPANT_SESSION.get(env.PARTICIPANT_SESSION.idFromName(participantId));
+
+/** A management call with the admin key. */
+export const admin = (path: string, init: RequestInit = {}) => call(path, { ...init, headers: { ...ADMIN, ...(init.headers ?? {}) } });
+
+/** Connects, drives one transition to `level` through the simulator, and closes. */
+export async function transition(participantId: string, level: "suspicious" | "alert" | "clear") {
+  const s = await connect(participantId, await mintToken(participantId));
+  await s.next("upstream");
+  await steer(participantId, level);
+  s.sendVideo({ width: 32, height: 32, format: "RGB24", data: rgbFrame(32, 32) });
+  const alert = await s.next("deepfake_alert");
+  s.ws.close(1000);
+  return alert;
 }

@@ -7,9 +7,8 @@ import { env } from "cloudflare:workers";
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { ParticipantSession } from "../../src/session/participant-session.js";
-import { ADMIN, call, connect, mintToken, rgbFrame, simulatorStats, steer, waitUntil, type EventSocket } from "./helpers.js";
+import { ADMIN, call, connect, type EventSocket, mintToken, rgbFrame, simulatorStats, steer, stubFor, waitUntil } from "./helpers.js";
 
-const stubFor = (id: string) => env.PARTICIPANT_SESSION.get(env.PARTICIPANT_SESSION.idFromName(id));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function open(id: string): Promise<EventSocket> {

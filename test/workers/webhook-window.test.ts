@@ -4,7 +4,6 @@
  * is pending, runs bounded in time whatever the consumer does, redelivery, and the schema migration
  * that made redelivery rows possible. The pool's consumer is http://127.0.0.1:9/hook (nothing listens).
  */
-import { env } from "cloudflare:workers";
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { DeepfakeAlert } from "../../src/protocol/events.js";
@@ -16,27 +15,15 @@ import { parseWebhookConfig } from "../../src/webhooks/config.js";
 import type { FetchLike } from "../../src/webhooks/deliver.js";
 import { OUTBOX_MIGRATION, WebhookOutbox } from "../../src/webhooks/outbox.js";
 import { formatWebhookSecret } from "../../src/webhooks/signing.js";
-import { ADMIN, call, connect, mintToken, rgbFrame, steer, waitUntil } from "./helpers.js";
+import { ADMIN, admin, call, connect, mintToken, rgbFrame, steer, stubFor, transition, waitUntil } from "./helpers.js";
 
 const DAY_MS = 24 * 3_600_000;
 const SECRET = formatWebhookSecret(new Uint8Array(32).fill(5));
-const stubFor = (id: string) => env.PARTICIPANT_SESSION.get(env.PARTICIPANT_SESSION.idFromName(id));
-const admin = (path: string, init: RequestInit = {}) => call(path, { ...init, headers: { ...ADMIN, ...(init.headers ?? {}) } });
 
 afterEach(() => {
   vi.restoreAllMocks();
 });
 
-/** Connects, drives one transition to `level` through the simulator, and closes. */
-async function transition(id: string, level: "suspicious" | "alert" | "clear") {
-  const s = await connect(id, await mintToken(id));
-  await s.next("upstream");
-  await steer(id, level);
-  s.sendVideo({ width: 32, height: 32, format: "RGB24", data: rgbFrame(32, 32) });
-  const alert = await s.next("deepfake_alert");
-  s.ws.close(1000);
-  return alert;
-}
 
 interface Row {
   seq: number;

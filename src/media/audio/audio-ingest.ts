@@ -55,7 +55,7 @@ interface Track {
   gate: VoiceGate;
   chunker: AudioChunker;
   /** Last PREROLL_SAMPLES resampled samples, ending at gate.samplesSeen. */
-  recent: Float32Array;
+  recent: Tail;
 }
 
 export class AudioIngest {
@@ -142,7 +142,7 @@ export class AudioIngest {
     for (const t of transitions) {
       if (t.speaking) {
         if (t.atSample < before) {
-          const preroll = track.recent.subarray(Math.max(0, track.recent.length - (before - t.atSample)));
+          const preroll = track.recent.last(before - t.atSample);
           out.push(...track.chunker.push(preroll, true, nowMs));
           cursor = before;
         } else {
@@ -156,7 +156,7 @@ export class AudioIngest {
       speaking = t.speaking;
     }
     if (speaking) out.push(...track.chunker.push(x.subarray(cursor - before), true, nowMs));
-    track.recent = keepTail(track.recent, x, PREROLL_SAMPLES);
+    track.recent.push(x);
     return out;
   }
 
@@ -182,7 +182,7 @@ export class AudioIngest {
     for (const track of this.#tracks.values()) {
       track.resampler.reset();
       track.gate.reset();
-      track.recent = new Float32Array(0);
+      track.recent.clear();
     }
   }
 
@@ -196,7 +196,7 @@ export class AudioIngest {
         resampler: new Resampler(sampleRate),
         gate: new VoiceGate(),
         chunker: new AudioChunker({ intervalMs: this.#intervalMs }),
-        recent: new Float32Array(0),
+        recent: new Tail(PREROLL_SAMPLES),
       };
       this.#tracks.set(trackId, track);
     } else if (track.resampler.inputRateHz !== sampleRate) {
@@ -210,12 +210,44 @@ function label(trackId: string, pcms: Uint8Array[]): AudioChunk[] {
   return pcms.map((pcm) => ({ trackId, pcm }));
 }
 
-/** The last `keep` samples of prev followed by next. */
-function keepTail(prev: Float32Array, next: Float32Array, keep: number): Float32Array {
-  if (next.length >= keep) return next.slice(next.length - keep);
-  const fromPrev = Math.min(prev.length, keep - next.length);
-  const out = new Float32Array(fromPrev + next.length);
-  out.set(prev.subarray(prev.length - fromPrev));
-  out.set(next, fromPrev);
-  return out;
+/**
+ * The last `keep` samples of a stream, without an allocation per frame (this runs for every audio
+ * message): a buffer of twice that length is appended to and, when full, its tail moved to the front.
+ */
+export class Tail {
+  readonly #buf: Float32Array;
+  #end = 0;
+
+  constructor(readonly keep: number) {
+    this.#buf = new Float32Array(2 * keep);
+  }
+
+  get length(): number {
+    return Math.min(this.#end, this.keep);
+  }
+
+  push(x: Float32Array): void {
+    const keep = this.keep;
+    if (x.length >= keep) {
+      this.#buf.set(x.subarray(x.length - keep));
+      this.#end = keep;
+      return;
+    }
+    if (this.#end + x.length > this.#buf.length) {
+      const held = Math.min(this.#end, keep);
+      this.#buf.copyWithin(0, this.#end - held, this.#end);
+      this.#end = held;
+    }
+    this.#buf.set(x, this.#end);
+    this.#end += x.length;
+  }
+
+  /** The last min(n, length) samples (a view, valid until the next push). */
+  last(n: number): Float32Array {
+    return this.#buf.subarray(this.#end - Math.min(Math.max(0, n), this.length), this.#end);
+  }
+
+  clear(): void {
+    this.#end = 0;
+  }
 }

@@ -139,7 +139,7 @@ async function openMedia(): Promise<void> {
     microphone = await openMicrophone((samples, sampleRate) => {
       client?.sendAudio({ trackId: "microphone", sampleRate, channels: 1, data: samples });
     });
-    setText("mic", `on · ${microphone.sampleRate} Hz mono s16, 20 ms frames`);
+    setText("mic", `on · ${microphone.sampleRate} Hz mono s16, 20 ms frames sent 100 ms to a message`);
   } catch (err) {
     setText("mic", "unavailable");
     log("error", `microphone unavailable: ${(err as Error).message}`);
