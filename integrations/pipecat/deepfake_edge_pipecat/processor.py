@@ -11,7 +11,8 @@ Guarantees:
   socket writes happen in a background task, so a slow or absent service never blocks the pipeline;
 - camera video only (``transport_source`` ``"camera"``, or none), never screen share, and no faster
   than the rate the service announced (``ready``/``rate``), dropped client-side;
-- audio as the frames' own PCM (rate, channels); with ``client_vad`` the pipeline's speaking frames
+- audio as the frames' own PCM (rate, channels), consecutive frames joined into 100 ms messages
+  (``audio_batch_ms``: the service's cost is per message); with ``client_vad`` the pipeline's speaking frames
   become ``Speaking`` messages and audio outside speech is not sent;
 - reconnects with backoff (1 s doubling to 10 s, plus up to 50 % jitter); a refused token (HTTP 401 or
   403) is logged, kept as ``auth_error`` and not retried.
@@ -46,6 +47,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from ._proto import ingest_pb2 as pb
 from .alert import DeepfakeAlert
+from .audio_batch import AUDIO_BATCH_MS, AudioBatch, AudioBatcher, AudioStream
 from .rate_gate import RateGate
 from .send_buffer import Outgoing, SendBuffer
 
@@ -134,6 +136,9 @@ class DeepfakeEdgeProcessor(FrameProcessor):
         connect_timeout_s: Time allowed for one WebSocket upgrade.
         heartbeat_s: WebSocket ping interval, so a service that vanished without closing is noticed
             (None: no pings).
+        audio_batch_ms: Consecutive audio frames of a track are sent joined, this many ms to a
+            message (0: each frame as it comes; at most 1000). A batch leaves when full, before a
+            ``Speaking`` message, or this long after its first frame.
     """
 
     def __init__(
@@ -157,6 +162,7 @@ class DeepfakeEdgeProcessor(FrameProcessor):
         connect_timeout_s: float = 10.0,
         heartbeat_s: float | None = 30.0,
         client_name: str = CLIENT_NAME,
+        audio_batch_ms: int = AUDIO_BATCH_MS,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -180,6 +186,8 @@ class DeepfakeEdgeProcessor(FrameProcessor):
         self._participant_changed: asyncio.Event | None = None
         self._gate = RateGate()
         self._buffer = SendBuffer(max_buffer_items, max_buffer_bytes)
+        self._audio = AudioBatcher(int(audio_batch_ms))
+        self._audio_timer: asyncio.TimerHandle | None = None
         self._alerts: asyncio.Queue[DeepfakeAlert] | None = None
         self._run_task: asyncio.Task | None = None
         self._notify_task: asyncio.Task | None = None
@@ -286,6 +294,7 @@ class DeepfakeEdgeProcessor(FrameProcessor):
             with contextlib.suppress(Exception):
                 await ws.close()
         self._buffer.clear()
+        self._discard_audio()
         if self._own_session is not None and not self._own_session.closed:
             await self._own_session.close()
         self._own_session = None
@@ -381,17 +390,44 @@ class DeepfakeEdgeProcessor(FrameProcessor):
                 "sendable (8-48 kHz, 1-2 channels, whole s16le samples); such audio is not sent",
             )
             return
-        track_id = frame.transport_source or "microphone"
+        stream = AudioStream(frame.transport_source or "microphone", rate, channels)
         timestamp_ms = int(time.time() * 1000)
         piece = int(rate * MAX_AUDIO_FRAME_SECONDS) * 2 * channels
         for start in range(0, len(data), piece):
-            chunk = data[start : start + piece]
-            self._enqueue(Outgoing("audio", (track_id, rate, channels, timestamp_ms, chunk), len(chunk)))
+            for batch in self._audio.push(stream, timestamp_ms, data[start : start + piece]):
+                self._enqueue_audio(batch)
+        if self._audio.pending_frames == 0:
+            self._cancel_audio_timer()
+        elif self._audio_timer is None:
+            self._audio_timer = asyncio.get_running_loop().call_later(self._audio.batch_ms / 1000, self._flush_audio)
+
+    def _enqueue_audio(self, batch: AudioBatch) -> None:
+        s = batch.stream
+        self._enqueue(Outgoing("audio", (s.track_id, s.sample_rate, s.channels, batch.timestamp_ms, batch.data), len(batch.data)))
+
+    def _flush_audio(self) -> None:
+        """Sends the pending batch now (its timer fired, or a Speaking message must follow it)."""
+        self._cancel_audio_timer()
+        if self._ws is None or self._ws.closed:
+            self._discard_audio()
+            return
+        for batch in self._audio.flush():
+            self._enqueue_audio(batch)
+
+    def _discard_audio(self) -> None:
+        self._cancel_audio_timer()
+        self._stats["dropped_disconnected"] += self._audio.discard()
+
+    def _cancel_audio_timer(self) -> None:
+        if self._audio_timer is not None:
+            self._audio_timer.cancel()
+            self._audio_timer = None
 
     def _on_speaking(self, speaking: bool) -> None:
         if speaking == self._speaking:
             return
         self._speaking = speaking
+        self._flush_audio()  # the audio before the marker goes before it
         if self._client_vad and self._ws is not None and not self._ws.closed:
             self._enqueue(Outgoing("control", _speaking_message(speaking), 4))
 
@@ -576,6 +612,7 @@ class DeepfakeEdgeProcessor(FrameProcessor):
                 self._ws = None
             self._ready = False
             self._stats["dropped_disconnected"] += self._buffer.clear()
+            self._discard_audio()
             if not ws.closed:
                 with contextlib.suppress(Exception):
                     await ws.close()

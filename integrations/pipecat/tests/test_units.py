@@ -15,6 +15,7 @@ from pipecat.frames.frames import InputAudioRawFrame, UserImageRawFrame, UserSta
 
 from deepfake_edge_pipecat import DeepfakeAlert, DeepfakeEdgeAuthError, DeepfakeEdgeProcessor
 from deepfake_edge_pipecat._proto import ingest_pb2 as pb
+from deepfake_edge_pipecat.audio_batch import AudioBatcher, AudioStream
 from deepfake_edge_pipecat.processor import _downscale, clean_participant_id, is_camera_source
 from deepfake_edge_pipecat.rate_gate import RateGate
 from deepfake_edge_pipecat.send_buffer import Outgoing, SendBuffer
@@ -193,12 +194,13 @@ async def test_hello_speaking_audio_and_video_on_the_wire() -> None:
             await processor.stop()
             await pipeline.finish()
     kinds = [m.WhichOneof("payload") for m in service.messages]
-    assert kinds == ["hello", "speaking", "audio", "video", "speaking"]
+    # The 10 ms of audio waits for its 100 ms batch, which the end of speech sends before the marker.
+    assert kinds == ["hello", "speaking", "video", "audio", "speaking"]
     hello = service.messages[0].hello
     assert hello.vad is True and hello.honors_rate is True and hello.client.startswith("deepfake-edge-pipecat/")
-    audio = service.messages[2].audio
+    audio = service.messages[3].audio
     assert (audio.sample_rate, audio.channels, len(audio.data), audio.track_id) == (16000, 2, 640, "microphone")
-    video = service.messages[3].video
+    video = service.messages[2].video
     assert (video.width, video.height, video.format, video.source, video.track_id) == (8, 6, pb.RGBA, pb.CAMERA, "camera")
     assert service.token_requests == [{"participant_id": "bob_1", "ttl_s": 3600}]
     assert service.auth_headers == ["Bearer minted-token"]
@@ -223,6 +225,47 @@ async def test_client_vad_false_sends_all_audio_and_no_speaking() -> None:
     assert [m.WhichOneof("payload") for m in service.messages] == ["hello", "audio", "audio"]
     assert service.messages[0].hello.vad is False
     assert service.auth_headers == [None]  # no token, no admin key: development mode
+
+
+def test_audio_batcher_joins_frames_of_one_stream_up_to_the_batch_and_never_past_1_s() -> None:
+    mic = AudioStream("microphone", 16000, 1)
+    b = AudioBatcher(100)
+    frames = [bytes([k]) * 640 for k in range(5)]  # 20 ms each
+    out = [batch for k, f in enumerate(frames) for batch in b.push(mic, 1000 + 20 * k, f)]
+    assert [(x.timestamp_ms, x.data) for x in out] == [(1000, b"".join(frames))]
+    assert b.push(mic, 0, bytes(640)) == [] and b.pending_ms == 20
+    other = AudioStream("microphone", 48000, 1)
+    assert [x.stream for x in b.push(other, 0, bytes(1920))] == [mic]  # a new rate sends the old batch
+    assert b.discard() == 1 and b.flush() == []
+    long = AudioBatcher(1000)
+    out = long.push(mic, 0, bytes(19200)) + long.push(mic, 0, bytes(19200)) + long.flush()  # 600 ms twice
+    assert [len(x.data) for x in out] == [19200, 19200]
+    assert AudioBatcher(0).push(mic, 0, bytes(640))[0].data == bytes(640)
+    with pytest.raises(ValueError):
+        AudioBatcher(1001)
+
+
+@pytest.mark.parametrize("batch_ms, messages", [(100, 10), (0, 50)])
+async def test_a_second_of_20_ms_frames_goes_out_in_100_ms_messages(batch_ms: int, messages: int) -> None:
+    async with FakeService() as service:
+        processor = DeepfakeEdgeProcessor(service.url, participant_id="dave", client_vad=False, audio_batch_ms=batch_ms)
+        frames = [bytes([k]) * 1920 for k in range(50)]  # 20 ms at 48 kHz mono
+        async with RunningPipeline(processor) as pipeline:
+            await processor.start()
+            await processor.wait_ready(5)
+            for f in frames:  # paced, so that the send buffer (32 items) never has to drop
+                await pipeline.push(InputAudioRawFrame(audio=f, sample_rate=48000, num_channels=1))
+                await asyncio.sleep(0.005)
+            for _ in range(100):
+                if len(service.messages) >= 1 + messages:
+                    break
+                await asyncio.sleep(0.02)
+            await processor.stop()
+            await pipeline.finish()
+    audio = [m.audio for m in service.messages if m.WhichOneof("payload") == "audio"]
+    assert len(audio) == messages
+    assert b"".join(a.data for a in audio) == b"".join(frames)
+    assert processor.stats["audio_frames_seen"] == 50 and processor.stats["audio_frames_sent"] == messages
 
 
 @pytest.mark.parametrize("status", [401, 403])
