@@ -1,6 +1,7 @@
 /**
  * The participant's counters (GET /v1/participants/:id): incremented per message in memory and
- * written to storage in batches, at most once per COUNTERS_FLUSH_MS, never once per frame. Pure:
+ * written to storage in batches, at most once per COUNTERS_FLUSH_MS, never once per frame, and only
+ * the counters that changed (a busy isolate hosts hundreds of these objects, each flushing). Pure:
  * the save function and the timer are injected.
  */
 import { COUNTERS_FLUSH_MS } from "../config/limits.js";
@@ -49,12 +50,13 @@ const realTimers: CounterTimers = {
 
 export class SessionCounters {
   #values = zero();
-  #dirty = false;
+  /** Names changed since the last successful save. */
+  #changed = new Set<CounterName>();
   #timer: unknown = null;
 
-  /** `save` writes all values; it is not called while nothing changed. */
+  /** `save` writes the given values (those changed since the last save); not called while nothing changed. */
   constructor(
-    private readonly save: (values: Readonly<Record<CounterName, number>>) => void,
+    private readonly save: (values: Readonly<Partial<Record<CounterName, number>>>) => void,
     private readonly timers: CounterTimers = realTimers,
     private readonly flushMs = COUNTERS_FLUSH_MS,
   ) {}
@@ -66,7 +68,7 @@ export class SessionCounters {
 
   add(name: CounterName, by = 1): void {
     this.#values[name] += by;
-    this.#dirty = true;
+    this.#changed.add(name);
     this.#timer ??= this.timers.setTimeout(() => {
       this.#timer = null;
       this.flush();
@@ -75,12 +77,13 @@ export class SessionCounters {
 
   /** Writes the values if any changed; a failed write is logged, and retried with the next change. */
   flush(): void {
-    if (!this.#dirty) return;
-    this.#dirty = false;
+    if (this.#changed.size === 0) return;
+    const changed = this.#changed;
+    this.#changed = new Set();
     try {
-      this.save(this.#values);
+      this.save(Object.fromEntries([...changed].map((name) => [name, this.#values[name]])));
     } catch (err) {
-      this.#dirty = true;
+      for (const name of changed) this.#changed.add(name);
       log("error", "saving counters failed", { reason: errorMessage(err) });
     }
   }
@@ -90,7 +93,7 @@ export class SessionCounters {
     if (this.#timer !== null) this.timers.clearTimeout(this.#timer);
     this.#timer = null;
     this.#values = zero();
-    this.#dirty = false;
+    this.#changed = new Set();
   }
 
   snapshot(): Record<CounterName, number> {

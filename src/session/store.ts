@@ -159,14 +159,14 @@ export class SessionStore {
     return counters;
   }
 
+  /** Upserts the given counters in one statement. */
   saveCounters(counters: Readonly<Record<string, number>>): void {
-    for (const [name, value] of Object.entries(counters)) {
-      this.sql.exec(
-        "INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-        name,
-        value,
-      );
-    }
+    const entries = Object.entries(counters);
+    if (entries.length === 0) return;
+    this.sql.exec(
+      `INSERT INTO counters (name, value) VALUES ${entries.map(() => "(?, ?)").join(", ")} ON CONFLICT (name) DO UPDATE SET value = excluded.value`,
+      ...entries.flat(),
+    );
   }
 }
 

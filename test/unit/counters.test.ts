@@ -27,10 +27,29 @@ describe("SessionCounters", () => {
     expect(t.pending).toBe(1);
     t.fire();
     expect(saves).toHaveLength(1);
-    expect(saves[0]).toMatchObject({ frames_received: 1_000, dropped_by_queue: 4, events: 0 });
+    // Only what changed is written: two rows, not one per counter.
+    expect(saves[0]).toEqual({ frames_received: 1_000, dropped_by_queue: 4 });
     t.fire();
     counters.flush();
     expect(saves).toHaveLength(1); // nothing changed since
+    counters.add("events");
+    counters.flush();
+    expect(saves[1]).toEqual({ events: 1 });
+  });
+
+  it("a failed save is retried with everything changed since the last good one", () => {
+    const saves: Array<Record<string, number>> = [];
+    let fail = true;
+    const counters = new SessionCounters((v) => {
+      if (fail) throw new Error("disk full");
+      saves.push({ ...v });
+    }, manualTimers().timers);
+    counters.add("frames_received");
+    counters.flush();
+    fail = false;
+    counters.add("events");
+    counters.flush();
+    expect(saves).toEqual([{ frames_received: 1, events: 1 }]);
   });
 
   it("loads stored values, ignores unknown names, and resets to zero with no pending write", () => {
