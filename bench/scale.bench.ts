@@ -65,6 +65,8 @@ interface StepResult {
   wait: string;
   loopP99Ms: number;
   loopMaxMs: number;
+  /** The slowest client events: when their result was sent (s into the step) and their latency. */
+  slowest: Array<{ atS: number; ms: number }>;
   detail: Record<string, unknown>;
 }
 
@@ -129,6 +131,13 @@ async function step(format: "JPEG" | "I420", audioMs: number, n: number, video: 
     const snaps: Snapshot[] = await inBatches(pids, 20, (pid) => stack.snapshot(pid));
 
     const clientMs = tags.filter((t) => seenClient.has(t)).map((t) => seenClient.get(t)! - sentAt.get(t)!);
+    // When the slowest ones were sent (s after the first result): one stall, or slow throughout?
+    const t0 = Math.min(...sentAt.values());
+    const slowest = tags
+      .filter((t) => seenClient.has(t))
+      .map((t) => ({ atS: Number(((sentAt.get(t)! - t0) / 1000).toFixed(2)), ms: seenClient.get(t)! - sentAt.get(t)! }))
+      .sort((x, y) => y.ms - x.ms)
+      .slice(0, 8);
     const hookMs = tags.filter((t) => seenHook.has(t)).map((t) => seenHook.get(t)! - sentAt.get(t)!);
     const missingClient = tags.length - clientMs.length;
     const missingHook = tags.length - hookMs.length;
@@ -177,7 +186,8 @@ async function step(format: "JPEG" | "I420", audioMs: number, n: number, video: 
       wait: waitShares(used),
       loopP99Ms: loop.p99Ms,
       loopMaxMs: loop.maxMs,
-      detail: { sent: { messages: sent.messages, bytes: sent.bytes, seconds: sent.seconds, late: sent.late }, totals, cpu_ms: used, bench_loop_delay: loop, runtime_peak_rss_bytes: peakRss },
+      slowest,
+      detail: { sent: { messages: sent.messages, bytes: sent.bytes, seconds: sent.seconds, late: sent.late }, totals, cpu_ms: used, bench_loop_delay: loop, runtime_peak_rss_bytes: peakRss, slowest_client_events: slowest },
     };
   } finally {
     await stack.stop();
@@ -205,6 +215,7 @@ for (const series of SERIES) {
     const r = await step(format, audioMs, n, video, audio);
     results.push(r);
     console.log(`  ${label} N=${n}: ${r.pass ? "pass" : `FAIL: ${r.problems.slice(0, 4).join("; ")}`}`);
+    if (!r.pass) console.log(`    slowest client events (s after the first result: ms): ${r.slowest.map((x) => `${x.atS}: ${x.ms}`).join(", ")}`);
     const half = Math.floor(n / 2);
     if (goingDown) n = r.pass || half < MIN_N ? undefined : half;
     else if (r.pass) n = up[++index];
