@@ -10,6 +10,9 @@
  *   after the interval, so the next chunk is fresh audio rather than audio that waited a minute.
  *   Consecutive chunks are therefore at least intervalMs apart (plus the time to gather one).
  * - Each instance owns its buffer (the reference shared one buffer across instances).
+ * - Samples are converted to s16le as they arrive, so completing a chunk costs no 48000-sample
+ *   conversion at once (participants who start speaking together would otherwise all pay it in
+ *   the same few milliseconds, and the isolate's other events would wait behind them).
  */
 import { AUDIO_CHUNK_SAMPLES, AUDIO_MIN_FLUSH_SAMPLES } from "../../config/limits.js";
 import { encodeS16le } from "./pcm.js";
@@ -21,7 +24,7 @@ export interface ChunkerOptions {
 
 export class AudioChunker {
   readonly intervalMs: number;
-  readonly #buffer = new Float32Array(AUDIO_CHUNK_SAMPLES);
+  #bytes = new Uint8Array(AUDIO_CHUNK_SAMPLES * 2);
   #filled = 0;
   #lastEmitMs: number | null = null;
 
@@ -54,7 +57,7 @@ export class AudioChunker {
     while (i < samples.length) {
       if (this.#filled === 0 && this.#waiting(nowMs)) break;
       const take = Math.min(AUDIO_CHUNK_SAMPLES - this.#filled, samples.length - i);
-      this.#buffer.set(samples.subarray(i, i + take), this.#filled);
+      encodeS16le(samples.subarray(i, i + take), this.#bytes.subarray(this.#filled * 2, (this.#filled + take) * 2));
       this.#filled += take;
       i += take;
       if (this.#filled === AUDIO_CHUNK_SAMPLES) chunks.push(this.#emit(nowMs));
@@ -69,7 +72,7 @@ export class AudioChunker {
       this.#filled = 0;
       return [];
     }
-    this.#buffer.fill(0, this.#filled);
+    this.#bytes.fill(0, this.#filled * 2);
     return [this.#emit(nowMs)];
   }
 
@@ -83,7 +86,8 @@ export class AudioChunker {
   }
 
   #emit(nowMs: number): Uint8Array {
-    const bytes = encodeS16le(this.#buffer);
+    const bytes = this.#bytes;
+    this.#bytes = new Uint8Array(AUDIO_CHUNK_SAMPLES * 2);
     this.#filled = 0;
     this.#lastEmitMs = nowMs;
     return bytes;

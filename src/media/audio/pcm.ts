@@ -56,6 +56,15 @@ export function pcmFrameToMono(frame: PcmFrame, maxFrameMs = AUDIO_MAX_FRAME_MS)
  * so decodeS16leMono(encodeS16le(x)) round-trips every s16 value exactly.
  */
 export function encodeS16le(samples: Float32Array, out = new Uint8Array(samples.length * BYTES_PER_SAMPLE)): Uint8Array {
+  if (LITTLE_ENDIAN && out.byteOffset % 2 === 0) {
+    // The usual case (a 3 s chunk is 48 000 samples): store through an Int16Array view; NaN stores as 0.
+    const s = new Int16Array(out.buffer, out.byteOffset, samples.length);
+    for (let i = 0; i < samples.length; i++) {
+      const v = Math.round((samples[i] as number) * S16_SCALE);
+      s[i] = v > 32_767 ? 32_767 : v < -32_768 ? -32_768 : v;
+    }
+    return out;
+  }
   for (let i = 0, b = 0; i < samples.length; i++, b += 2) {
     let v = Math.round((samples[i] as number) * S16_SCALE);
     if (v > 32_767) v = 32_767;
