@@ -7,7 +7,8 @@
  * opens and the whole audio chain runs) and one 640x480 video frame per second (a JPEG, or raw I420
  * that the object encodes). Audio comes in two framings: 20 ms frames (50 messages/s, a client that
  * sends each WebRTC frame as it comes) and 100 ms frames (10 messages/s, what the SDK sends by
- * default, audioBatchMs). The runtime's cost is mostly per message, so the framing sets the ceiling. Once every participant's first
+ * default, audioBatchMs). The runtime's cost is mostly per message, so the framing sets the ceiling.
+ * Participants start speaking spread over 3 s, as in a call, rather than all in one instant. Once every participant's first
  * frame has reached the fake upstream, each gets a scripted SUSPICIOUS result (spread over a few
  * seconds; at 1 fps burst the I420 objects then encode every frame), the load holds, then each gets
  * ALERT; small N repeat this in rounds so that every step has >= 200 transitions. Latency is measured
@@ -42,6 +43,8 @@ const GOALS = { JPEG: 200, I420: 100 };
 /** Below the ladder's first rung, N is halved down to this. */
 const MIN_N = 5;
 const SPREAD_MS = pick(4_000, 500);
+/** Participants start speaking over one chunk length (3 s), not all in the same instant. */
+const AUDIO_START_SPREAD_MS = 3_000;
 const HOLD_MS = pick(6_000, 1_000);
 const TAIL_MS = pick(2_000, 500);
 /** Each participant goes SUSPICIOUS then ALERT once per round; small N get more rounds. */
@@ -84,7 +87,7 @@ async function step(format: "JPEG" | "I420", audioMs: number, n: number, video: 
     const clients: ParticipantClient[] = await inBatches(pids, 25, (pid) => stack.connect(pid));
     for (const c of clients) c.sendRaw(helloMessage("bench-scale"));
     const feeds: Feed[] = pids.map((participantId, i) => ({ participantId, client: clients[i]!, video, audio }));
-    const load = startLoad(feeds, { audioMs, videoMs: 1_000 });
+    const load = startLoad(feeds, { audioMs, videoMs: 1_000, audioStartSpreadMs: AUDIO_START_SPREAD_MS });
     if (!(await until(() => pids.every((pid) => stack.fake.knows(pid)), 60_000, 50))) {
       problems.push(`${pids.filter((pid) => !stack.fake.knows(pid)).length} participants never reached the upstream`);
     }

@@ -31,12 +31,16 @@ export interface LoadStats {
   seconds: number;
 }
 
-export function startLoad(feeds: readonly Feed[], options: { audioMs: number; videoMs: number; tickMs?: number }): { stop(): LoadStats } {
+/**
+ * `audioStartSpreadMs`: participant i starts its audio (i / n) of this later, so that, as in a real
+ * call, they do not all start speaking, and complete their 3 s chunks, in the same instant.
+ */
+export function startLoad(feeds: readonly Feed[], options: { audioMs: number; videoMs: number; tickMs?: number; audioStartSpreadMs?: number }): { stop(): LoadStats } {
   const t0 = performance.now();
   const n = feeds.length;
   const state = feeds.map((feed, i) => ({
     feed,
-    nextAudio: t0 + (i / n) * options.audioMs,
+    nextAudio: t0 + (i / n) * Math.max(options.audioMs, options.audioStartSpreadMs ?? 0),
     nextVideo: t0 + (i / n) * options.videoMs,
     audioIndex: 0,
     stats: { video: 0, audio: 0, bytes: 0 } as FeedStats,
