@@ -69,6 +69,11 @@ export class Connections<S extends AttachableSocket & { send(text: string): void
     return this.host.getTags(ws).find((t): t is SocketRole => SOCKET_ROLES.includes(t as SocketRole)) ?? "client";
   }
 
+  /** True once the socket was forgotten (closed by this object, or gone) while the runtime may still deliver its messages. */
+  isGone(ws: S): boolean {
+    return this.#gone.has(ws);
+  }
+
   /** Open sockets, not counting those already forgotten; `tag` filters by role. */
   live(tag?: SocketRole): S[] {
     return this.host.getWebSockets(tag).filter((ws) => !this.#gone.has(ws));

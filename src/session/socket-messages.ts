@@ -50,6 +50,9 @@ export class SocketMessages<S extends Socket> {
   /** One message from a socket. Never throws: bad input is answered, counted and survived. */
   async receive(ws: S, message: ArrayBuffer | string, nowMs: number): Promise<void> {
     const { config, sockets } = this.deps;
+    // Messages still in flight from a socket this object closed (for policy) cost nothing more: no
+    // parsing, no events, no log line each (a flood would otherwise log one line per message).
+    if (sockets.isGone(ws)) return;
     try {
       this.deps.count("messages_received");
       let info = sockets.get(ws);

@@ -84,6 +84,27 @@ describe("SocketMessages budgets", () => {
     expect(calm.errors()).toEqual([]);
   });
 
+  it("messages still arriving from a socket closed for policy cost nothing: no events, no counts, no log line each", async () => {
+    const { messages, open, counts } = setup();
+    const flood = open();
+    let t = 1_000_000;
+    for (let tick = 0; tick < 200 && !flood.closed; tick++, t += 20) for (let i = 0; i < 10; i++) await messages.receive(flood, audio(20), t);
+    expect(flood.closed?.code).toBe(1008);
+    const before = { events: flood.sent.length, counts: { ...counts } };
+    const warn = console.warn;
+    const lines: unknown[] = [];
+    console.warn = (...args: unknown[]) => void lines.push(args);
+    try {
+      // The runtime may still deliver what the client sent before it saw the close.
+      for (let i = 0; i < 1_000; i++) await messages.receive(flood, audio(20), t);
+    } finally {
+      console.warn = warn;
+    }
+    expect(flood.sent.length).toBe(before.events);
+    expect(counts).toEqual(before.counts);
+    expect(lines).toEqual([]);
+  });
+
   it("after a policy close new sockets are refused for POLICY_CLOSE_COOLDOWN_MS", async () => {
     const { messages, open } = setup();
     const bad = open();
