@@ -207,7 +207,10 @@ async def test_pipeline_streams_camera_and_speech_at_the_announced_rate(edge: Wr
     # (the simulator rejects any other size); audio outside speech was not sent.
     assert sim["pcm_chunks"] == 3
     assert stats["audio_frames_outside_speech"] > 0
-    assert 0.95 * 7.5 / AUDIO_FRAME_S <= stats["audio_frames_sent"] <= 1.05 * 7.5 / AUDIO_FRAME_S
+    # The 20 ms frames went out joined, 100 ms to a message (audio_batch_ms), plus a partial batch
+    # before each Speaking(false); the service counted every one of them.
+    assert 0.95 * 7.5 / 0.1 <= stats["audio_frames_sent"] <= 1.05 * 7.5 / 0.1 + 2
+    assert counters["audio_frames_received"] == stats["audio_frames_sent"]
     assert stats["speaking_sent"] == 2
     # Each steered transition reached notification_cb as a typed DeepfakeAlert.
     assert [(a.previous_level, a.level) for a in alerts] == [("clear", "suspicious"), ("suspicious", "alert"), ("alert", "clear")]
