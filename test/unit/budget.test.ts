@@ -145,6 +145,8 @@ describe("SocketBudget refusals", () => {
 });
 
 describe("the encode budget (raw pixels converted and JPEG-encoded per socket)", () => {
+  // One 8 MB buffer for every raw frame: allocating one per frame made this the slowest unit test.
+  const pixels = new Uint8Array(1920 * 1080 * 4);
   const frame = (trackId: string, format: "RGBA" | "JPEG" = "RGBA") => ({
     kind: "video" as const,
     trackId,
@@ -153,7 +155,7 @@ describe("the encode budget (raw pixels converted and JPEG-encoded per socket)",
     format,
     source: "camera" as const,
     timestampMs: 0,
-    data: format === "JPEG" ? new Uint8Array([0xff, 0xd8, 0xff, 0xc0, 0, 11, 8, 4, 56, 7, 128, 1, 1, 17, 0, 0xff, 0xd9]) : new Uint8Array(1920 * 1080 * 4),
+    data: format === "JPEG" ? new Uint8Array([0xff, 0xd8, 0xff, 0xc0, 0, 11, 8, 4, 56, 7, 128, 1, 1, 17, 0, 0xff, 0xd9]) : pixels,
   });
 
   async function run(tracks: number, fps: number, seconds: number) {
