@@ -3,11 +3,10 @@
  * Web Audio floats to s16, fixed-length framing. The inverse direction and the limits live in
  * src/media/audio/. Pure: used by the SDK, the playground's AudioWorklet and Node hosts alike.
  */
+import { LITTLE_ENDIAN } from "../shared/endian.js";
 
 /** Frame length the SDK recommends (and the playground sends): 20 ms, as in WebRTC. */
 export const AUDIO_FRAME_MS = 20;
-
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** Web Audio float samples ([-1, 1]) to s16, clamped, rounded to nearest. */
 export function floatToS16(input: Float32Array, out: Int16Array = new Int16Array(input.length), offset = 0): Int16Array {

@@ -4,12 +4,12 @@
  */
 import { AudioError, PCM_BYTES_PER_SAMPLE, validatePcmFrame, type PcmFrame } from "../../protocol/audio-frames.js";
 import { AUDIO_MAX_FRAME_MS } from "../../config/limits.js";
+import { LITTLE_ENDIAN } from "../../shared/endian.js";
 
 export { AudioError, validatePcmFrame, type PcmFrame };
 
 const BYTES_PER_SAMPLE = PCM_BYTES_PER_SAMPLE;
 const S16_SCALE = 32_768;
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /**
  * Decodes interleaved s16le PCM to mono floats in [-1, 1): sample / 32768, stereo averaged.
@@ -19,18 +19,12 @@ export function decodeS16leMono(data: Uint8Array, channels: number): Float32Arra
   const frameBytes = BYTES_PER_SAMPLE * channels;
   const count = Math.floor(data.byteLength / frameBytes);
   const out = new Float32Array(count);
-  if (LITTLE_ENDIAN && data.byteOffset % 2 === 0) {
-    // The usual case: read the samples through an Int16Array view instead of byte by byte.
-    const s = new Int16Array(data.buffer, data.byteOffset, count * channels);
-    if (channels === 1) for (let i = 0; i < count; i++) out[i] = (s[i] as number) / S16_SCALE;
-    else if (channels === 2) for (let i = 0, j = 0; i < count; i++, j += 2) out[i] = ((s[j] as number) + (s[j + 1] as number)) / (2 * S16_SCALE);
-    else {
-      for (let i = 0, j = 0; i < count; i++) {
-        let sum = 0;
-        for (let c = 0; c < channels; c++, j++) sum += s[j] as number;
-        out[i] = sum / (channels * S16_SCALE);
-      }
-    }
+  // The usual case (mono or stereo, an aligned payload): read through an Int16Array view, not byte by byte.
+  const s = LITTLE_ENDIAN && data.byteOffset % 2 === 0 && channels <= 2 ? new Int16Array(data.buffer, data.byteOffset, count * channels) : null;
+  if (s && channels === 1) {
+    for (let i = 0; i < count; i++) out[i] = (s[i] as number) / S16_SCALE;
+  } else if (s) {
+    for (let i = 0, j = 0; i < count; i++, j += 2) out[i] = ((s[j] as number) + (s[j + 1] as number)) / (2 * S16_SCALE);
   } else if (channels === 1) {
     for (let i = 0, b = 0; i < count; i++, b += 2) out[i] = s16At(data, b) / S16_SCALE;
   } else if (channels === 2) {
