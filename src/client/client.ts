@@ -65,6 +65,7 @@ export class DeepfakeEdgeClient extends ClientEmitter {
   #ready = false;
   #audioRejected = false;
   #audioSentHere = 0;
+  #audioPausedUntil = 0; // timers.now() before which the service does not want speech (`audio` event)
   #wanted = false;
   #attemptId = 0;
   #retryTimer: unknown = null;
@@ -75,7 +76,7 @@ export class DeepfakeEdgeClient extends ClientEmitter {
     connects: 0,
     reconnects: 0,
     sent: { messages: 0, bytes: 0, videoFrames: 0, videoBytes: 0, audioFrames: 0, audioBytes: 0 },
-    dropped: { disconnected: 0, not_ready: 0, rate_limited: 0, backpressure: 0, too_large: 0, audio_rejected: 0 },
+    dropped: { disconnected: 0, not_ready: 0, rate_limited: 0, backpressure: 0, too_large: 0, audio_rejected: 0, audio_not_wanted: 0 },
     serverErrors: 0,
     badEvents: 0,
   };
@@ -188,6 +189,7 @@ export class DeepfakeEdgeClient extends ClientEmitter {
   sendAudio(frame: AudioFrameInput): SendResult {
     const audio = audioMessage(frame).audio as PcmFrame; // validates before any decision
     if (this.#audioRejected) return this.#drop("audio_rejected");
+    if (this.#timers.now() < this.#audioPausedUntil) return this.#drop("audio_not_wanted");
     const socket = this.#socket;
     if (!socket || socket.readyState !== SOCKET_OPEN) return this.#drop("disconnected");
     if (socket.bufferedAmount > this.#maxBuffered) return this.#drop("backpressure");
@@ -280,7 +282,7 @@ export class DeepfakeEdgeClient extends ClientEmitter {
     this.#stats.connects++;
     this.#ready = false;
     this.#audioRejected = false;
-    this.#audioSentHere = 0;
+    this.#audioSentHere = this.#audioPausedUntil = 0; // a new connection's audio path has no pause yet
     this.#setState({ state: "open" });
     this.#healthyTimer = this.#timers.setTimeout(() => {
       this.#healthyTimer = null;
@@ -291,12 +293,8 @@ export class DeepfakeEdgeClient extends ClientEmitter {
   }
 
   #onMessage(data: unknown): void {
-    if (typeof data !== "string") {
-      this.#stats.badEvents++;
-      return;
-    }
-    const parsed = parseServerEvent(data);
-    if (!parsed.ok) {
+    const parsed = typeof data === "string" ? parseServerEvent(data) : null;
+    if (!parsed?.ok) {
       this.#stats.badEvents++;
       return;
     }
@@ -310,10 +308,13 @@ export class DeepfakeEdgeClient extends ClientEmitter {
       case "rate":
         this.#gate.setFps(event.video_fps, this.#timers.now());
         return this.emit("rate", event);
+      case "audio": // timed on this clock (resume_in_ms): a skewed clock never withholds speech
+        this.#audioPausedUntil = event.wanted ? 0 : this.#timers.now() + event.resume_in_ms;
+        if (!event.wanted) this.#stats.dropped.audio_not_wanted += this.#audio.discard();
+        return this.emit("audio", event);
       case "error":
         this.#stats.serverErrors++;
-        // A server without the audio path answers each audio frame with unsupported_format: stop
-        // sending audio on this connection rather than flooding it (it closes after 50 bad messages).
+        // A server without the audio path answers unsupported_format to each audio frame: stop sending audio here.
         if (event.code === "unsupported_format" && /audio/i.test(event.message) && this.#audioSentHere > 0) this.#audioRejected = true;
         return this.emit("error", event);
       case "deepfake_alert":
@@ -392,7 +393,6 @@ export class DeepfakeEdgeClient extends ClientEmitter {
     this.#audio.stop();
     if (this.#retryTimer !== null) this.#timers.clearTimeout(this.#retryTimer);
     if (this.#healthyTimer !== null) this.#timers.clearTimeout(this.#healthyTimer);
-    this.#retryTimer = null;
-    this.#healthyTimer = null;
+    this.#retryTimer = this.#healthyTimer = null;
   }
 }

@@ -2,13 +2,15 @@
  * Typed events of DeepfakeEdgeClient: the server's events by `type`, plus connection state and
  * refused auth. A listener that throws is reported and does not stop the others.
  */
-import type { DeepfakeAlert, ReadyEvent, RateEvent, ServerErrorEvent, UpstreamErrorEvent, UpstreamEvent } from "./events.js";
+import type { AudioEvent, DeepfakeAlert, ReadyEvent, RateEvent, ServerErrorEvent, UpstreamErrorEvent, UpstreamEvent } from "./events.js";
 import type { AuthError } from "./socket.js";
 import type { StateChange } from "./options.js";
 
 export interface ClientEventMap {
   ready: ReadyEvent;
   rate: RateEvent;
+  /** Whether the service wants speech now (the client sends no audio while it does not). */
+  audio: AudioEvent;
   deepfake_alert: DeepfakeAlert;
   upstream: UpstreamEvent;
   upstream_error: UpstreamErrorEvent;

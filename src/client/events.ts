@@ -13,6 +13,7 @@ export type ServerEventType = ServerEvent["type"];
 export type EventOf<T extends ServerEventType> = Extract<ServerEvent, { type: T }>;
 export type ReadyEvent = EventOf<"ready">;
 export type RateEvent = EventOf<"rate">;
+export type AudioEvent = EventOf<"audio">;
 export type UpstreamEvent = EventOf<"upstream">;
 export type UpstreamErrorEvent = EventOf<"upstream_error">;
 export type ServerErrorEvent = EventOf<"error">;
@@ -34,6 +35,7 @@ const CHECKS: { [T in ServerEventType]: (e: Fields) => boolean } = {
     isBoolean(e.dev_mode) &&
     (e.notice === undefined || isString(e.notice)),
   rate: (e) => isFiniteNumber(e.video_fps) && e.video_fps >= 0,
+  audio: (e) => isBoolean(e.wanted) && isFiniteNumber(e.until_ms) && isFiniteNumber(e.resume_in_ms) && e.resume_in_ms >= 0,
   deepfake_alert: (e) =>
     isString(e.id) &&
     isLevel(e.level) &&

@@ -18,7 +18,15 @@ export const TERMINAL_CLOSE_CODES: readonly number[] = [1000, 1003, 1008, 1009];
 
 export type TokenProvider = () => string | undefined | Promise<string | undefined>;
 export type ConnectionState = "idle" | "connecting" | "open" | "reconnecting" | "closed";
-export type DropReason = "disconnected" | "not_ready" | "rate_limited" | "backpressure" | "too_large" | "audio_rejected";
+export type DropReason =
+  | "disconnected"
+  | "not_ready"
+  | "rate_limited"
+  | "backpressure"
+  | "too_large"
+  | "audio_rejected"
+  /** Audio while the service said it does not want speech (the `audio` event: the pause after a chunk). */
+  | "audio_not_wanted";
 export type SendResult = "sent" | DropReason;
 /** What a captureVideo renderer returns: the bytes, or the bytes with the size it actually rendered. */
 export type RenderedFrame = Uint8Array | { data: Uint8Array; width?: number; height?: number };

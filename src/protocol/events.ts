@@ -21,6 +21,19 @@ export interface DeepfakeAlert {
   simulated: boolean;
 }
 
+/**
+ * Whether the service needs this connection's speech (DESIGN.md §5): false for the audio interval
+ * after a chunk was sent (the service would discard it), true again once the pause is over.
+ */
+export interface AudioHintEvent {
+  type: "audio";
+  wanted: boolean;
+  /** Until when (the service's clock, ms since the epoch) speech is not wanted; 0 when wanted. */
+  until_ms: number;
+  /** The same deadline as a delay from now, for clients whose clock differs from the service's. */
+  resume_in_ms: number;
+}
+
 export type ServerEvent =
   | {
       type: "ready";
@@ -32,9 +45,14 @@ export type ServerEvent =
       burst_fps: number;
       simulated: boolean;
       dev_mode: boolean;
+      /** The deployment's JPEG quality (0-100): a client that encodes its own JPEGs uses it. */
+      jpeg_quality: number;
+      /** The deployment's minimum seconds between two audio chunks (the pause the `audio` event announces). */
+      audio_interval_s: number;
       notice?: string;
     }
   | { type: "rate"; video_fps: number }
+  | AudioHintEvent
   | DeepfakeAlert
   | { type: "upstream"; status: "connected" | "reconnecting"; retry_in_ms?: number }
   | { type: "upstream_error"; track_id: string; message: string }

@@ -164,7 +164,12 @@ export class Connections<S extends AttachableSocket & { send(text: string): void
 export function readyEvent(
   participantId: string,
   level: "clear" | "suspicious" | "alert",
-  config: { video: { normalFps: number; burstFps: number }; simulated: boolean; devMode: boolean },
+  config: {
+    video: { normalFps: number; burstFps: number; jpegQuality: number };
+    audioIntervalMs: number;
+    simulated: boolean;
+    devMode: boolean;
+  },
   own: RateOverrides,
 ) {
   return {
@@ -176,6 +181,8 @@ export function readyEvent(
     burst_fps: connectionFps("suspicious", config.video, own),
     simulated: config.simulated,
     dev_mode: config.devMode,
+    jpeg_quality: config.video.jpegQuality,
+    audio_interval_s: config.audioIntervalMs / 1000,
     ...(config.simulated ? { notice: "SIMULATED RESULTS: no DATASPIKE_API_KEY is set, a local simulator answers" } : {}),
   };
 }

@@ -6,12 +6,15 @@
  *
  * Speaking state and client VAD belong to the socket that sent them (DESIGN §5): each feeding
  * connection has its own AudioIngest, so a second socket of the participant (a dashboard, a
- * playground) never cuts, flushes or re-gates the first one's utterance.
+ * playground) never cuts, flushes or re-gates the first one's utterance. The `audio` hint (DESIGN
+ * §5: speech not wanted during the interval's pause after a chunk) is per connection too.
  */
+import { AudioHint } from "../media/audio/audio-hint.js";
 import { AudioIngest, type AudioChunk } from "../media/audio/audio-ingest.js";
 import { AudioError } from "../media/audio/pcm.js";
 import { VideoIngest, type EncodeBudget, type VideoIngestOptions } from "../media/video-ingest.js";
 import { FrameFormat, encodeFrameRequest } from "../protocol/dataspike.js";
+import type { AudioHintEvent } from "../protocol/events.js";
 import { ClientInputError, type ClientInput } from "../protocol/client-messages.js";
 import { sfuPcmFrame, type SfuPacket } from "../protocol/sfu-packets.js";
 
@@ -60,6 +63,8 @@ export class MediaIntake {
   readonly #video: VideoIngest;
   /** One audio path per feeding connection: client sockets and SFU audio adapters alike. */
   readonly #audio = new Map<string, AudioIngest>();
+  /** The `audio` hint of each connection that has sent a chunk upstream. */
+  readonly #hints = new Map<string, AudioHint>();
 
   constructor(private readonly options: MediaIntakeOptions) {
     this.#video = new VideoIngest(options.video);
@@ -81,14 +86,14 @@ export class MediaIntake {
     const out = this.options.outputs;
     switch (input.kind) {
       case "hello":
-        this.#sendAudio(this.#audioOf(feed).setClientVad(input.vad, nowMs), nowMs);
+        this.#sendAudio(feed, this.#audioOf(feed).setClientVad(input.vad, nowMs), nowMs);
         return null;
       case "speaking":
-        this.#sendAudio(this.#audioOf(feed).speaking(input.speaking, nowMs), nowMs);
+        this.#sendAudio(feed, this.#audioOf(feed).speaking(input.speaking, nowMs), nowMs);
         return null;
       case "audio":
         out.count("audio_frames_received");
-        this.#sendAudio(pushAudio(this.#audioOf(feed), input, nowMs), nowMs);
+        this.#sendAudio(feed, pushAudio(this.#audioOf(feed), input, nowMs), nowMs);
         return input.trackId;
       case "video": {
         out.count("frames_received");
@@ -117,7 +122,8 @@ export class MediaIntake {
   async ingestSfuPacket(feed: Feed, kind: "video" | "audio", packet: SfuPacket, nowMs: number): Promise<string> {
     if (kind === "audio") {
       this.options.outputs.count("audio_frames_received");
-      this.#sendAudio(pushAudio(this.#audioOf({ ...feed, clientVad: false }), sfuPcmFrame(packet, SFU_AUDIO_TRACK), nowMs), nowMs);
+      const audio = this.#audioOf({ ...feed, clientVad: false });
+      this.#sendAudio(feed, pushAudio(audio, sfuPcmFrame(packet, SFU_AUDIO_TRACK), nowMs), nowMs);
       return SFU_AUDIO_TRACK;
     }
     const frame: ClientInput = { kind: "video", trackId: SFU_VIDEO_TRACK, width: 0, height: 0, format: "JPEG", source: "camera", timestampMs: nowMs, data: packet.payload };
@@ -130,7 +136,16 @@ export class MediaIntake {
     const audio = this.#audio.get(connectionId);
     if (!audio) return;
     this.#audio.delete(connectionId);
-    this.#sendAudio(audio.flush(nowMs), nowMs);
+    this.#hints.delete(connectionId);
+    this.#sendAudio(null, audio.flush(nowMs), nowMs);
+  }
+
+  /**
+   * The connection's `audio` event to send now, when whether its speech is wanted changed since it
+   * was last told (a chunk went upstream, or the pause after one is over); null otherwise.
+   */
+  audioHint(connectionId: string, nowMs: number): AudioHintEvent | null {
+    return this.#hints.get(connectionId)?.poll(nowMs) ?? null;
   }
 
   forgetTrack(trackId: string): void {
@@ -148,7 +163,12 @@ export class MediaIntake {
     return audio;
   }
 
-  #sendAudio(chunks: AudioChunk[], nowMs: number): void {
+  #sendAudio(feed: Feed | null, chunks: AudioChunk[], nowMs: number): void {
+    if (chunks.length > 0 && feed !== null && this.options.audioIntervalMs > 0) {
+      let hint = this.#hints.get(feed.connectionId);
+      if (!hint) this.#hints.set(feed.connectionId, (hint = new AudioHint(this.options.audioIntervalMs)));
+      hint.chunkSent(nowMs);
+    }
     for (const chunk of chunks) {
       this.options.outputs.count("audio_chunks_sent");
       this.options.outputs.send(

@@ -2,7 +2,8 @@
  * What the participant's sockets send, and what happens when one leaves (DESIGN §5): hold each
  * message to its socket's budget (./budget.ts) before parsing it, parse, hand media to the intake
  * with the connection's own VAD flag and rate, count and answer bad input, close a socket that keeps
- * sending it or keeps over its budget, and stop the tracks that only a leaving socket fed.
+ * sending it or keeps over its budget, tell a client when its speech is (not) wanted (the `audio`
+ * hint), and stop the tracks that only a leaving socket fed.
  * Pure: the sockets, the participant and the upstream are injected.
  */
 import { MAX_CONSECUTIVE_BAD_MESSAGES, POLICY_CLOSE_COOLDOWN_MS, SFU_AUDIO_CHANNELS, SFU_AUDIO_SAMPLE_RATE_HZ, type Config } from "../config/config.js";
@@ -83,6 +84,8 @@ export class SocketMessages<S extends Socket> {
       }
       sockets.accepted(ws);
       if (fedTrack !== null) sockets.noteTrack(ws, fedTrack);
+      const hint = info.role === "client" ? live.intake.audioHint(info.id, nowMs) : null;
+      if (hint) sendEvent(ws, hint);
     } catch (err) {
       this.#reject(ws, err);
     }
