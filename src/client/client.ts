@@ -6,7 +6,7 @@
 import { deepfake_edge } from "../gen/ingest.js";
 import { MAX_CLIENT_MESSAGE_BYTES, RECONNECT_INITIAL_MS, RECONNECT_JITTER_RATIO, RECONNECT_MAX_MS } from "../config/limits.js";
 import { Backoff } from "../shared/backoff.js";
-import type { Timers } from "../shared/timers.js";
+import { realTimers, type Timers } from "../shared/timers.js";
 import { parseServerEvent, type ReadyEvent, type ServerEvent } from "./events.js";
 import { ClientEmitter } from "./emitter.js";
 import { RateGate } from "./rate-gate.js";
@@ -36,12 +36,6 @@ import {
 } from "./options.js";
 
 const v1 = deepfake_edge.v1;
-
-const defaultTimers: Timers = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-  now: () => (typeof performance !== "undefined" ? performance.now() : Date.now()),
-};
 
 interface Deferred {
   promise: Promise<ReadyEvent>;
@@ -86,7 +80,7 @@ export class DeepfakeEdgeClient extends ClientEmitter {
     this.#options = options;
     this.url = streamUrl(options.baseUrl, options.participantId);
     this.#factory = options.socketFactory ?? browserSocketFactory();
-    this.#timers = options.timers ?? defaultTimers;
+    this.#timers = options.timers ?? realTimers;
     const reconnect = options.reconnect === false ? {} : (options.reconnect ?? {});
     this.#backoff = new Backoff({
       initialMs: reconnect.initialMs ?? RECONNECT_INITIAL_MS,

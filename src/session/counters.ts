@@ -6,6 +6,7 @@
  */
 import { COUNTERS_FLUSH_MS } from "../config/limits.js";
 import { errorMessage, log } from "../shared/log.js";
+import { realTimers, type Timers } from "../shared/timers.js";
 
 export const COUNTER_NAMES = [
   "messages_received",
@@ -38,15 +39,8 @@ export const COUNTER_NAMES = [
 ] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];
 
-export interface CounterTimers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-const realTimers: CounterTimers = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as number),
-};
+/** The timers the counters need (a subset of Timers, so tests pass only these two). */
+export type CounterTimers = Pick<Timers, "setTimeout" | "clearTimeout">;
 
 export class SessionCounters {
   #values = zero();
