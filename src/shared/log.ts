@@ -11,6 +11,7 @@ export function log(level: "info" | "warn" | "error", msg: string, fields: LogFi
   else console.log(line);
 }
 
+/** A readable reason for a caught value: an Error's message (its name when the message is empty), else String(). */
 export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return err instanceof Error ? err.message || err.name : String(err);
 }

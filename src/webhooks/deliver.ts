@@ -4,7 +4,7 @@
  * failing what outlived the retry window. WebCrypto + fetch only; the fetcher, clock, randomness and
  * logger are injected for tests.
  */
-import type { LogFields } from "../shared/log.js";
+import { errorMessage, type LogFields } from "../shared/log.js";
 import type { DueDelivery, ExpiredDelivery, WebhookOutbox } from "./outbox.js";
 import { classifyResponse, formatDuration, nextAttemptAtMs, parseRetryAfter, DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS, WEBHOOK_RETRY_JITTER_RATIO } from "./schedule.js";
 import { webhookHeaders } from "./signing.js";
@@ -24,11 +24,6 @@ export interface DeliveryResult {
   error: string | null;
   /** What the consumer's Retry-After asked for, in ms. */
   retryAfterMs: number | null;
-}
-
-function describeError(err: unknown): string {
-  if (err instanceof Error) return err.message || err.name;
-  return String(err);
 }
 
 /**
@@ -71,7 +66,7 @@ export async function deliverOnce(
       retryAfterMs: kind === "retry" ? parseRetryAfter(response.headers.get("retry-after"), now()) : null,
     };
   } catch (err) {
-    const error = controller.signal.aborted ? `timed out after ${timeoutMs} ms` : `network error: ${describeError(err)}`;
+    const error = controller.signal.aborted ? `timed out after ${timeoutMs} ms` : `network error: ${errorMessage(err)}`;
     return { kind: "retry", status: null, error, retryAfterMs: null };
   } finally {
     if (timer !== undefined) clearTimeout(timer);
@@ -199,7 +194,7 @@ export async function runDueDeliveries(outbox: DeliveryOutbox, options: RunDeliv
       const headers = await webhookHeaders(keys, row.eventId, Math.floor(startedMs / 1000), row.body);
       result = await deliverOnce(fetcher, row.url, row.body, headers, timeoutMs, now);
     } catch (err) {
-      result = { kind: "retry", status: null, error: `signing failed: ${describeError(err)}`, retryAfterMs: null };
+      result = { kind: "retry", status: null, error: `signing failed: ${errorMessage(err)}`, retryAfterMs: null };
     }
     if (result.kind === "delivered") {
       outbox.markDelivered(row.seq, result.status ?? 200, now());
