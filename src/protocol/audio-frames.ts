@@ -9,11 +9,14 @@ import {
   AUDIO_MAX_INPUT_RATE_HZ,
   AUDIO_MIN_INPUT_RATE_HZ,
 } from "../config/limits.js";
+import { ClientInputError } from "./client-messages.js";
 
-/** A rejected audio frame; `code` is suitable for a client `error` event. */
-export class AudioError extends Error {
+/** A rejected audio frame: a ClientInputError with code `bad_audio`, so it reaches the client as is. */
+export class AudioError extends ClientInputError {
   override readonly name = "AudioError";
-  readonly code = "bad_audio";
+  constructor(message: string) {
+    super("bad_audio", message);
+  }
 }
 
 /** The fields of an AudioFrame the audio path needs (structural, so callers pass parsed messages as is). */

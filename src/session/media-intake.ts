@@ -11,11 +11,10 @@
  */
 import { AudioHint } from "../media/audio/audio-hint.js";
 import { AudioIngest, type AudioChunk } from "../media/audio/audio-ingest.js";
-import { AudioError } from "../media/audio/pcm.js";
 import { VideoIngest, type EncodeBudget, type VideoIngestOptions } from "../media/video-ingest.js";
 import { FrameFormat, encodeFrameRequest } from "../protocol/dataspike.js";
 import type { AudioHintEvent } from "../protocol/events.js";
-import { ClientInputError, type ClientInput } from "../protocol/client-messages.js";
+import type { ClientInput } from "../protocol/client-messages.js";
 import { sfuPcmFrame, type SfuPacket } from "../protocol/sfu-packets.js";
 
 const SKIP_COUNTERS = { screen: "screen_frames_dropped", busy: "frames_busy", throttled: "frames_throttled", skipped: "frames_skipped" } as const;
@@ -93,7 +92,7 @@ export class MediaIntake {
         return null;
       case "audio":
         out.count("audio_frames_received");
-        this.#sendAudio(feed, pushAudio(this.#audioOf(feed), input, nowMs), nowMs);
+        this.#sendAudio(feed, this.#audioOf(feed).pushFrame(input, nowMs), nowMs);
         return input.trackId;
       case "video": {
         out.count("frames_received");
@@ -123,7 +122,7 @@ export class MediaIntake {
     if (kind === "audio") {
       this.options.outputs.count("audio_frames_received");
       const audio = this.#audioOf({ ...feed, clientVad: false });
-      this.#sendAudio(feed, pushAudio(audio, sfuPcmFrame(packet, SFU_AUDIO_TRACK), nowMs), nowMs);
+      this.#sendAudio(feed, audio.pushFrame(sfuPcmFrame(packet, SFU_AUDIO_TRACK), nowMs), nowMs);
       return SFU_AUDIO_TRACK;
     }
     const frame: ClientInput = { kind: "video", trackId: SFU_VIDEO_TRACK, width: 0, height: 0, format: "JPEG", source: "camera", timestampMs: nowMs, data: packet.payload };
@@ -176,14 +175,5 @@ export class MediaIntake {
         chunk.trackId,
       );
     }
-  }
-}
-
-function pushAudio(ingest: AudioIngest, frame: { trackId: string; sampleRate: number; channels: number; data: Uint8Array }, nowMs: number): AudioChunk[] {
-  try {
-    return ingest.pushFrame(frame, nowMs);
-  } catch (err) {
-    if (err instanceof AudioError) throw new ClientInputError("bad_audio", err.message);
-    throw err;
   }
 }

@@ -7,7 +7,7 @@
  * Pure: the sockets, the participant and the upstream are injected.
  */
 import { MAX_CONSECUTIVE_BAD_MESSAGES, POLICY_CLOSE_COOLDOWN_MS, SFU_AUDIO_CHANNELS, SFU_AUDIO_SAMPLE_RATE_HZ, type Config } from "../config/config.js";
-import { AudioError, validatePcmFrame } from "../protocol/audio-frames.js";
+import { validatePcmFrame } from "../protocol/audio-frames.js";
 import type { Level } from "../detection/state-machine.js";
 import { ClientInputError, parseClientMessage } from "../protocol/client-messages.js";
 import type { ServerEvent } from "../protocol/events.js";
@@ -67,7 +67,7 @@ export class SocketMessages<S extends Socket> {
       if (info.role === "client") {
         const input = parseClientMessage(message, config.maxClientMessageBytes);
         // Audio is checked (cheaply) before it is held to the audio clock: a malformed frame is bad_audio, not over budget.
-        if (input.kind === "audio") validAudio(input);
+        if (input.kind === "audio") validatePcmFrame(input);
         const audio = input.kind === "audio" && budget.admitAudio(input.trackId, audioSeconds(input.data.byteLength, input.sampleRate, input.channels), nowMs);
         if (audio) return this.#overBudget(ws, audio);
         this.deps.wantUpstream();
@@ -169,14 +169,5 @@ export class SocketMessages<S extends Socket> {
     this.#cooldownUntilMs = nowMs + POLICY_CLOSE_COOLDOWN_MS;
     closeQuietly(ws, 1008, reason);
     this.gone(ws, nowMs);
-  }
-}
-
-function validAudio(frame: { sampleRate: number; channels: number; data: Uint8Array }): void {
-  try {
-    validatePcmFrame(frame);
-  } catch (err) {
-    if (err instanceof AudioError) throw new ClientInputError("bad_audio", err.message);
-    throw err;
   }
 }
