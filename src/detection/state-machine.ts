@@ -17,11 +17,11 @@
  *   follows storage): nothing here writes anywhere.
  */
 
+import type { AlertReason } from "../protocol/events.js";
 import { LEVELS, isLevel, levelRank, type Level, type ResultKind } from "../protocol/levels.js";
 
 export { LEVELS, isLevel, levelRank, type Level, type ResultKind };
 
-export type TransitionReason = "result" | "track_expired" | "track_closed";
 
 /** A change of the participant's level, caused by `trackId`. */
 export interface Transition {
@@ -29,7 +29,7 @@ export interface Transition {
   level: Level;
   trackId: string;
   message: string;
-  reason: TransitionReason;
+  reason: AlertReason;
 }
 
 export type Outcome =
@@ -207,7 +207,7 @@ export class DetectionState {
   }
 
   /** Recomputes the level from the counting tracks; with none left, the level holds. */
-  #reevaluate(trackId: string, message: string, reason: TransitionReason): Transition | null {
+  #reevaluate(trackId: string, message: string, reason: AlertReason): Transition | null {
     const previous = this.#level;
     const level = this.#mostSevere() ?? previous;
     if (level === previous) return null;
