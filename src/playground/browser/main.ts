@@ -3,12 +3,12 @@
  * detection level, rate, upstream status, server counters and an event log; in dev mode, simulator
  * controls. Bundled by scripts/build-playground.mjs into src/playground/generated/assets.ts.
  */
+import { PARTICIPANT_ID_PATTERN } from "../../config/limits.js";
 import { DeepfakeEdgeClient, tokenClaims, type SendResult, type TokenProvider } from "../../client/index.js";
 import { fetchHealth, fetchSnapshot, mintToken, steerSimulator, type Health } from "./api.js";
 import { openCamera, openMicrophone, type Camera, type Microphone } from "./media.js";
 import { $, fps, input, kb, log, plural, setBadge, setText } from "./ui.js";
 
-const PARTICIPANT_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 /** How often the capture loop asks the SDK whether a frame is due (the SDK decides; this is only the granularity). */
 const CAPTURE_TICK_MS = 50;
 const SNAPSHOT_POLL_MS = 2_000;
@@ -104,7 +104,7 @@ function tokenProvider(participantId: string): TokenProvider | null {
 
 async function start(): Promise<void> {
   const participantId = input("participant").value.trim();
-  if (!PARTICIPANT_PATTERN.test(participantId)) return log("error", "participant id must be 1-128 characters of A-Z a-z 0-9 . _ : -");
+  if (!PARTICIPANT_ID_PATTERN.test(participantId)) return log("error", "participant id must be 1-128 characters of A-Z a-z 0-9 . _ : -");
   const sub = tokenClaims(input("token").value.trim())?.sub;
   if (sub !== undefined && sub !== participantId) return log("error", `this token is for participant ${sub}, not ${participantId}`);
   const token = tokenProvider(participantId);
