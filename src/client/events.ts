@@ -3,7 +3,7 @@
  * parser that checks untrusted JSON text before it reaches typed listeners. Pure, no DOM.
  */
 import { isLevel } from "../protocol/levels.js";
-import type { DeepfakeAlert, ServerEvent } from "../protocol/events.js";
+import type { ServerEvent } from "../protocol/events.js";
 
 export type { DeepfakeAlert, ServerEvent } from "../protocol/events.js";
 export type { Level } from "../protocol/levels.js";
@@ -67,9 +67,4 @@ export function parseServerEvent(text: string): ParsedEvent {
   if (!Object.hasOwn(CHECKS, type)) return { ok: false, reason: `unknown event type ${JSON.stringify(type.slice(0, 40))}` };
   if (!CHECKS[type as ServerEventType](fields)) return { ok: false, reason: `malformed ${type} event` };
   return { ok: true, event: fields as unknown as ServerEvent };
-}
-
-/** Narrowing helper for callers holding a ServerEvent. */
-export function isAlert(event: ServerEvent): event is DeepfakeAlert {
-  return event.type === "deepfake_alert";
 }

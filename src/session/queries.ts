@@ -2,12 +2,11 @@
  * Validation of the REST query strings the participant object answers (DESIGN.md §6). Pure.
  */
 import { PAGE_DEFAULT_ROWS, PAGE_MAX_ROWS } from "../config/limits.js";
+import { OUTBOX_STATUSES, type OutboxStatus } from "../webhooks/outbox.js";
 
 export type QueryResult<T> = { ok: true; value: T } | { ok: false; message: string };
 
 const EVENT_ID_PATTERN = /^evt_[0-9a-z]{1,64}$/;
-const STATUSES = ["pending", "delivered", "failed"] as const;
-export type OutboxStatusFilter = (typeof STATUSES)[number];
 
 function parseLimit(raw: string | null): QueryResult<number> {
   if (raw === null || raw === "") return { ok: true, value: PAGE_DEFAULT_ROWS };
@@ -24,7 +23,7 @@ export interface EventsQuery {
 }
 
 export interface WebhooksQuery {
-  status: OutboxStatusFilter | undefined;
+  status: OutboxStatus | undefined;
   afterSeq: number;
   limit: number;
 }
@@ -43,11 +42,11 @@ export function parseWebhooksQuery(params: URLSearchParams): QueryResult<Webhook
   const limit = parseLimit(params.get("limit"));
   if (!limit.ok) return limit;
   const status = params.get("status");
-  if (status !== null && status !== "" && !STATUSES.includes(status as OutboxStatusFilter)) {
-    return { ok: false, message: `status must be one of ${STATUSES.join(", ")}` };
+  if (status !== null && status !== "" && !OUTBOX_STATUSES.includes(status as OutboxStatus)) {
+    return { ok: false, message: `status must be one of ${OUTBOX_STATUSES.join(", ")}` };
   }
   const afterRaw = params.get("after");
   const afterSeq = afterRaw === null || afterRaw === "" ? 0 : Number(afterRaw);
   if (!Number.isInteger(afterSeq) || afterSeq < 0) return { ok: false, message: "after must be a non-negative integer (a seq from a previous page)" };
-  return { ok: true, value: { status: (status || undefined) as OutboxStatusFilter | undefined, afterSeq, limit: limit.value } };
+  return { ok: true, value: { status: (status || undefined) as OutboxStatus | undefined, afterSeq, limit: limit.value } };
 }
