@@ -10,7 +10,7 @@ export interface Frame {
   height: number;
   rgba: Uint8Array;
   rgb: Uint8Array;
-  /** BT.601 limited range, chroma ceil(w/2) x ceil(h/2) (the I420 layout of src/media/pixels.ts). */
+  /** BT.601 limited range, chroma ceil(w/2) x ceil(h/2) (the I420 layout of test/support/pixels.ts). */
   i420: Uint8Array;
 }
 

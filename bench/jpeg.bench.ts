@@ -8,7 +8,7 @@
  *     Node, with its defaults (Huffman optimisation on) and with the same profile as ours
  *     (optimiseCoding off); the ratio is taken against the faster native figure
  *   - the input formats of the new encoder (RGBA, RGB24, I420 raw), against converting to RGBA
- *     first with src/media/pixels.ts
+ *     first with test/support/pixels.ts
  *
  * workerd's clocks advance only on I/O, so the in-isolate time of a batch is checked against the
  * round trip of the request that ran it: ms/frame = (round trip of N encodes - round trip of 0) / N.
@@ -21,7 +21,7 @@ import { Miniflare } from "miniflare";
 import sharp from "sharp";
 import jsquashEncode, { init as initJsquash } from "@jsquash/jpeg/encode.js";
 import { encode, init } from "../src/media/codec/turbo-encoder.js";
-import { toRgba } from "../src/media/pixels.js";
+import { toRgba } from "../test/support/pixels.js";
 import { cameraFrame, type Frame } from "./camera-frame.js";
 import { loadJsquashWasm, median, medianMs, projectRoot, SMOKE, table } from "./harness.js";
 

@@ -6,7 +6,7 @@
  */
 import encode, { init } from "@jsquash/jpeg/encode.js";
 import { encodeJpeg } from "../src/media/jpeg.js";
-import { toRgba } from "../src/media/pixels.js";
+import { toRgba } from "../test/support/pixels.js";
 import { VideoSampler } from "../src/shared/sampler.js";
 import { cameraRgba } from "./lib/media.js";
 import { loadJsquashWasm, median, pick, record, table, timeAsyncMs, timeMs } from "./harness.js";

@@ -1,13 +1,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import {
-  expectedByteLength,
-  FrameError,
-  toRgba,
-  validateDimensions,
-  type FrameLimits,
-  type RawPixelFormat,
-} from "../../src/media/pixels";
+import { expectedByteLength, FrameError, validateDimensions, type FrameLimits, type RawPixelFormat } from "../../src/protocol/frames";
+import { toRgba } from "../support/pixels";
 
 const LIMITS: FrameLimits = { maxWidth: 1920, maxHeight: 1080, maxPixels: 1920 * 1080 };
 const FORMATS: readonly RawPixelFormat[] = ["RGB24", "RGBA", "I420"];

@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import decode, { init as initDecoder } from "@jsquash/jpeg/decode.js";
 import { encode, init, inputByteLength, JpegEncodeError, testing, type TurboPixelFormat } from "../../src/media/codec/turbo-encoder";
 import { readJpegHeader } from "../../src/media/jpeg-markers";
-import { toRgba } from "../../src/media/pixels";
+import { toRgba } from "../support/pixels";
 import { cameraFrame, type Frame } from "../../bench/camera-frame";
 
 const require = createRequire(import.meta.url);
@@ -33,7 +33,7 @@ function pixelsOf(frame: Frame, format: TurboPixelFormat): Uint8Array {
   return format === "RGBA" ? frame.rgba : format === "RGB24" ? frame.rgb : frame.i420;
 }
 
-/** What the frame looks like in RGB: I420 through pixels.ts's BT.601 conversion, as the Worker does today. */
+/** What the frame looks like in RGB: I420 through the reference BT.601 conversion (test/support/pixels.ts). */
 function referenceRgba(frame: Frame, format: TurboPixelFormat): Uint8Array | Uint8ClampedArray {
   return format === "I420" ? toRgba("I420", frame.width, frame.height, frame.i420, LIMITS) : frame.rgba;
 }

@@ -6,8 +6,8 @@
  *
  * Output: baseline (SOF0) JFIF, 4:2:0, standard Huffman tables, islow DCT, the IJG quality scale.
  * RGBA and RGB24 input are converted to YCbCr by libjpeg-turbo; I420 input goes in as raw planes
- * (no colour conversion, no downsampling), by default as BT.601 limited range (like
- * src/media/pixels.ts) and expanded to JPEG's full range on the way in.
+ * (no colour conversion, no downsampling), by default as BT.601 limited range (what WebRTC decoders
+ * produce) and expanded to JPEG's full range on the way in.
  *
  * The encoder is synchronous and keeps one instance with reusable input and output buffers.
  * Bad arguments throw a JpegEncodeError before any WASM runs. An error inside the WASM (out of
@@ -31,7 +31,7 @@ export class JpegEncodeError extends Error {
 }
 
 export interface TurboEncodeOptions {
-  /** I420 input only: "limited" (BT.601 video range, the default, as pixels.ts) or "full" (JFIF). */
+  /** I420 input only: "limited" (BT.601 video range, the default) or "full" (JFIF). */
   i420Range?: "limited" | "full";
 }
 

@@ -1,12 +1,11 @@
 /**
- * Raw frame validation and conversion to RGBA, the input of the JPEG encoder (DESIGN §5
- * VideoFrame: RGB24 from media bots, RGBA from browser canvases, I420 from WebRTC decoders).
- * Runs once per sampled frame, so each conversion is a single pass with no per-pixel allocation.
+ * A reference conversion of raw frames to RGBA (RGB24, and I420 as BT.601 limited range), for tests
+ * and benchmarks only: the oracle the WASM encoder's colour handling is checked against, and the
+ * "convert in JS first" baseline of the JPEG bench. The Worker never converts pixels in JavaScript:
+ * RGBA, RGB24 and I420 go to libjpeg-turbo as they are (src/media/codec/turbo-encoder.ts).
  */
 
-import { FrameError, expectedByteLength, validateDimensions, type FrameErrorCode, type FrameLimits, type RawPixelFormat } from "../protocol/frames.js";
-
-export { FrameError, expectedByteLength, validateDimensions, type FrameErrorCode, type FrameLimits, type RawPixelFormat };
+import { FrameError, expectedByteLength, validateDimensions, type FrameLimits, type RawPixelFormat } from "../../src/protocol/frames.js";
 
 const RGBA_BYTES_PER_PIXEL = 4;
 const OPAQUE = 255;
