@@ -81,8 +81,6 @@ export class UpstreamLink {
   #freshFailures = 0;
   #wanted = false;
   #status: UpstreamStatus = "idle";
-  #sent = 0;
-  #connects = 0;
   readonly #timers: Timers;
 
   constructor(private readonly options: UpstreamLinkOptions) {
@@ -91,14 +89,6 @@ export class UpstreamLink {
 
   get status(): UpstreamStatus {
     return this.#status;
-  }
-  /** Messages handed to the upstream socket. */
-  get sent(): number {
-    return this.#sent;
-  }
-  /** Successful connections since creation. */
-  get connects(): number {
-    return this.#connects;
   }
   get queued(): number {
     return this.options.queue.length;
@@ -181,7 +171,6 @@ export class UpstreamLink {
     }
     this.#socket = socket;
     this.#status = "connected";
-    this.#connects++;
     this.#sentHere = 0;
     this.#freshFailures = 0;
     socket.addEventListener("message", (event) => {
@@ -247,7 +236,6 @@ export class UpstreamLink {
         return;
       }
       queue.shift();
-      this.#sent++;
       this.#sentHere++;
       this.#awaitAnswer();
       this.options.hooks.sent?.(next.trackId);

@@ -6,7 +6,8 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { Backoff } from "../../src/shared/backoff";
 import { SendQueue, type SendQueueLimits } from "../../src/upstream/send-queue";
-import { UpstreamLink, type Outgoing, type UpstreamHooks, type UpstreamSocket } from "../../src/upstream/link";
+import type { Outgoing, UpstreamHooks, UpstreamSocket } from "../../src/upstream/link";
+import { CountingUpstreamLink as UpstreamLink } from "../support/counting-link";
 import { FakeClock, settle } from "./client-fakes";
 
 
