@@ -11,7 +11,7 @@ import encode, { init } from "@jsquash/jpeg/encode.js";
 import { DeepfakeEdgeClient } from "../src/client/client.js";
 import type { WebSocketLike } from "../src/client/socket.js";
 import type { PixelFormatName } from "../src/client/messages.js";
-import { VIDEO_BURST_FPS, VIDEO_NORMAL_FPS } from "../src/config/config.js";
+import { VIDEO_BURST_FPS, VIDEO_NORMAL_FPS } from "../src/config/limits.js";
 import { loadJsquashWasm, record, table } from "./harness.js";
 
 const W = 640;

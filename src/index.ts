@@ -6,10 +6,22 @@
 import { env as startupEnv } from "cloudflare:workers";
 import { Hono } from "hono";
 import type { Env } from "./env.js";
-import { CONNECT_TOKEN_DEFAULT_TTL_S, CONNECT_TOKEN_MAX_TTL_S, ConfigError, parseConfig } from "./config/config.js";
+import { ConfigError, parseConfig } from "./config/config.js";
+import { CONNECT_TOKEN_DEFAULT_TTL_S, CONNECT_TOKEN_MAX_TTL_S } from "./config/limits.js";
 import { offeredProtocols, selectProtocol } from "./protocol/subprotocol.js";
 import { authorizeParticipant, devModeWarning, signingSecret } from "./router/auth.js";
-import { PARTICIPANT_ID_MESSAGE, eventsQuery, isParticipantId, jsonError, reply, requireAdmin, validParticipantId, webhookSeq, webhooksQuery, type AppEnv } from "./router/respond.js";
+import {
+  PARTICIPANT_ID_MESSAGE,
+  eventsQuery,
+  isParticipantId,
+  jsonError,
+  reply,
+  requireAdmin,
+  validParticipantId,
+  webhookSeq,
+  webhooksQuery,
+  type AppEnv,
+} from "./router/respond.js";
 import { isTokenScope, signConnectToken } from "./router/tokens.js";
 import { parseRateOverrides } from "./session/connections.js";
 import { SIMULATED_LEVELS, type SimulatedLevel } from "./simulator/upstream-simulator.js";

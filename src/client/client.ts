@@ -7,7 +7,8 @@ import { deepfake_edge } from "../gen/ingest.js";
 import { MAX_CLIENT_MESSAGE_BYTES, RECONNECT_INITIAL_MS, RECONNECT_JITTER_RATIO, RECONNECT_MAX_MS } from "../config/limits.js";
 import { Backoff } from "../shared/backoff.js";
 import { realTimers, type Timers } from "../shared/timers.js";
-import { parseServerEvent, type ReadyEvent, type ServerEvent } from "./events.js";
+import type { ServerEvent } from "../protocol/events.js";
+import { parseServerEvent, type ReadyEvent } from "./events.js";
 import { ClientEmitter } from "./emitter.js";
 import { RateGate } from "./rate-gate.js";
 import {

@@ -5,8 +5,6 @@
 import { isLevel } from "../protocol/levels.js";
 import type { ServerEvent } from "../protocol/events.js";
 
-export type { DeepfakeAlert, ServerEvent } from "../protocol/events.js";
-export type { Level } from "../protocol/levels.js";
 
 export type ServerEventType = ServerEvent["type"];
 /** The event of one `type`, e.g. `EventOf<"rate">` is `{ type: "rate"; video_fps: number }`. */

@@ -20,15 +20,14 @@ export {
 export type { ClientEventMap, ClientEventName, ClientListener } from "./emitter.js";
 export {
   parseServerEvent,
-  type DeepfakeAlert,
-  type Level,
   type RateEvent,
   type ReadyEvent,
   type ServerErrorEvent,
-  type ServerEvent,
   type UpstreamErrorEvent,
   type UpstreamEvent,
 } from "./events.js";
+export type { DeepfakeAlert, ServerEvent } from "../protocol/events.js";
+export type { Level } from "../protocol/levels.js";
 export { type AudioFrameInput, type PixelFormatName, type VideoFrameInput, type VideoFrameMeta } from "./messages.js";
 export { AUDIO_BATCH_MS, AudioBatcher, type PcmFrame } from "./audio-batcher.js";
 export { AUDIO_FRAME_MS, PcmFramer, downmix, floatToS16, s16ToLeBytes, samplesPerFrame } from "./pcm.js";

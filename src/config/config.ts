@@ -1,6 +1,6 @@
 /**
  * The parser that turns the Worker's string vars into a validated Config (defaults and limits live
- * in ./limits.ts, re-exported here). Pure: no Workers imports.
+ * in ./limits.ts; import them from there). Pure: no Workers imports.
  */
 import {
   AUDIO_INTERVAL_S,
@@ -23,7 +23,6 @@ import {
   VIDEO_NORMAL_FPS,
   maxClientMessageBytes,
 } from "./limits.js";
-export * from "./limits.js";
 import { parseWebhookConfig, type WebhookConfig, type WebhookVars } from "../webhooks/config.js";
 
 export interface Config {

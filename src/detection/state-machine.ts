@@ -20,8 +20,6 @@
 import type { AlertReason } from "../protocol/events.js";
 import { LEVELS, isLevel, levelRank, type Level, type ResultKind } from "../protocol/levels.js";
 
-export { LEVELS, isLevel, levelRank, type Level, type ResultKind };
-
 
 /** A change of the participant's level, caused by `trackId`. */
 export interface Transition {

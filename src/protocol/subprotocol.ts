@@ -7,7 +7,6 @@
  */
 import { CONNECT_TOKEN_MAX_CHARS, WS_BEARER_PROTOCOL_PREFIX, WS_SUBPROTOCOL } from "../config/limits.js";
 
-export { WS_BEARER_PROTOCOL_PREFIX, WS_SUBPROTOCOL };
 
 /** The protocols a client offers (the comma-separated Sec-WebSocket-Protocol request header). */
 export function offeredProtocols(header: string | null | undefined): string[] {

@@ -6,7 +6,8 @@
  * Development mode relaxes this only for requests to a loopback host (judged by the request URL's
  * hostname), and only while no secret is configured; anywhere else it behaves like production.
  */
-import { LOOPBACK_HOSTS, type Config } from "../config/config.js";
+import type { Config } from "../config/config.js";
+import { LOOPBACK_HOSTS } from "../config/limits.js";
 import { bearerFromProtocols, offeredProtocols } from "../protocol/subprotocol.js";
 import { safeEqual, verifyConnectToken, type TokenFailure, type TokenScope } from "./tokens.js";
 

@@ -2,8 +2,10 @@
  * Everything an object holds once it knows its participant (and drops on a purge): the detection
  * state and the media intake, built from the configuration and the persisted row. Pure.
  */
-import { MAX_VIDEO_TRACKS, SAMPLER_TOLERANCE_RATIO, TRACK_ACTIVITY_PERSIST_MS, type Config } from "../config/config.js";
-import { DetectionState, type Level, type TrackState } from "../detection/state-machine.js";
+import type { Config } from "../config/config.js";
+import { MAX_VIDEO_TRACKS, SAMPLER_TOLERANCE_RATIO, TRACK_ACTIVITY_PERSIST_MS } from "../config/limits.js";
+import { DetectionState, type TrackState } from "../detection/state-machine.js";
+import type { Level } from "../protocol/levels.js";
 import type { JpegEncoder } from "../media/video-ingest.js";
 import { MediaIntake, type IntakeOutputs } from "./media-intake.js";
 

@@ -26,7 +26,6 @@ import {
 } from "../config/limits.js";
 import { TokenBucket } from "../shared/token-bucket.js";
 
-export { TokenBucket };
 
 export interface BudgetLimits {
   messagesPerS: number;

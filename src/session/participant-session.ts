@@ -5,8 +5,9 @@
  * retention and track expiry. Management is RPC (snapshot, history, webhooks, redeliver, end).
  */
 import { DurableObject } from "cloudflare:workers";
-import { MAX_CLIENTS_PER_PARTICIPANT, parseConfig, type Config, type ConfigVars } from "../config/config.js";
-import type { Level } from "../detection/state-machine.js";
+import { parseConfig, type Config, type ConfigVars } from "../config/config.js";
+import { MAX_CLIENTS_PER_PARTICIPANT } from "../config/limits.js";
+import type { Level } from "../protocol/levels.js";
 import { encodeJpeg } from "../media/jpeg.js";
 import type { ServerEvent } from "../protocol/events.js";
 import { protocolHeaders } from "../protocol/subprotocol.js";

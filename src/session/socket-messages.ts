@@ -6,16 +6,36 @@
  * hint), and stop the tracks that only a leaving socket fed.
  * Pure: the sockets, the participant and the upstream are injected.
  */
-import { MAX_CONSECUTIVE_BAD_MESSAGES, POLICY_CLOSE_COOLDOWN_MS, SFU_AUDIO_CHANNELS, SFU_AUDIO_SAMPLE_RATE_HZ, type Config } from "../config/config.js";
+import type { Config } from "../config/config.js";
+import {
+  MAX_CONSECUTIVE_BAD_MESSAGES,
+  POLICY_CLOSE_COOLDOWN_MS,
+  SFU_AUDIO_CHANNELS,
+  SFU_AUDIO_SAMPLE_RATE_HZ,
+} from "../config/limits.js";
 import { validatePcmFrame } from "../protocol/audio-frames.js";
-import type { Level } from "../detection/state-machine.js";
+import type { Level } from "../protocol/levels.js";
 import { ClientInputError, parseClientMessage } from "../protocol/client-messages.js";
 import type { ServerEvent } from "../protocol/events.js";
 import { parseSfuPacket } from "../protocol/sfu-packets.js";
 import { errorMessage, log } from "../shared/log.js";
 import type { ActiveParticipant } from "./active-participant.js";
-import { DEFAULT_BUDGET, SocketBudget, audioSeconds, encodeBudgetFor, type BudgetLimits, type Refusal } from "./budget.js";
-import { closeQuietly, connectionFps, sendEvent, type AttachableSocket, type ConnectionInfo, type Connections } from "./connections.js";
+import {
+  DEFAULT_BUDGET,
+  SocketBudget,
+  audioSeconds,
+  encodeBudgetFor,
+  type BudgetLimits,
+  type Refusal,
+} from "./budget.js";
+import {
+  closeQuietly,
+  connectionFps,
+  sendEvent,
+  type AttachableSocket,
+  type ConnectionInfo,
+  type Connections,
+} from "./connections.js";
 import type { CounterName } from "./counters.js";
 import { SFU_AUDIO_TRACK, type Feed } from "./media-intake.js";
 

@@ -3,7 +3,8 @@
  * durable deadlines (the schema and its migrations are in ./schema.ts). Never media. Takes the SqlStorage structurally so it can be
  * exercised outside the object.
  */
-import { isLevel, type Level, type TrackState } from "../detection/state-machine.js";
+import type { TrackState } from "../detection/state-machine.js";
+import { isLevel, type Level } from "../protocol/levels.js";
 import type { DeepfakeAlert } from "../protocol/events.js";
 import type { SqlLike } from "../shared/sql.js";
 import type { WebhookOutbox } from "../webhooks/outbox.js";

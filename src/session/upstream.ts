@@ -2,7 +2,8 @@
  * The participant's upstream link, wired to the object's counters, sockets and detection state.
  * Pure: the dialer and the object's callbacks are injected.
  */
-import { UPSTREAM_CONNECT_TIMEOUT_MS, UPSTREAM_HEALTHY_AFTER_MS, type Config } from "../config/config.js";
+import type { Config } from "../config/config.js";
+import { UPSTREAM_CONNECT_TIMEOUT_MS, UPSTREAM_HEALTHY_AFTER_MS } from "../config/limits.js";
 import type { ServerEvent } from "../protocol/events.js";
 import { Backoff } from "../shared/backoff.js";
 import { log } from "../shared/log.js";

@@ -10,7 +10,7 @@ import { SIMULATOR_API_KEY } from "../config/config.js";
 import { AUDIO_CHUNK_BYTES } from "../config/limits.js";
 import { decodeJpegSize } from "../media/jpeg.js";
 import { FrameFormat, decodeFrameRequest, encodeResultEvent, type FrameRequestFields } from "../protocol/dataspike.js";
-import type { ResultKind } from "../detection/state-machine.js";
+import type { ResultKind } from "../protocol/levels.js";
 import { errorMessage, log } from "../shared/log.js";
 
 /** What a steered simulator answers: a detection level, or an upstream ERROR. */

@@ -17,7 +17,6 @@ import type { Backoff } from "../shared/backoff.js";
 import type { SendQueue } from "./send-queue.js";
 import { realTimers, type Timers } from "../shared/timers.js";
 
-export type { Timers };
 
 /** One serialized FrameRequest waiting for the socket, with the track it feeds. */
 export interface Outgoing {

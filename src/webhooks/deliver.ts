@@ -6,11 +6,23 @@
  */
 import { errorMessage, type LogFields } from "../shared/log.js";
 import type { DueDelivery, ExpiredDelivery, WebhookOutbox } from "./outbox.js";
-import { classifyResponse, formatDuration, nextAttemptAtMs, parseRetryAfter, DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS, WEBHOOK_RETRY_JITTER_RATIO } from "./schedule.js";
+import {
+  classifyResponse,
+  formatDuration,
+  nextAttemptAtMs,
+  parseRetryAfter,
+  DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS,
+} from "./schedule.js";
+import {
+  WEBHOOK_RETRY_JITTER_RATIO,
+  WEBHOOK_LEASE_MARGIN_MS,
+  WEBHOOK_MAX_ATTEMPTS_PER_RUN,
+  WEBHOOK_RETRY_WINDOW_MS,
+  WEBHOOK_RUN_BUDGET_MS,
+  WEBHOOK_TIMEOUT_MS,
+} from "../config/limits.js";
 import { webhookHeaders } from "./signing.js";
-import { WEBHOOK_LEASE_MARGIN_MS, WEBHOOK_MAX_ATTEMPTS_PER_RUN, WEBHOOK_RETRY_WINDOW_MS, WEBHOOK_RUN_BUDGET_MS, WEBHOOK_TIMEOUT_MS } from "../config/limits.js";
 
-export { WEBHOOK_MAX_ATTEMPTS_PER_RUN };
 /** URLs one run serves at most (one worker each). */
 export const WEBHOOK_MAX_URLS_PER_RUN = 32;
 

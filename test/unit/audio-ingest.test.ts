@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { AudioIngest, Tail, type AudioChunk, type AudioFrameInput } from "../../src/media/audio/audio-ingest";
-import { AudioError } from "../../src/media/audio/pcm";
+import { AudioError } from "../../src/protocol/audio-frames";
 import { dominantFrequencyHz, ratioDb, rms } from "../support/audio-analysis";
 import { concat, frames, readS16le, s16le, silence, speechLike, tone, whiteNoise } from "./audio-signals";
 

@@ -1,7 +1,8 @@
 /** AudioFrame validation and s16le decoding (DESIGN.md §5 AudioFrame), byte by byte. */
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { AudioError, decodeS16leMono, encodeS16le, pcmFrameToMono, validatePcmFrame, type PcmFrame } from "../../src/media/audio/pcm";
+import { decodeS16leMono, encodeS16le, pcmFrameToMono } from "../../src/media/audio/pcm";
+import { AudioError, validatePcmFrame, type PcmFrame } from "../../src/protocol/audio-frames";
 
 function audioErrorOf(fn: () => unknown): AudioError {
   try {

@@ -15,7 +15,8 @@ import {
 } from "../../src/config/limits";
 import { expectedByteLength } from "../../src/protocol/frames";
 import { VideoIngest } from "../../src/media/video-ingest";
-import { DEFAULT_BUDGET, SocketBudget, TokenBucket, audioSeconds, encodeBudgetFor } from "../../src/session/budget";
+import { DEFAULT_BUDGET, SocketBudget, audioSeconds, encodeBudgetFor } from "../../src/session/budget";
+import { TokenBucket } from "../../src/shared/token-bucket";
 
 const I420_1080P = expectedByteLength("I420", 1920, 1080) + 64;
 const AUDIO_FRAME_20MS_48K = 960 * 2;

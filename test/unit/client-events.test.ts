@@ -5,7 +5,8 @@
  */
 import { beforeEach, describe, expect, expectTypeOf, it } from "vitest";
 import { DeepfakeEdgeClient } from "../../src/client/client";
-import { parseServerEvent, type DeepfakeAlert, type RateEvent, type ReadyEvent } from "../../src/client/events";
+import { parseServerEvent, type RateEvent, type ReadyEvent } from "../../src/client/events";
+import type { DeepfakeAlert } from "../../src/protocol/events";
 import { audioMessage, videoMessage } from "../../src/client/messages";
 import { PcmFramer, floatToS16, samplesPerFrame } from "../../src/client/pcm";
 import { FakeClock, fakeJpeg, fakeServer } from "./client-fakes";

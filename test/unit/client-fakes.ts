@@ -3,7 +3,7 @@
  * what the client sends (decoded as ClientMessages) and lets the test play the server.
  */
 import { deepfake_edge } from "../../src/gen/ingest";
-import type { Timers } from "../../src/upstream/link";
+import type { Timers } from "../../src/shared/timers";
 import type { SocketFactory, WebSocketLike } from "../../src/client/socket";
 
 const v1 = deepfake_edge.v1;

@@ -4,9 +4,14 @@
  */
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { ClientInputError, parseClientMessage, type ClientErrorCode, type ClientInput } from "../../src/protocol/client-messages";
+import {
+  ClientInputError,
+  parseClientMessage,
+  type ClientErrorCode,
+  type ClientInput,
+} from "../../src/protocol/client-messages";
 import { deepfake_edge } from "../../src/gen/ingest.js";
-import { MAX_CLIENT_MESSAGE_BYTES, MAX_TRACK_ID_CHARS } from "../../src/config/config";
+import { MAX_CLIENT_MESSAGE_BYTES, MAX_TRACK_ID_CHARS } from "../../src/config/limits";
 
 const v1 = deepfake_edge.v1;
 const utf8 = (text: string): number[] => [...new TextEncoder().encode(text)];

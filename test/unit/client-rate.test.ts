@@ -6,7 +6,7 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { DeepfakeEdgeClient } from "../../src/client/client";
 import { VideoSampler } from "../../src/shared/sampler";
-import { SAMPLER_TOLERANCE_RATIO } from "../../src/config/config";
+import { SAMPLER_TOLERANCE_RATIO } from "../../src/config/limits";
 import { CLIENT_MAX_BUFFERED_BYTES } from "../../src/client/options";
 import { FakeClock, fakeJpeg, fakeServer, type FakeSocket } from "./client-fakes";
 

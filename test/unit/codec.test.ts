@@ -13,7 +13,7 @@ import {
   type FrameRequestFields,
 } from "../../src/protocol/dataspike";
 import { deepfake_streaming } from "../../src/gen/dataspike.js";
-import type { ResultKind } from "../../src/detection/state-machine";
+import type { ResultKind } from "../../src/protocol/levels";
 
 const Schema = deepfake_streaming.DeepfakeStreamingSchema;
 const utf8 = (text: string): number[] => [...new TextEncoder().encode(text)];

@@ -3,14 +3,8 @@
  * without a key). parseConfig caches per vars object, so every test passes a fresh object.
  */
 import { describe, expect, it } from "vitest";
-import {
-  ConfigError,
-  DEFAULT_DATASPIKE_WS_URL,
-  parseConfig,
-  SIMULATOR_API_KEY,
-  upgradeUrl,
-  type ConfigVars,
-} from "../../src/config/config";
+import { ConfigError, parseConfig, SIMULATOR_API_KEY, upgradeUrl, type ConfigVars } from "../../src/config/config";
+import { DEFAULT_DATASPIKE_WS_URL } from "../../src/config/limits";
 
 const PRODUCTION: ConfigVars = {
   DATASPIKE_API_KEY: "ds_live_key",

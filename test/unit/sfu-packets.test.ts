@@ -9,7 +9,7 @@ import { ClientInputError, type ClientErrorCode } from "../../src/protocol/clien
 import { cloudflare } from "../../src/gen/packet.js";
 import { AudioIngest } from "../../src/media/audio/audio-ingest";
 import { dominantFrequencyHz } from "../support/audio-analysis";
-import { MAX_CLIENT_MESSAGE_BYTES } from "../../src/config/config";
+import { MAX_CLIENT_MESSAGE_BYTES } from "../../src/config/limits";
 import { frames, readS16le, s16le, tone } from "./audio-signals";
 
 const { Packet } = cloudflare.realtime.v1;

@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { deepfake_edge } from "../../src/gen/ingest.js";
-import { POLICY_CLOSE_COOLDOWN_MS, SOCKET_RATE_LIMITED_EVENTS_PER_S, parseConfig } from "../../src/config/config";
+import { parseConfig } from "../../src/config/config";
+import { POLICY_CLOSE_COOLDOWN_MS, SOCKET_RATE_LIMITED_EVENTS_PER_S } from "../../src/config/limits";
 import { activateParticipant } from "../../src/session/active-participant";
 import { Connections } from "../../src/session/connections";
 import type { CounterName } from "../../src/session/counters";

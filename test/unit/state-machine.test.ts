@@ -1,14 +1,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import {
-  DetectionState,
-  isLevel,
-  LEVELS,
-  levelRank,
-  type Level,
-  type Outcome,
-  type ResultKind,
-} from "../../src/detection/state-machine";
+import { DetectionState, type Outcome } from "../../src/detection/state-machine";
+import { isLevel, LEVELS, levelRank, type Level, type ResultKind } from "../../src/protocol/levels";
 
 const TTL_MS = 120_000;
 const CAMERA = "cam";

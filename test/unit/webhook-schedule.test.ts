@@ -8,7 +8,6 @@ import fc from "fast-check";
 import {
   DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS,
   RetryScheduleError,
-  WEBHOOK_RETRY_AFTER_MAX_MS,
   classifyResponse,
   formatDuration,
   maxWebhookAttempts,
@@ -19,7 +18,7 @@ import {
   parseRetryWindow,
   scheduleIndex,
 } from "../../src/webhooks/schedule";
-import { WEBHOOK_RETRY_WINDOW_MS, WEBHOOK_TIMEOUT_MS } from "../../src/config/limits";
+import { WEBHOOK_RETRY_AFTER_MAX_MS, WEBHOOK_RETRY_WINDOW_MS, WEBHOOK_TIMEOUT_MS } from "../../src/config/limits";
 
 const S = 1_000;
 const M = 60 * S;

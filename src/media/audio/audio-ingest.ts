@@ -21,7 +21,8 @@ import {
   VAD_WINDOW_SAMPLES,
 } from "../../config/limits.js";
 import { AudioChunker } from "./chunker.js";
-import { AudioError, decodeS16leMono, validatePcmFrame } from "./pcm.js";
+import { decodeS16leMono } from "./pcm.js";
+import { AudioError, validatePcmFrame } from "../../protocol/audio-frames.js";
 import { Resampler } from "./resampler.js";
 import { VoiceGate } from "./vad.js";
 

@@ -2,11 +2,10 @@
  * AudioFrame s16le decoding (validation lives in protocol/audio-frames.ts). Decoding reads bytes
  * explicitly as little-endian, so it is correct on any host, and downmixes stereo to mono.
  */
-import { AudioError, PCM_BYTES_PER_SAMPLE, validatePcmFrame, type PcmFrame } from "../../protocol/audio-frames.js";
+import { PCM_BYTES_PER_SAMPLE, validatePcmFrame, type PcmFrame } from "../../protocol/audio-frames.js";
 import { AUDIO_MAX_FRAME_MS } from "../../config/limits.js";
 import { LITTLE_ENDIAN } from "../../shared/endian.js";
 
-export { AudioError, validatePcmFrame, type PcmFrame };
 
 const BYTES_PER_SAMPLE = PCM_BYTES_PER_SAMPLE;
 const S16_SCALE = 32_768;
