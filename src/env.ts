@@ -1,6 +1,6 @@
 /**
  * Bindings and vars of the Worker, declared once (see wrangler.toml and the README's configuration table).
- * Every var arrives as a string; src/config.ts parses and validates them.
+ * Every var arrives as a string; parseConfig (src/config/config.ts) validates them.
  */
 import type { ConfigVars } from "./config/config.js";
 import type { ParticipantSession } from "./session/participant-session.js";

@@ -1,6 +1,6 @@
 /**
  * Media intake for one participant: client and SFU messages in, serialized FrameRequests out.
- *   video: source filter -> sampler -> pixels -> JPEG          (src/media/video-ingest.ts)
+ *   video: source filter -> encode budget, sampler -> JPEG     (src/media/video-ingest.ts)
  *   audio: speaking gate -> mono -> 16 kHz -> 48000-sample chunks (src/media/audio/audio-ingest.ts)
  * Pure: the JPEG encoder and the outputs are injected, so the Durable Object stays a thin shell.
  *

@@ -1,11 +1,12 @@
 /**
- * The audio path of one participant (DESIGN.md §2, §4): validate -> s16le to mono -> resample to
- * 16 kHz -> speaking gate -> 48000-sample chunks. Pure; one instance per participant, with one
- * resampler, voice gate and chunk buffer per audio track.
+ * The audio path of one socket (DESIGN.md §2, §4): validate -> s16le to mono -> resample to
+ * 16 kHz -> speaking gate -> 48000-sample chunks. Pure; one instance per feeding socket of a
+ * participant (src/session/media-intake.ts keeps them), with one resampler, voice gate and chunk
+ * buffer per audio track.
  *
- * Who decides "speaking":
+ * Who decides "speaking" (per socket):
  * - client VAD (Hello.vad = true, or as soon as any Speaking message arrives): the client's
- *   Speaking markers are trusted and apply to every track. While not speaking, frames are validated
+ *   Speaking markers are trusted and apply to every track of that socket. While not speaking, frames are validated
  *   and dropped without resampling; speaking(false) drains the resampler's lookahead and flushes.
  * - otherwise the built-in VoiceGate runs on each track's 16 kHz signal. Its starts are back-dated
  *   by up to 80 ms; the last VAD_START_WINDOWS windows are kept so that audio is not lost.
@@ -105,7 +106,7 @@ export class AudioIngest {
     return chunks;
   }
 
-  /** A Speaking message. The first one switches the participant to client VAD. */
+  /** A Speaking message. The first one switches this socket to client VAD. */
   speaking(value: boolean, nowMs: number): AudioChunk[] {
     const chunks = this.#clientVad ? [] : this.setClientVad(true, nowMs);
     if (value === this.#clientSpeaking) return chunks;
