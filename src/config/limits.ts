@@ -14,6 +14,11 @@ export const VIDEO_MAX_WIDTH = 1920;
 export const VIDEO_MAX_HEIGHT = 1080;
 /** Sampler tolerance as a share of the period, so jittered clients at the announced rate keep every frame. */
 export const SAMPLER_TOLERANCE_RATIO = 0.25;
+/**
+ * Overload: a sampled raw frame whose encode had to wait this long behind the isolate's other work
+ * is skipped before it is encoded (counted frames_busy): the first thing the service sheds.
+ */
+export const VIDEO_BUSY_AFTER_MS = 250;
 
 export const QUEUE_MAX_ITEMS = 16;
 /** The send queue is bounded by bytes as well as items; the oldest items go first. */
@@ -70,16 +75,19 @@ export const MAX_CONSECUTIVE_BAD_MESSAGES = 50;
 // ---- per-socket budgets (DESIGN.md §5) --------------------------------------------------------
 // Token buckets per socket, refilled continuously. A 30 fps 1080p I420 camera (3.1 MB a frame,
 // 93 MB/s) plus 50 audio frames/s is 80 messages and ~93 MB per second; the defaults leave about
-// 3x (messages) and 1.4x (bytes) of room, and the bursts absorb a second of network bunching.
+// 3x (messages) and 1.4x (bytes) of room. Each bucket holds BUDGET_WINDOW_S of its rate, so a
+// client is judged over a window long enough to absorb a stall of its object (overload is not abuse).
 
+/** Every budget is judged over a window of at least this long: its bursts hold this many seconds of its rate. */
+export const BUDGET_WINDOW_S = 10;
 /** Sustained messages per second per socket. */
 export const SOCKET_BUDGET_MESSAGES_PER_S = 250;
-/** Messages a socket may send at once above the sustained rate (the bucket's size). */
-export const SOCKET_BUDGET_MESSAGES_BURST = 500;
+/** Messages a socket may send at once above the sustained rate (the bucket's size): BUDGET_WINDOW_S of it. */
+export const SOCKET_BUDGET_MESSAGES_BURST = SOCKET_BUDGET_MESSAGES_PER_S * BUDGET_WINDOW_S;
 /** Sustained bytes per second per socket: 128 MiB/s, above 30 fps of 1920x1080 I420 (93 MB/s). */
 export const SOCKET_BUDGET_BYTES_PER_S = 128 * 1024 * 1024;
-/** Bytes a socket may send at once above the sustained rate: two largest messages plus a second of budget. */
-export const SOCKET_BUDGET_BYTES_BURST = 160 * 1024 * 1024;
+/** Bytes a socket may send at once above the sustained rate: BUDGET_WINDOW_S of it. */
+export const SOCKET_BUDGET_BYTES_BURST = SOCKET_BUDGET_BYTES_PER_S * BUDGET_WINDOW_S;
 /**
  * Raw pixels per second a socket's frames may have converted and JPEG-encoded, as a multiple of
  * what one camera at the deployment's largest frame size (VIDEO_MAX_WIDTH x VIDEO_MAX_HEIGHT) and
@@ -95,8 +103,22 @@ export const AUDIO_MAX_SPEED_RATIO = 1.5;
 /** Audio seconds a track may run ahead of the wall clock at once (network bunching) before pacing bites. */
 export const AUDIO_BURST_S = 2;
 /**
+ * Audio a track may have fallen behind real time (its object running late, or the client pausing)
+ * and then deliver at once without refusal: a catch-up burst after a stall of up to this long is
+ * admitted however fast it arrives. It is credit the track earns only by sending less than real time.
+ */
+export const AUDIO_MAX_LATENESS_S = 30;
+/**
+ * The sockets of one participant together get one socket's budget (messages, bytes, encode), and
+ * audio over all their tracks at most this much faster than real time: one socket's AUDIO_MAX_TRACKS
+ * tracks at AUDIO_MAX_SPEED_RATIO. So 16 sockets x 4 tracks buy no more than one client's worth.
+ */
+export const PARTICIPANT_AUDIO_MAX_SPEED_RATIO = 6;
+/**
  * Messages refused for being over budget, in a row within SOCKET_OVER_BUDGET_WINDOW_MS, before the
- * socket is closed with 1008. Each refusal gets an `error` event with code `rate_limited`.
+ * socket is closed with 1008, and only if what it sent since it connected is over the budget's
+ * sustained rate over at least BUDGET_WINDOW_S (a client that sent at real time never is, however
+ * late its messages were read). Each refusal gets an `error` event with code `rate_limited`.
  */
 export const SOCKET_OVER_BUDGET_CLOSE_AFTER = 200;
 /**

@@ -28,15 +28,17 @@ export interface VideoIngestOptions {
   encode: JpegEncoder;
   /**
    * Awaited between taking a raw frame and encoding it, so that events already waiting (upstream
-   * results, other sockets' messages) run before the encode holds the thread. Default: none.
+   * results, other sockets' messages) run before the encode holds the thread. Resolving `false`
+   * says the isolate is running late (overload): the frame is skipped before it is encoded
+   * (`busy`, counted frames_busy), the first thing shed (DESIGN §5). Default: none.
    */
-  beforeEncode?: () => Promise<void>;
+  beforeEncode?: () => Promise<boolean | void>;
 }
 
 export type VideoOutcome =
   | { kind: "screen" }
   | { kind: "skipped" }
-  /** Sampled while another frame of this participant was still being encoded: dropped. */
+  /** Sampled while another frame of this participant was still being encoded, or while the isolate runs late: dropped. */
   | { kind: "busy" }
   /** Due, but its connection's encode budget is spent: dropped before any pixel work. */
   | { kind: "throttled" }
@@ -113,7 +115,7 @@ export class VideoIngest {
     budget?.take(pixels, nowMs);
     this.#encoding = true;
     try {
-      await this.options.beforeEncode?.();
+      if ((await this.options.beforeEncode?.()) === false) return { kind: "busy" };
       const data = await this.options.encode(frame.data, frame.width, frame.height, frame.format, this.options.jpegQuality);
       return { kind: "jpeg", trackId: frame.trackId, data, passthrough: false };
     } finally {

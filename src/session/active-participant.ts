@@ -3,7 +3,7 @@
  * state and the media intake, built from the configuration and the persisted row. Pure.
  */
 import type { Config } from "../config/config.js";
-import { MAX_VIDEO_TRACKS, SAMPLER_TOLERANCE_RATIO, TRACK_ACTIVITY_PERSIST_MS } from "../config/limits.js";
+import { MAX_VIDEO_TRACKS, SAMPLER_TOLERANCE_RATIO, TRACK_ACTIVITY_PERSIST_MS, VIDEO_BUSY_AFTER_MS } from "../config/limits.js";
 import { DetectionState, type TrackState } from "../detection/state-machine.js";
 import type { Level } from "../protocol/levels.js";
 import type { JpegEncoder } from "../media/video-ingest.js";
@@ -50,8 +50,12 @@ export function activateParticipant(
         toleranceRatio: SAMPLER_TOLERANCE_RATIO,
         maxTracks: MAX_VIDEO_TRACKS,
         encode,
-        // Results and transitions waiting in the event queue go before a frame's encode.
-        beforeEncode: () => new Promise((resolve) => setTimeout(resolve, 0)),
+        // Results and transitions waiting in the event queue go before a frame's encode; if they kept
+        // the isolate longer than VIDEO_BUSY_AFTER_MS it is overloaded, and the frame is not encoded.
+        beforeEncode: () => {
+          const start = Date.now();
+          return new Promise<boolean>((resolve) => setTimeout(() => resolve(Date.now() - start <= VIDEO_BUSY_AFTER_MS), 0));
+        },
       },
       outputs,
     }),

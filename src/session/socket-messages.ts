@@ -22,6 +22,7 @@ import { errorMessage, log } from "../shared/log.js";
 import type { ActiveParticipant } from "./active-participant.js";
 import {
   DEFAULT_BUDGET,
+  ParticipantBudget,
   SocketBudget,
   audioSeconds,
   encodeBudgetFor,
@@ -52,13 +53,16 @@ export interface SocketMessagesDeps<S extends Socket> {
   tracksClosed(trackIds: readonly string[], nowMs: number): void;
   /** A socket left; `remaining` are still open. */
   left(remaining: number): void;
-  /** Per-socket budgets; by default those of config/limits.ts, the encode budget from the deployment's video settings. */
+  /** Per-socket budgets (the participant's sockets together get one socket's worth); by default those of
+   * config/limits.ts, the encode budget from the deployment's video settings. */
   budget?: BudgetLimits;
 }
 
 export class SocketMessages<S extends Socket> {
   /** One budget per connection id, in memory (a woken object starts every socket afresh). */
   readonly #budgets = new Map<string, SocketBudget>();
+  /** What all the participant's sockets share (in memory too: reconnecting buys no fresh one). */
+  #participant: ParticipantBudget | null = null;
   /** New sockets are refused until then: a socket of this participant was closed for policy. */
   #cooldownUntilMs = 0;
 
@@ -77,7 +81,7 @@ export class SocketMessages<S extends Socket> {
     try {
       this.deps.count("messages_received");
       let info = sockets.get(ws);
-      const budget = this.#budgetOf(info.id, nowMs);
+      const budget = this.#budgetOf(info, nowMs);
       // Before any parsing: a flood costs a byte count and two bucket updates per message.
       const over = budget.admitMessage(typeof message === "string" ? message.length * 3 : message.byteLength, nowMs);
       if (over) return this.#overBudget(ws, over);
@@ -147,9 +151,13 @@ export class SocketMessages<S extends Socket> {
     return { connectionId: info.id, clientVad: info.vad ?? false, videoFps: connectionFps(live.detection.level, this.deps.config.video, info), encodeBudget: budget.encode };
   }
 
-  #budgetOf(connectionId: string, nowMs: number): SocketBudget {
-    let budget = this.#budgets.get(connectionId);
-    if (!budget) this.#budgets.set(connectionId, (budget = new SocketBudget(nowMs, this.#limits)));
+  #budgetOf(info: ConnectionInfo, nowMs: number): SocketBudget {
+    let budget = this.#budgets.get(info.id);
+    if (!budget) {
+      this.#participant ??= new ParticipantBudget(nowMs, this.#limits);
+      // Judged from when the socket opened: it cannot have sent anything before.
+      this.#budgets.set(info.id, (budget = new SocketBudget(nowMs, this.#limits, this.#participant, info.joinedAtMs)));
+    }
     return budget;
   }
 
@@ -164,7 +172,7 @@ export class SocketMessages<S extends Socket> {
       sendEvent(ws, { type: "error", code: "rate_limited", message: `message dropped: ${over.message}` } satisfies ServerEvent);
     }
     if (!over.close) return;
-    log("warn", "closing client that stays over its budget", { participant: this.deps.live()?.participantId, budget: over.kind });
+    log("warn", "closing client that stays over its budget", { participant: this.deps.live()?.participantId, budget: over.kind, scope: over.scope });
     this.#policyClose(ws, `over the ${over.kind} budget`);
   }
 
