@@ -15,6 +15,8 @@ export type AudioEvent = EventOf<"audio">;
 export type UpstreamEvent = EventOf<"upstream">;
 export type UpstreamErrorEvent = EventOf<"upstream_error">;
 export type ServerErrorEvent = EventOf<"error">;
+export type CheckStartedEvent = EventOf<"check_started">;
+export type CheckCompletedEvent = EventOf<"check_completed">;
 
 type Fields = Record<string, unknown>;
 
@@ -46,6 +48,16 @@ const CHECKS: { [T in ServerEventType]: (e: Fields) => boolean } = {
     (e.status === "connected" || e.status === "reconnecting") && (e.retry_in_ms === undefined || isFiniteNumber(e.retry_in_ms)),
   upstream_error: (e) => isString(e.track_id) && isString(e.message),
   error: (e) => isString(e.code) && isString(e.message),
+  check_started: (e) => isString(e.check_id) && isString(e.participant_id) && isFiniteNumber(e.until_ms),
+  check_completed: (e) =>
+    isString(e.id) &&
+    isString(e.check_id) &&
+    isString(e.participant_id) &&
+    isLevel(e.level) &&
+    (e.outcome === "answered" || e.outcome === "window_ended" || e.outcome === "no_media") &&
+    isFiniteNumber(e.results) &&
+    Array.isArray(e.tracks) &&
+    e.tracks.every((t: unknown) => typeof t === "object" && t !== null && isString((t as Fields).track_id) && isLevel((t as Fields).level)),
 };
 
 export type ParsedEvent = { ok: true; event: ServerEvent } | { ok: false; reason: string };

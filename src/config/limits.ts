@@ -142,6 +142,16 @@ export const PAGE_MAX_ROWS = 1000;
 
 export const PARTICIPANT_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
+// ---- on-demand checks (DESIGN.md §13) --------------------------------------------------------
+
+/** A check's window when the request names none (an empty body, or duration 0). */
+export const CHECK_DEFAULT_DURATION_S = 10;
+/** Longest window a check may ask for; more is refused (400 / `bad_check`). */
+export const CHECK_MAX_DURATION_S = 60;
+/** New checks per participant within CHECK_RATE_WINDOW_S (joining the running one is free). */
+export const CHECK_RATE_MAX = 10;
+export const CHECK_RATE_WINDOW_S = 600;
+
 // ---- connect tokens and authentication (DESIGN.md §6) -----------------------------------------
 
 /** Longest lifetime of a connect token, enforced when minting and again when verifying. */

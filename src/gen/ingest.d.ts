@@ -16,7 +16,8 @@ export namespace deepfake_edge {
             video?: (deepfake_edge.v1.VideoFrame.$Properties|null);
             audio?: (deepfake_edge.v1.AudioFrame.$Properties|null);
             speaking?: (deepfake_edge.v1.Speaking.$Properties|null);
-            payload?: ("hello"|"video"|"audio"|"speaking");
+            check?: (deepfake_edge.v1.Check.$Properties|null);
+            payload?: ("hello"|"video"|"audio"|"speaking"|"check");
             static create(properties: deepfake_edge.v1.ClientMessage.$Shape): deepfake_edge.v1.ClientMessage & deepfake_edge.v1.ClientMessage.$Shape;
             static create(properties?: deepfake_edge.v1.ClientMessage.$Properties): deepfake_edge.v1.ClientMessage;
             static encode(m: deepfake_edge.v1.ClientMessage.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
@@ -29,7 +30,8 @@ export namespace deepfake_edge {
                 video?: (deepfake_edge.v1.VideoFrame.$Properties|null);
                 audio?: (deepfake_edge.v1.AudioFrame.$Properties|null);
                 speaking?: (deepfake_edge.v1.Speaking.$Properties|null);
-                payload?: ("hello"|"video"|"audio"|"speaking");
+                check?: (deepfake_edge.v1.Check.$Properties|null);
+                payload?: ("hello"|"video"|"audio"|"speaking"|"check");
                 $unknowns?: Uint8Array[];
             }
             type $Shape = {
@@ -37,9 +39,10 @@ export namespace deepfake_edge {
               video?: deepfake_edge.v1.VideoFrame.$Shape|null;
               audio?: deepfake_edge.v1.AudioFrame.$Shape|null;
               speaking?: deepfake_edge.v1.Speaking.$Shape|null;
+              check?: deepfake_edge.v1.Check.$Shape|null;
               $unknowns?: Uint8Array[];
             } & (
-              ({ payload?: undefined; hello?: null; video?: null; audio?: null; speaking?: null }|{ payload?: "hello"; hello: deepfake_edge.v1.Hello.$Shape; video?: null; audio?: null; speaking?: null }|{ payload?: "video"; hello?: null; video: deepfake_edge.v1.VideoFrame.$Shape; audio?: null; speaking?: null }|{ payload?: "audio"; hello?: null; video?: null; audio: deepfake_edge.v1.AudioFrame.$Shape; speaking?: null }|{ payload?: "speaking"; hello?: null; video?: null; audio?: null; speaking: deepfake_edge.v1.Speaking.$Shape })
+              ({ payload?: undefined; hello?: null; video?: null; audio?: null; speaking?: null; check?: null }|{ payload?: "hello"; hello: deepfake_edge.v1.Hello.$Shape; video?: null; audio?: null; speaking?: null; check?: null }|{ payload?: "video"; hello?: null; video: deepfake_edge.v1.VideoFrame.$Shape; audio?: null; speaking?: null; check?: null }|{ payload?: "audio"; hello?: null; video?: null; audio: deepfake_edge.v1.AudioFrame.$Shape; speaking?: null; check?: null }|{ payload?: "speaking"; hello?: null; video?: null; audio?: null; speaking: deepfake_edge.v1.Speaking.$Shape; check?: null }|{ payload?: "check"; hello?: null; video?: null; audio?: null; speaking?: null; check: deepfake_edge.v1.Check.$Shape })
             );
         }
 
@@ -163,6 +166,27 @@ export namespace deepfake_edge {
                 $unknowns?: Uint8Array[];
             }
             type $Shape = deepfake_edge.v1.Speaking.$Properties;
+        }
+
+        interface ICheck extends deepfake_edge.v1.Check.$Properties {
+        }
+
+        class Check {
+            constructor(p?: deepfake_edge.v1.Check.$Properties);
+            $unknowns?: Uint8Array[];
+            durationS: number;
+            static create(properties: deepfake_edge.v1.Check.$Shape): deepfake_edge.v1.Check & deepfake_edge.v1.Check.$Shape;
+            static create(properties?: deepfake_edge.v1.Check.$Properties): deepfake_edge.v1.Check;
+            static encode(m: deepfake_edge.v1.Check.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
+            static decode(r: ($protobuf.Reader|Uint8Array), l?: number): deepfake_edge.v1.Check & deepfake_edge.v1.Check.$Shape;
+        }
+
+        namespace Check {
+            interface $Properties {
+                durationS?: (number|null);
+                $unknowns?: Uint8Array[];
+            }
+            type $Shape = deepfake_edge.v1.Check.$Properties;
         }
     }
 }

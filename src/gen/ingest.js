@@ -36,7 +36,8 @@ export const deepfake_edge = $root.deepfake_edge = (() => {
              * @property {deepfake_edge.v1.VideoFrame.$Properties|null} [video] ClientMessage video
              * @property {deepfake_edge.v1.AudioFrame.$Properties|null} [audio] ClientMessage audio
              * @property {deepfake_edge.v1.Speaking.$Properties|null} [speaking] ClientMessage speaking
-             * @property {"hello"|"video"|"audio"|"speaking"} [payload] ClientMessage payload
+             * @property {deepfake_edge.v1.Check.$Properties|null} [check] ClientMessage check
+             * @property {"hello"|"video"|"audio"|"speaking"|"check"} [payload] ClientMessage payload
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -55,9 +56,10 @@ export const deepfake_edge = $root.deepfake_edge = (() => {
              *   video?: deepfake_edge.v1.VideoFrame.$Shape|null;
              *   audio?: deepfake_edge.v1.AudioFrame.$Shape|null;
              *   speaking?: deepfake_edge.v1.Speaking.$Shape|null;
+             *   check?: deepfake_edge.v1.Check.$Shape|null;
              *   $unknowns?: Array.<Uint8Array>;
              * } & (
-             *   ({ payload?: undefined; hello?: null; video?: null; audio?: null; speaking?: null }|{ payload?: "hello"; hello: deepfake_edge.v1.Hello.$Shape; video?: null; audio?: null; speaking?: null }|{ payload?: "video"; hello?: null; video: deepfake_edge.v1.VideoFrame.$Shape; audio?: null; speaking?: null }|{ payload?: "audio"; hello?: null; video?: null; audio: deepfake_edge.v1.AudioFrame.$Shape; speaking?: null }|{ payload?: "speaking"; hello?: null; video?: null; audio?: null; speaking: deepfake_edge.v1.Speaking.$Shape })
+             *   ({ payload?: undefined; hello?: null; video?: null; audio?: null; speaking?: null; check?: null }|{ payload?: "hello"; hello: deepfake_edge.v1.Hello.$Shape; video?: null; audio?: null; speaking?: null; check?: null }|{ payload?: "video"; hello?: null; video: deepfake_edge.v1.VideoFrame.$Shape; audio?: null; speaking?: null; check?: null }|{ payload?: "audio"; hello?: null; video?: null; audio: deepfake_edge.v1.AudioFrame.$Shape; speaking?: null; check?: null }|{ payload?: "speaking"; hello?: null; video?: null; audio?: null; speaking: deepfake_edge.v1.Speaking.$Shape; check?: null }|{ payload?: "check"; hello?: null; video?: null; audio?: null; speaking?: null; check: deepfake_edge.v1.Check.$Shape })
              * )} deepfake_edge.v1.ClientMessage.$Shape
              */
 
@@ -108,17 +110,25 @@ export const deepfake_edge = $root.deepfake_edge = (() => {
              */
             ClientMessage.prototype.speaking = null;
 
+            /**
+             * ClientMessage check.
+             * @member {deepfake_edge.v1.Check.$Properties|null|undefined} check
+             * @memberof deepfake_edge.v1.ClientMessage
+             * @instance
+             */
+            ClientMessage.prototype.check = null;
+
             // OneOf field names bound to virtual getters and setters
             let $oneOfFields;
 
             /**
              * ClientMessage payload.
-             * @member {"hello"|"video"|"audio"|"speaking"|undefined} payload
+             * @member {"hello"|"video"|"audio"|"speaking"|"check"|undefined} payload
              * @memberof deepfake_edge.v1.ClientMessage
              * @instance
              */
             $Object.defineProperty(ClientMessage.prototype, "payload", {
-                get: $util.oneOfGetter($oneOfFields = ["hello", "video", "audio", "speaking"]),
+                get: $util.oneOfGetter($oneOfFields = ["hello", "video", "audio", "speaking", "check"]),
                 set: $util.oneOfSetter($oneOfFields)
             });
 
@@ -162,6 +172,8 @@ export const deepfake_edge = $root.deepfake_edge = (() => {
                     $root.deepfake_edge.v1.AudioFrame.encode(m.audio, w.uint32(/* id 3, wireType 2 =*/26).fork(), q + 1).ldelim();
                 if (m.speaking != null && $Object.hasOwnProperty.call(m, "speaking"))
                     $root.deepfake_edge.v1.Speaking.encode(m.speaking, w.uint32(/* id 4, wireType 2 =*/34).fork(), q + 1).ldelim();
+                if (m.check != null && $Object.hasOwnProperty.call(m, "check"))
+                    $root.deepfake_edge.v1.Check.encode(m.check, w.uint32(/* id 5, wireType 2 =*/42).fork(), q + 1).ldelim();
                 if (m.$unknowns != null && $Object.hasOwnProperty.call(m, "$unknowns"))
                     for (var i = 0; i < m.$unknowns.length; ++i)
                         w.raw(m.$unknowns[i]);
@@ -232,6 +244,13 @@ export const deepfake_edge = $root.deepfake_edge = (() => {
                                 break;
                             m.speaking = $root.deepfake_edge.v1.Speaking.decode(r, r.size(), $undefined, q + 1, m.speaking);
                             m.payload = "speaking";
+                            continue;
+                        }
+                    case 5: {
+                            if (u !== 2)
+                                break;
+                            m.check = $root.deepfake_edge.v1.Check.decode(r, r.size(), $undefined, q + 1, m.check);
+                            m.payload = "check";
                             continue;
                         }
                     }
@@ -1136,6 +1155,158 @@ export const deepfake_edge = $root.deepfake_edge = (() => {
             };
 
             return Speaking;
+        })();
+
+        v1.Check = (function() {
+
+            /**
+             * Properties of a Check.
+             * @typedef {Object} deepfake_edge.v1.Check.$Properties
+             * @property {number|null} [durationS] Check durationS
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a Check.
+             * @memberof deepfake_edge.v1
+             * @interface ICheck
+             * @augments deepfake_edge.v1.Check.$Properties
+             * @deprecated Use deepfake_edge.v1.Check.$Properties instead.
+             */
+
+            /**
+             * Shape of a Check.
+             * @typedef {deepfake_edge.v1.Check.$Properties} deepfake_edge.v1.Check.$Shape
+             */
+
+            /**
+             * Constructs a new Check.
+             * @memberof deepfake_edge.v1
+             * @classdesc Represents a Check.
+             * @constructor
+             * @param {deepfake_edge.v1.Check.$Properties=} [p] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const Check = function (p) {
+                if (p)
+                    for (var ks = $Object.keys(p), i = 0; i < ks.length; ++i)
+                        if (p[ks[i]] != null && ks[i] !== "__proto__")
+                            this[ks[i]] = p[ks[i]];
+            };
+
+            /**
+             * Check durationS.
+             * @member {number} durationS
+             * @memberof deepfake_edge.v1.Check
+             * @instance
+             */
+            Check.prototype.durationS = 0;
+
+            /**
+             * Creates a new Check instance using the specified properties.
+             * @function create
+             * @memberof deepfake_edge.v1.Check
+             * @static
+             * @param {deepfake_edge.v1.Check.$Properties=} [properties] Properties to set
+             * @returns {deepfake_edge.v1.Check} Check instance
+             * @type {{
+             *   (properties: deepfake_edge.v1.Check.$Shape): deepfake_edge.v1.Check & deepfake_edge.v1.Check.$Shape;
+             *   (properties?: deepfake_edge.v1.Check.$Properties): deepfake_edge.v1.Check;
+             * }}
+             */
+            Check.create = function(properties) {
+                return new Check(properties);
+            };
+
+            /**
+             * Encodes the specified Check message. Does not implicitly {@link deepfake_edge.v1.Check.verify|verify} messages.
+             * @function encode
+             * @memberof deepfake_edge.v1.Check
+             * @static
+             * @param {deepfake_edge.v1.Check.$Properties} m Check message or plain object to encode
+             * @param {$protobuf.Writer} [w] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            Check.encode = function (m, w, q) {
+                if (!w)
+                    w = $Writer.create();
+                if (q === $undefined)
+                    q = 0;
+                if (q > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (m.durationS != null && $Object.hasOwnProperty.call(m, "durationS") && m.durationS !== 0)
+                    w.uint32(/* id 1, wireType 0 =*/8).uint32(m.durationS);
+                if (m.$unknowns != null && $Object.hasOwnProperty.call(m, "$unknowns"))
+                    for (var i = 0; i < m.$unknowns.length; ++i)
+                        w.raw(m.$unknowns[i]);
+                return w;
+            };
+
+            /**
+             * Decodes a Check message from the specified reader or buffer.
+             * @function decode
+             * @memberof deepfake_edge.v1.Check
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} r Reader or buffer to decode from
+             * @param {number} [l] Message length if known beforehand
+             * @returns {deepfake_edge.v1.Check & deepfake_edge.v1.Check.$Shape} Check
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            Check.decode = function (r, l, z, q, g) {
+                if (!(r instanceof $Reader))
+                    r = $Reader.create(r);
+                if (q === $undefined)
+                    q = 0;
+                if (q > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                var c, m, v;
+                if (l === $undefined)
+                    c = r.len;
+                else {
+                    c = r.pos + l;
+                    if (c > r.len)
+                        throw $RangeError("index out of range");
+                    l = r.len;
+                    r.len = c;
+                }
+                m = g || new $root.deepfake_edge.v1.Check();
+                while (r.pos < c) {
+                    var s = r.pos;
+                    var t = r.tag();
+                    if (t === z) {
+                        z = $undefined;
+                        break;
+                    }
+                    var u = t & 7;
+                    switch (t >>>= 3) {
+                    case 1: {
+                            if (u !== 0)
+                                break;
+                            if (v = r.uint32())
+                                m.durationS = v;
+                            else
+                                delete m.durationS;
+                            continue;
+                        }
+                    }
+                    r.skipType(u, q, t);
+                    if (!r.discardUnknown) {
+                        $util.makeProp(m, "$unknowns", false);
+                        (m.$unknowns || (m.$unknowns = [])).push(r.raw(s, r.pos));
+                    }
+                }
+                if (l !== $undefined) {
+                    if (r.pos !== c)
+                        throw $RangeError("index out of range");
+                    r.len = l;
+                }
+                if (z !== $undefined)
+                    throw $Error("missing end group");
+                return m;
+            };
+
+            return Check;
         })();
 
         return v1;

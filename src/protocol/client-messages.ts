@@ -4,7 +4,7 @@
  */
 import "./proto-runtime.js";
 import { deepfake_edge } from "../gen/ingest.js";
-import { MAX_CLIENT_MESSAGE_BYTES, MAX_TRACK_ID_CHARS } from "../config/limits.js";
+import { CHECK_MAX_DURATION_S, MAX_CLIENT_MESSAGE_BYTES, MAX_TRACK_ID_CHARS } from "../config/limits.js";
 
 const v1 = deepfake_edge.v1;
 
@@ -23,7 +23,9 @@ export type ClientInput =
       data: Uint8Array;
     }
   | { kind: "audio"; trackId: string; sampleRate: number; channels: number; timestampMs: number; data: Uint8Array }
-  | { kind: "speaking"; speaking: boolean };
+  | { kind: "speaking"; speaking: boolean }
+  /** An on-demand check (DESIGN.md §13); durationS 0 means the default window. */
+  | { kind: "check"; durationS: number };
 
 export type ClientErrorCode =
   | "text_not_supported"
@@ -37,7 +39,9 @@ export type ClientErrorCode =
   | "frame_too_large"
   | "bad_audio"
   | "bad_jpeg"
-  | "rate_limited";
+  | "rate_limited"
+  | "bad_check"
+  | "check_rate_limited";
 
 export class ClientInputError extends Error {
   constructor(
@@ -114,7 +118,12 @@ export function parseClientMessage(message: ArrayBuffer | string, maxBytes = MAX
     }
     case "speaking":
       return { kind: "speaking", speaking: (decoded.speaking as deepfake_edge.v1.Speaking).speaking };
+    case "check": {
+      const durationS = (decoded.check as deepfake_edge.v1.Check).durationS;
+      if (durationS > CHECK_MAX_DURATION_S) throw new ClientInputError("bad_check", `a check lasts at most ${CHECK_MAX_DURATION_S} s, asked ${durationS} s`);
+      return { kind: "check", durationS };
+    }
     default:
-      throw new ClientInputError("empty_message", "ClientMessage has no payload (expected hello, video, audio or speaking)");
+      throw new ClientInputError("empty_message", "ClientMessage has no payload (expected hello, video, audio, speaking or check)");
   }
 }

@@ -34,6 +34,37 @@ export interface AudioHintEvent {
   resume_in_ms: number;
 }
 
+/** How an on-demand check ended (DESIGN.md §13). */
+export type CheckOutcome = "answered" | "window_ended" | "no_media";
+
+/** An on-demand check of the participant began (DESIGN.md §13). */
+export interface CheckStarted {
+  type: "check_started";
+  check_id: string;
+  participant_id: string;
+  room_id: string | null;
+  until_ms: number;
+}
+
+/** An on-demand check ended: pushed to the sockets and POSTed to the webhooks like a transition (DESIGN.md §13). */
+export interface CheckCompleted {
+  type: "check_completed";
+  id: string;
+  check_id: string;
+  participant_id: string;
+  room_id: string | null;
+  /** The participant's level when the check completed. */
+  level: Level;
+  outcome: CheckOutcome;
+  /** Results seen within the window (0: no media arrived). */
+  results: number;
+  /** Each track's latest level within the window. */
+  tracks: Array<{ track_id: string; level: Level }>;
+  started_ms: number;
+  completed_ms: number;
+  simulated: boolean;
+}
+
 export type ServerEvent =
   | {
       type: "ready";
@@ -56,13 +87,24 @@ export type ServerEvent =
   | DeepfakeAlert
   | { type: "upstream"; status: "connected" | "reconnecting"; retry_in_ms?: number }
   | { type: "upstream_error"; track_id: string; message: string }
-  | { type: "error"; code: string; message: string };
+  | { type: "error"; code: string; message: string }
+  | CheckStarted
+  | CheckCompleted;
 
 /** A sortable, unique event id: time prefix (ms, base36) + 80 random bits. */
 export function newEventId(nowMs: number): string {
+  return sortableId("evt_", nowMs);
+}
+
+/** A check id (`chk_…`), built like an event id. */
+export function newCheckId(nowMs: number): string {
+  return sortableId("chk_", nowMs);
+}
+
+function sortableId(prefix: string, nowMs: number): string {
   const random = new Uint8Array(10);
   crypto.getRandomValues(random);
   let suffix = "";
   for (const byte of random) suffix += byte.toString(16).padStart(2, "0");
-  return `evt_${nowMs.toString(36).padStart(9, "0")}${suffix}`;
+  return `${prefix}${nowMs.toString(36).padStart(9, "0")}${suffix}`;
 }

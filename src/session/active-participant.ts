@@ -14,11 +14,18 @@ export interface ActiveParticipant {
   sinceMs: number;
   detection: DetectionState;
   intake: MediaIntake;
+  /** An on-demand check runs (DESIGN §13): video is sampled at the burst rate whatever the level. */
+  checking: boolean;
 }
 
 /** The deployment's sampling rate at a level: burst in SUSPICIOUS, normal in CLEAR and ALERT. */
 export function fpsForLevel(config: Config, level: Level): number {
   return level === "suspicious" ? config.video.burstFps : config.video.normalFps;
+}
+
+/** The level whose sampling rate applies: SUSPICIOUS (the burst rate) while a check runs. */
+export function samplingLevel(live: Pick<ActiveParticipant, "checking">, level: Level): Level {
+  return live.checking ? "suspicious" : level;
 }
 
 /**
@@ -39,6 +46,7 @@ export function activateParticipant(
   return {
     participantId: row.participantId,
     sinceMs: row.sinceMs,
+    checking: false,
     detection: new DetectionState({ initialLevel: row.level, trackTtlMs: config.trackTtlMs, tracks }),
     intake: new MediaIntake({
       participantId: row.participantId,

@@ -36,6 +36,8 @@ export const COUNTER_NAMES = [
   "upstream_text",
   "upstream_send_failed",
   "events",
+  "checks_started",
+  "checks_completed",
 ] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];
 

@@ -8,6 +8,10 @@
  * connection has its own AudioIngest, so a second socket of the participant (a dashboard, a
  * playground) never cuts, flushes or re-gates the first one's utterance. The `audio` hint (DESIGN
  * §5: speech not wanted during the interval's pause after a chunk) is per connection too.
+ *
+ * While an on-demand check waits for speech (DESIGN §13), the participant's next chunk goes even
+ * inside AUDIO_INTERVAL_S, and the hint says speech is wanted: one chunk, from whichever connection
+ * completes one first.
  */
 import { AudioHint } from "../media/audio/audio-hint.js";
 import { AudioIngest, type AudioChunk } from "../media/audio/audio-ingest.js";
@@ -64,6 +68,8 @@ export class MediaIntake {
   readonly #audio = new Map<string, AudioIngest>();
   /** The `audio` hint of each connection that has sent a chunk upstream. */
   readonly #hints = new Map<string, AudioHint>();
+  /** An on-demand check is waiting for its speech chunk. */
+  #checkChunk = false;
 
   constructor(private readonly options: MediaIntakeOptions) {
     this.#video = new VideoIngest(options.video);
@@ -78,6 +84,16 @@ export class MediaIntake {
   }
 
   /**
+   * A check starts (true) or ends (false): the next chunk may go inside the audio interval, and
+   * speech is wanted meanwhile (poll audioHint to tell each connection).
+   */
+  allowCheckChunk(on: boolean): void {
+    this.#checkChunk = on;
+    for (const audio of this.#audio.values()) audio.allowNextChunk(on);
+    for (const hint of this.#hints.values()) hint.checkWaiting(on);
+  }
+
+  /**
    * Handles one parsed client message; returns the track it carried media for, if any (the socket
    * then owns that track). Throws ClientInputError.
    */
@@ -89,6 +105,8 @@ export class MediaIntake {
         return null;
       case "speaking":
         this.#sendAudio(feed, this.#audioOf(feed).speaking(input.speaking, nowMs), nowMs);
+        return null;
+      case "check": // the socket layer hands checks to the checks capability
         return null;
       case "audio":
         out.count("audio_frames_received");
@@ -157,6 +175,7 @@ export class MediaIntake {
     let audio = this.#audio.get(feed.connectionId);
     if (!audio) {
       audio = new AudioIngest({ intervalMs: this.options.audioIntervalMs, clientVad: feed.clientVad });
+      audio.allowNextChunk(this.#checkChunk);
       this.#audio.set(feed.connectionId, audio);
     }
     return audio;
@@ -168,6 +187,7 @@ export class MediaIntake {
       if (!hint) this.#hints.set(feed.connectionId, (hint = new AudioHint(this.options.audioIntervalMs)));
       hint.chunkSent(nowMs);
     }
+    if (chunks.length > 0 && this.#checkChunk) this.allowCheckChunk(false); // the check had its chunk
     for (const chunk of chunks) {
       this.options.outputs.count("audio_chunks_sent");
       this.options.outputs.send(

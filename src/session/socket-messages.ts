@@ -19,7 +19,7 @@ import { ClientInputError, parseClientMessage } from "../protocol/client-message
 import type { ServerEvent } from "../protocol/events.js";
 import { parseSfuPacket } from "../protocol/sfu-packets.js";
 import { errorMessage, log } from "../shared/log.js";
-import type { ActiveParticipant } from "./active-participant.js";
+import { samplingLevel, type ActiveParticipant } from "./active-participant.js";
 import {
   DEFAULT_BUDGET,
   ParticipantBudget,
@@ -53,6 +53,8 @@ export interface SocketMessagesDeps<S extends Socket> {
   tracksClosed(trackIds: readonly string[], nowMs: number): void;
   /** A socket left; `remaining` are still open. */
   left(remaining: number): void;
+  /** A client's Check message (DESIGN §13): starts or joins the participant's check; throws ClientInputError when refused. */
+  check?(ws: S, durationS: number, nowMs: number): void;
   /** Per-socket budgets (the participant's sockets together get one socket's worth); by default those of
    * config/limits.ts, the encode budget from the deployment's video settings. */
   budget?: BudgetLimits;
@@ -97,6 +99,7 @@ export class SocketMessages<S extends Socket> {
         this.deps.wantUpstream();
         if (input.kind === "hello") info = sockets.update(ws, { client: input.client, vad: input.vad, honorsRate: input.honorsRate });
         else if (input.kind === "speaking") info = sockets.update(ws, { vad: true });
+        else if (input.kind === "check") this.#check(ws, input.durationS, nowMs);
         fedTrack = await live.intake.ingestClientMessage(this.#feed(info, live, budget), input, nowMs);
       } else {
         const packet = parseSfuPacket(message, config.maxClientMessageBytes);
@@ -147,8 +150,24 @@ export class SocketMessages<S extends Socket> {
     }
   }
 
+  /** A check started or ended: each client whose `audio` hint changed hears it now, not at its next message. */
+  announceAudioHints(nowMs: number): void {
+    const live = this.deps.live();
+    if (!live) return;
+    for (const ws of this.deps.sockets.live("client")) {
+      const hint = live.intake.audioHint(this.deps.sockets.get(ws).id, nowMs);
+      if (hint) sendEvent(ws, hint);
+    }
+  }
+
+  #check(ws: S, durationS: number, nowMs: number): void {
+    if (!this.deps.check) throw new ClientInputError("bad_check", "this service does not run on-demand checks");
+    this.deps.check(ws, durationS, nowMs);
+  }
+
   #feed(info: ConnectionInfo, live: ActiveParticipant, budget: SocketBudget): Feed {
-    return { connectionId: info.id, clientVad: info.vad ?? false, videoFps: connectionFps(live.detection.level, this.deps.config.video, info), encodeBudget: budget.encode };
+    const videoFps = connectionFps(samplingLevel(live, live.detection.level), this.deps.config.video, info);
+    return { connectionId: info.id, clientVad: info.vad ?? false, videoFps, encodeBudget: budget.encode };
   }
 
   #budgetOf(info: ConnectionInfo, nowMs: number): SocketBudget {

@@ -153,12 +153,16 @@ export class WebhookOutbox {
    * same transactionSync as the history row.
    */
   enqueue(alert: DeepfakeAlert, urls: readonly string[], nowMs: number): void {
-    const body = webhookBody(alert);
+    this.enqueueBody(alert.id, webhookBody(alert), urls, nowMs);
+  }
+
+  /** Queues an event whose JSON body is built by its owner (a completed check, DESIGN.md §13), like enqueue. */
+  enqueueBody(eventId: string, body: string, urls: readonly string[], nowMs: number): void {
     for (const url of new Set(urls)) {
       this.sql.exec(
         `INSERT INTO webhook_outbox (event_id, url, body, status, attempts, next_attempt_ms, created_ms, updated_ms)
          VALUES (?, ?, ?, 'pending', 0, ?, ?, ?) ON CONFLICT (event_id, url) WHERE redelivery_of IS NULL DO NOTHING`,
-        alert.id,
+        eventId,
         url,
         body,
         nowMs,

@@ -199,9 +199,16 @@ describe("parseClientMessage rejections", () => {
     expect(codeOf(buffer(bytes))).toBe("decode_failed");
   });
 
+  it("a Check parses with its window (0 = the default); more than 60 s -> bad_check", () => {
+    expect(parseClientMessage(encode({ check: { durationS: 10 } }))).toEqual({ kind: "check", durationS: 10 });
+    expect(parseClientMessage(encode({ check: {} }))).toEqual({ kind: "check", durationS: 0 });
+    expect(parseClientMessage(encode({ check: { durationS: 60 } }))).toEqual({ kind: "check", durationS: 60 });
+    expect(codeOf(encode({ check: { durationS: 61 } }))).toBe("bad_check");
+  });
+
   it("empty ClientMessage (or only unknown fields) -> empty_message", () => {
     expect(codeOf(new ArrayBuffer(0))).toBe("empty_message");
-    expect(codeOf(buffer([0x28, 0x01]))).toBe("empty_message"); // field 5: not in the oneof
+    expect(codeOf(buffer([0x48, 0x01]))).toBe("empty_message"); // field 9: not in the oneof
   });
 
   it("a video frame without data -> empty_message", () => {
@@ -229,7 +236,7 @@ describe("parseClientMessage on arbitrary input", () => {
   const expectOnlyClientInputErrors = (message: ArrayBuffer | string) => {
     try {
       const parsed = parseClientMessage(message);
-      expect(["hello", "video", "audio", "speaking"]).toContain(parsed.kind);
+      expect(["hello", "video", "audio", "speaking", "check"]).toContain(parsed.kind);
     } catch (err) {
       expect(err).toBeInstanceOf(ClientInputError);
     }

@@ -8,6 +8,9 @@
  * video hears `wanted: true` within a frame of the deadline, and a client that heard nothing
  * resumes on its own after `resume_in_ms` (its own clock, so clock skew never withholds speech).
  * No timer: nothing here keeps the object awake. Pure.
+ *
+ * While an on-demand check waits for its speech chunk (DESIGN.md §13), speech is wanted even
+ * inside the pause (`checkWaiting`); the check's chunk starts a new pause.
  */
 import type { AudioHintEvent } from "../../protocol/events.js";
 
@@ -17,6 +20,7 @@ export class AudioHint {
   #untilMs = 0;
   /** What the client was last told: wanted until told otherwise. */
   #told = true;
+  #checkWaiting = false;
 
   constructor(intervalMs: number) {
     this.#intervalMs = intervalMs;
@@ -24,7 +28,12 @@ export class AudioHint {
 
   /** Whether speech is wanted at `nowMs`. */
   wanted(nowMs: number): boolean {
-    return nowMs >= this.#untilMs;
+    return this.#checkWaiting || nowMs >= this.#untilMs;
+  }
+
+  /** A check waits for speech (true) or got its chunk or ended (false). */
+  checkWaiting(on: boolean): void {
+    this.#checkWaiting = on;
   }
 
   /** A chunk of this connection went upstream at `nowMs`: the interval's pause starts. */

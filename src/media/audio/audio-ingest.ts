@@ -67,6 +67,7 @@ export class AudioIngest {
   readonly #maxFrameMs: number;
   #clientVad = false;
   #clientSpeaking = false;
+  #allowNextChunk = false;
 
   constructor(options: AudioIngestOptions = {}) {
     this.#intervalMs = options.intervalMs ?? AUDIO_INTERVAL_S * 1000;
@@ -126,6 +127,12 @@ export class AudioIngest {
     const x = track.resampler.push(decodeS16leMono(frame.data, frame.channels));
     if (this.#clientVad) return label(frame.trackId, track.chunker.push(x, true, nowMs));
     return label(frame.trackId, this.#gated(track, x, nowMs));
+  }
+
+  /** An on-demand check: the next chunk of any track may go inside the interval (until turned off). */
+  allowNextChunk(on: boolean): void {
+    this.#allowNextChunk = on;
+    for (const track of this.#tracks.values()) track.chunker.allowNextChunk(on);
   }
 
   /** Forgets a closed track; its buffered audio is dropped. */
@@ -200,6 +207,7 @@ export class AudioIngest {
         chunker: new AudioChunker({ intervalMs: this.#intervalMs }),
         recent: new Tail(PREROLL_SAMPLES),
       };
+      track.chunker.allowNextChunk(this.#allowNextChunk);
       this.#tracks.set(trackId, track);
     } else if (track.resampler.inputRateHz !== sampleRate) {
       track.resampler = new Resampler(sampleRate);

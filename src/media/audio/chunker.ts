@@ -9,6 +9,8 @@
  *   last emitted chunk, speech is discarded, not buffered. Gathering resumes with the first speech
  *   after the interval, so the next chunk is fresh audio rather than audio that waited a minute.
  *   Consecutive chunks are therefore at least intervalMs apart (plus the time to gather one).
+ * - An on-demand check (DESIGN.md §13) may let the next chunk through inside the interval
+ *   (allowNextChunk): one chunk, after which the interval applies again from that chunk.
  * - Each instance owns its buffer (the reference shared one buffer across instances).
  * - Samples are converted to s16le as they arrive, so completing a chunk costs no 48000-sample
  *   conversion at once (participants who start speaking together would otherwise all pay it in
@@ -27,6 +29,7 @@ export class AudioChunker {
   #bytes = new Uint8Array(AUDIO_CHUNK_SAMPLES * 2);
   #filled = 0;
   #lastEmitMs: number | null = null;
+  #allowNext = false;
 
   constructor(options: ChunkerOptions) {
     if (!Number.isFinite(options.intervalMs) || options.intervalMs < 0) {
@@ -76,12 +79,18 @@ export class AudioChunker {
     return [this.#emit(nowMs)];
   }
 
+  /** While on, the next chunk is gathered even inside the interval; emitting it turns this off. */
+  allowNextChunk(on: boolean): void {
+    this.#allowNext = on;
+  }
+
   /** Drops any buffered audio; the interval clock is kept. */
   discard(): void {
     this.#filled = 0;
   }
 
   #waiting(nowMs: number): boolean {
+    if (this.#allowNext) return false;
     return this.intervalMs > 0 && this.#lastEmitMs !== null && nowMs - this.#lastEmitMs < this.intervalMs;
   }
 
@@ -90,6 +99,7 @@ export class AudioChunker {
     this.#bytes = new Uint8Array(AUDIO_CHUNK_SAMPLES * 2);
     this.#filled = 0;
     this.#lastEmitMs = nowMs;
+    this.#allowNext = false;
     return bytes;
   }
 }

@@ -26,25 +26,27 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0cingest.proto\x12\x10\x64\x65\x65pfake_edge.v1\"\xd2\x01\n\rClientMessage\x12(\n\x05hello\x18\x01 \x01(\x0b\x32\x17.deepfake_edge.v1.HelloH\x00\x12-\n\x05video\x18\x02 \x01(\x0b\x32\x1c.deepfake_edge.v1.VideoFrameH\x00\x12-\n\x05\x61udio\x18\x03 \x01(\x0b\x32\x1c.deepfake_edge.v1.AudioFrameH\x00\x12.\n\x08speaking\x18\x04 \x01(\x0b\x32\x1a.deepfake_edge.v1.SpeakingH\x00\x42\t\n\x07payload\"9\n\x05Hello\x12\x0e\n\x06\x63lient\x18\x01 \x01(\t\x12\x0b\n\x03vad\x18\x02 \x01(\x08\x12\x13\n\x0bhonors_rate\x18\x03 \x01(\x08\"\xbf\x01\n\nVideoFrame\x12\x10\n\x08track_id\x18\x01 \x01(\t\x12\r\n\x05width\x18\x02 \x01(\r\x12\x0e\n\x06height\x18\x03 \x01(\r\x12-\n\x06\x66ormat\x18\x04 \x01(\x0e\x32\x1d.deepfake_edge.v1.PixelFormat\x12-\n\x06source\x18\x05 \x01(\x0e\x32\x1d.deepfake_edge.v1.VideoSource\x12\x14\n\x0ctimestamp_ms\x18\x06 \x01(\x03\x12\x0c\n\x04\x64\x61ta\x18\x07 \x01(\x0c\"i\n\nAudioFrame\x12\x10\n\x08track_id\x18\x01 \x01(\t\x12\x13\n\x0bsample_rate\x18\x02 \x01(\r\x12\x10\n\x08\x63hannels\x18\x03 \x01(\r\x12\x14\n\x0ctimestamp_ms\x18\x04 \x01(\x03\x12\x0c\n\x04\x64\x61ta\x18\x05 \x01(\x0c\"\x1c\n\x08Speaking\x12\x10\n\x08speaking\x18\x01 \x01(\x08*T\n\x0bPixelFormat\x12\x1c\n\x18PIXEL_FORMAT_UNSPECIFIED\x10\x00\x12\t\n\x05RGB24\x10\x01\x12\x08\n\x04RGBA\x10\x02\x12\x08\n\x04I420\x10\x03\x12\x08\n\x04JPEG\x10\x04*C\n\x0bVideoSource\x12\x1c\n\x18VIDEO_SOURCE_UNSPECIFIED\x10\x00\x12\n\n\x06\x43\x41MERA\x10\x01\x12\n\n\x06SCREEN\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0cingest.proto\x12\x10\x64\x65\x65pfake_edge.v1\"\xfc\x01\n\rClientMessage\x12(\n\x05hello\x18\x01 \x01(\x0b\x32\x17.deepfake_edge.v1.HelloH\x00\x12-\n\x05video\x18\x02 \x01(\x0b\x32\x1c.deepfake_edge.v1.VideoFrameH\x00\x12-\n\x05\x61udio\x18\x03 \x01(\x0b\x32\x1c.deepfake_edge.v1.AudioFrameH\x00\x12.\n\x08speaking\x18\x04 \x01(\x0b\x32\x1a.deepfake_edge.v1.SpeakingH\x00\x12(\n\x05\x63heck\x18\x05 \x01(\x0b\x32\x17.deepfake_edge.v1.CheckH\x00\x42\t\n\x07payload\"9\n\x05Hello\x12\x0e\n\x06\x63lient\x18\x01 \x01(\t\x12\x0b\n\x03vad\x18\x02 \x01(\x08\x12\x13\n\x0bhonors_rate\x18\x03 \x01(\x08\"\xbf\x01\n\nVideoFrame\x12\x10\n\x08track_id\x18\x01 \x01(\t\x12\r\n\x05width\x18\x02 \x01(\r\x12\x0e\n\x06height\x18\x03 \x01(\r\x12-\n\x06\x66ormat\x18\x04 \x01(\x0e\x32\x1d.deepfake_edge.v1.PixelFormat\x12-\n\x06source\x18\x05 \x01(\x0e\x32\x1d.deepfake_edge.v1.VideoSource\x12\x14\n\x0ctimestamp_ms\x18\x06 \x01(\x03\x12\x0c\n\x04\x64\x61ta\x18\x07 \x01(\x0c\"i\n\nAudioFrame\x12\x10\n\x08track_id\x18\x01 \x01(\t\x12\x13\n\x0bsample_rate\x18\x02 \x01(\r\x12\x10\n\x08\x63hannels\x18\x03 \x01(\r\x12\x14\n\x0ctimestamp_ms\x18\x04 \x01(\x03\x12\x0c\n\x04\x64\x61ta\x18\x05 \x01(\x0c\"\x1c\n\x08Speaking\x12\x10\n\x08speaking\x18\x01 \x01(\x08\"\x1b\n\x05\x43heck\x12\x12\n\nduration_s\x18\x01 \x01(\r*T\n\x0bPixelFormat\x12\x1c\n\x18PIXEL_FORMAT_UNSPECIFIED\x10\x00\x12\t\n\x05RGB24\x10\x01\x12\x08\n\x04RGBA\x10\x02\x12\x08\n\x04I420\x10\x03\x12\x08\n\x04JPEG\x10\x04*C\n\x0bVideoSource\x12\x1c\n\x18VIDEO_SOURCE_UNSPECIFIED\x10\x00\x12\n\n\x06\x43\x41MERA\x10\x01\x12\n\n\x06SCREEN\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ingest_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PIXELFORMAT']._serialized_start=637
-  _globals['_PIXELFORMAT']._serialized_end=721
-  _globals['_VIDEOSOURCE']._serialized_start=723
-  _globals['_VIDEOSOURCE']._serialized_end=790
+  _globals['_PIXELFORMAT']._serialized_start=708
+  _globals['_PIXELFORMAT']._serialized_end=792
+  _globals['_VIDEOSOURCE']._serialized_start=794
+  _globals['_VIDEOSOURCE']._serialized_end=861
   _globals['_CLIENTMESSAGE']._serialized_start=35
-  _globals['_CLIENTMESSAGE']._serialized_end=245
-  _globals['_HELLO']._serialized_start=247
-  _globals['_HELLO']._serialized_end=304
-  _globals['_VIDEOFRAME']._serialized_start=307
-  _globals['_VIDEOFRAME']._serialized_end=498
-  _globals['_AUDIOFRAME']._serialized_start=500
-  _globals['_AUDIOFRAME']._serialized_end=605
-  _globals['_SPEAKING']._serialized_start=607
-  _globals['_SPEAKING']._serialized_end=635
+  _globals['_CLIENTMESSAGE']._serialized_end=287
+  _globals['_HELLO']._serialized_start=289
+  _globals['_HELLO']._serialized_end=346
+  _globals['_VIDEOFRAME']._serialized_start=349
+  _globals['_VIDEOFRAME']._serialized_end=540
+  _globals['_AUDIOFRAME']._serialized_start=542
+  _globals['_AUDIOFRAME']._serialized_end=647
+  _globals['_SPEAKING']._serialized_start=649
+  _globals['_SPEAKING']._serialized_end=677
+  _globals['_CHECK']._serialized_start=679
+  _globals['_CHECK']._serialized_end=706
 # @@protoc_insertion_point(module_scope)

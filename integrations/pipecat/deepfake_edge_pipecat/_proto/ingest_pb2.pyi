@@ -31,16 +31,18 @@ CAMERA: VideoSource
 SCREEN: VideoSource
 
 class ClientMessage(_message.Message):
-    __slots__ = ("hello", "video", "audio", "speaking")
+    __slots__ = ("hello", "video", "audio", "speaking", "check")
     HELLO_FIELD_NUMBER: _ClassVar[int]
     VIDEO_FIELD_NUMBER: _ClassVar[int]
     AUDIO_FIELD_NUMBER: _ClassVar[int]
     SPEAKING_FIELD_NUMBER: _ClassVar[int]
+    CHECK_FIELD_NUMBER: _ClassVar[int]
     hello: Hello
     video: VideoFrame
     audio: AudioFrame
     speaking: Speaking
-    def __init__(self, hello: _Optional[_Union[Hello, _Mapping]] = ..., video: _Optional[_Union[VideoFrame, _Mapping]] = ..., audio: _Optional[_Union[AudioFrame, _Mapping]] = ..., speaking: _Optional[_Union[Speaking, _Mapping]] = ...) -> None: ...
+    check: Check
+    def __init__(self, hello: _Optional[_Union[Hello, _Mapping]] = ..., video: _Optional[_Union[VideoFrame, _Mapping]] = ..., audio: _Optional[_Union[AudioFrame, _Mapping]] = ..., speaking: _Optional[_Union[Speaking, _Mapping]] = ..., check: _Optional[_Union[Check, _Mapping]] = ...) -> None: ...
 
 class Hello(_message.Message):
     __slots__ = ("client", "vad", "honors_rate")
@@ -89,3 +91,9 @@ class Speaking(_message.Message):
     SPEAKING_FIELD_NUMBER: _ClassVar[int]
     speaking: bool
     def __init__(self, speaking: _Optional[bool] = ...) -> None: ...
+
+class Check(_message.Message):
+    __slots__ = ("duration_s",)
+    DURATION_S_FIELD_NUMBER: _ClassVar[int]
+    duration_s: int
+    def __init__(self, duration_s: _Optional[int] = ...) -> None: ...
