@@ -67,3 +67,22 @@ export function checkDuration(raw: unknown): DurationResult {
   }
   return { ok: true, durationS: raw };
 }
+
+/** Longest body `POST /v1/participants/:id/checks` reads. */
+const CHECK_BODY_MAX_CHARS = 1_024;
+
+/** The body of `POST /v1/participants/:id/checks`: empty, or JSON `{"duration_s": n}`. */
+export function parseCheckRequest(text: string): DurationResult & { error?: string } {
+  if (text.trim() === "") return checkDuration(undefined);
+  const usage = 'body must be empty or JSON {"duration_s": 10}';
+  if (text.length > CHECK_BODY_MAX_CHARS) return { ok: false, error: "bad_json", message: usage };
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return { ok: false, error: "bad_json", message: usage };
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) return { ok: false, error: "bad_json", message: usage };
+  const duration = checkDuration((body as { duration_s?: unknown }).duration_s);
+  return duration.ok ? duration : { ...duration, error: "bad_duration" };
+}

@@ -8,33 +8,16 @@ import { MAX_CLIENT_MESSAGE_BYTES, RECONNECT_INITIAL_MS, RECONNECT_JITTER_RATIO,
 import { Backoff } from "../shared/backoff.js";
 import { realTimers, type Timers } from "../shared/timers.js";
 import type { ServerEvent } from "../protocol/events.js";
-import { parseServerEvent, type ReadyEvent } from "./events.js";
+import { parseServerEvent, type CheckCompletedEvent, type ReadyEvent } from "./events.js";
 import { ClientEmitter } from "./emitter.js";
 import { RateGate } from "./rate-gate.js";
-import {
-  AuthError,
-  SOCKET_OPEN,
-  browserSocketFactory,
-  refusedUpgradeStatus,
-  streamUrl,
-  tokenClaims,
-  type SocketFactory,
-  type WebSocketLike,
-} from "./socket.js";
+import { AuthError, SOCKET_OPEN, browserSocketFactory, refusedUpgradeStatus, streamUrl, tokenClaims } from "./socket.js";
+import type { SocketFactory, WebSocketLike } from "./socket.js";
 import { AUDIO_BATCH_MS, TimedAudioBatcher, type PcmFrame } from "./audio-batcher.js";
 import { audioMessage, videoMessage, type AudioFrameInput, type VideoFrameInput, type VideoFrameMeta } from "./messages.js";
-import {
-  CLIENT_HEALTHY_AFTER_MS,
-  CLIENT_MAX_BUFFERED_BYTES,
-  TERMINAL_CLOSE_CODES,
-  type ClientOptions,
-  type ClientStats,
-  type ConnectionState,
-  type DropReason,
-  type RenderedFrame,
-  type SendResult,
-  type StateChange,
-} from "./options.js";
+import { CLIENT_HEALTHY_AFTER_MS, CLIENT_MAX_BUFFERED_BYTES, TERMINAL_CLOSE_CODES } from "./options.js";
+import type { ClientOptions, ClientStats, ConnectionState, DropReason, RenderedFrame, SendResult, StateChange } from "./options.js";
+import { CheckWaiters } from "./checks.js";
 
 const v1 = deepfake_edge.v1;
 
@@ -55,6 +38,7 @@ export class DeepfakeEdgeClient extends ClientEmitter {
   readonly #maxMessage: number;
   readonly #gate = new RateGate();
   readonly #audio: TimedAudioBatcher;
+  readonly #checks: CheckWaiters;
   #state: ConnectionState = "idle";
   #socket: WebSocketLike | null = null;
   #ready = false;
@@ -93,6 +77,7 @@ export class DeepfakeEdgeClient extends ClientEmitter {
     this.#maxBuffered = options.maxBufferedBytes ?? CLIENT_MAX_BUFFERED_BYTES;
     this.#maxMessage = options.maxMessageBytes ?? MAX_CLIENT_MESSAGE_BYTES;
     this.#audio = new TimedAudioBatcher(options.audioBatchMs ?? AUDIO_BATCH_MS, this.#timers, (audio) => this.#send("audio", { audio }));
+    this.#checks = new CheckWaiters(this.#timers);
   }
 
   get state(): ConnectionState {
@@ -156,6 +141,15 @@ export class DeepfakeEdgeClient extends ClientEmitter {
     this.#speaking = speaking;
     this.#audio.flush(); // the audio before the marker reaches the server before it
     return this.#send("other", { speaking: { speaking } });
+  }
+
+  /**
+   * Asks for an on-demand check (DESIGN.md §13): a fresh verdict within `durationS` (0: the service's
+   * default, 10 s; at most 60). Joins a check already running. Resolves with its `check_completed`;
+   * rejects with a CheckError (code `check_rate_limited`, `bad_check`, `not_sent`, `timeout`, ...).
+   */
+  check(durationS = 0): Promise<CheckCompletedEvent> {
+    return this.#checks.request(durationS, () => this.#send("other", { check: { durationS } }));
   }
 
   /** Sends one frame if it is due at the announced rate; raw formats are checked for size first. */
@@ -311,7 +305,14 @@ export class DeepfakeEdgeClient extends ClientEmitter {
         this.#stats.serverErrors++;
         // A server without the audio path answers unsupported_format to each audio frame: stop sending audio here.
         if (event.code === "unsupported_format" && /audio/i.test(event.message) && this.#audioSentHere > 0) this.#audioRejected = true;
+        this.#checks.error(event);
         return this.emit("error", event);
+      case "check_started":
+        this.#checks.started(event);
+        return this.emit("check_started", event);
+      case "check_completed":
+        this.#checks.completed(event);
+        return this.emit("check_completed", event);
       case "deepfake_alert":
         return this.emit("deepfake_alert", event);
       case "upstream":
@@ -324,6 +325,7 @@ export class DeepfakeEdgeClient extends ClientEmitter {
   async #onGone(opened: boolean, status: number | null, code: number, reason: string, token: string | undefined): Promise<void> {
     this.#socket = null;
     this.#ready = false;
+    this.#checks.lost(false);
     this.#stats.dropped.disconnected += this.#audio.discard();
     this.#clearTimers();
     if (!this.#wanted) return;
@@ -374,6 +376,7 @@ export class DeepfakeEdgeClient extends ClientEmitter {
     const deferred = this.#deferred;
     this.#deferred = null;
     deferred?.reject(error);
+    this.#checks.lost(true);
     if (this.#state !== "closed") this.#setState({ state: "closed", error, ...info });
   }
 

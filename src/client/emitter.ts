@@ -3,6 +3,7 @@
  * refused auth. A listener that throws is reported and does not stop the others.
  */
 import type { AudioEvent, ReadyEvent, RateEvent, ServerErrorEvent, UpstreamErrorEvent, UpstreamEvent } from "./events.js";
+import type { CheckCompletedEvent, CheckStartedEvent } from "./events.js";
 import type { DeepfakeAlert } from "../protocol/events.js";
 import type { AuthError } from "./socket.js";
 import type { StateChange } from "./options.js";
@@ -15,6 +16,9 @@ export interface ClientEventMap {
   deepfake_alert: DeepfakeAlert;
   upstream: UpstreamEvent;
   upstream_error: UpstreamErrorEvent;
+  /** An on-demand check of the participant began / ended (DESIGN.md §13), whoever asked for it. */
+  check_started: CheckStartedEvent;
+  check_completed: CheckCompletedEvent;
   /** The server rejected a message (the socket stays usable). */
   error: ServerErrorEvent;
   /** Connection state changes: connecting, open, reconnecting (with retryInMs), closed (with error). */

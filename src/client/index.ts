@@ -20,6 +20,8 @@ export {
 export type { ClientEventMap, ClientEventName, ClientListener } from "./emitter.js";
 export {
   parseServerEvent,
+  type CheckCompletedEvent,
+  type CheckStartedEvent,
   type RateEvent,
   type ReadyEvent,
   type ServerErrorEvent,
@@ -29,6 +31,7 @@ export {
 export type { DeepfakeAlert, ServerEvent } from "../protocol/events.js";
 export type { Level } from "../protocol/levels.js";
 export { type AudioFrameInput, type PixelFormatName, type VideoFrameInput, type VideoFrameMeta } from "./messages.js";
+export { CHECK_ANSWER_GRACE_MS, CheckError } from "./checks.js";
 export { AUDIO_BATCH_MS, AudioBatcher, type PcmFrame } from "./audio-batcher.js";
 export { AUDIO_FRAME_MS, PcmFramer, downmix, floatToS16, s16ToLeBytes, samplesPerFrame } from "./pcm.js";
 export { CLIENT_SAMPLER_TOLERANCE_RATIO } from "./rate-gate.js";

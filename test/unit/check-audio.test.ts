@@ -83,6 +83,30 @@ describe("the check's speech chunk", () => {
   });
 });
 
+describe("the audio hint during a check", () => {
+  it("says speech is wanted while the check waits, and not wanted again for the interval after its chunk", async () => {
+    const { intake, chunks, speak } = makeIntake();
+    await speak("a", 0, 3.2);
+    const firstAt = chunks[0]!.atMs;
+    expect(intake.audioHint("a", firstAt + 1)).toMatchObject({ wanted: false, until_ms: firstAt + AUDIO_INTERVAL_S * 1000 });
+    intake.allowCheckChunk(true);
+    expect(intake.audioHint("a", 20_000)).toEqual({ type: "audio", wanted: true, until_ms: 0, resume_in_ms: 0 });
+    await speak("a", 20_000, 3.2);
+    const checkAt = chunks[1]!.atMs;
+    expect(intake.audioHint("a", checkAt + 1)).toMatchObject({ wanted: false, until_ms: checkAt + AUDIO_INTERVAL_S * 1000 });
+  });
+
+  it("a check that ends without speech leaves the pause where it was", async () => {
+    const { intake, chunks, speak } = makeIntake();
+    await speak("a", 0, 3.2);
+    intake.audioHint("a", 100);
+    intake.allowCheckChunk(true);
+    expect(intake.audioHint("a", 5_000)?.wanted).toBe(true);
+    intake.allowCheckChunk(false);
+    expect(intake.audioHint("a", 15_000)).toMatchObject({ wanted: false, until_ms: chunks[0]!.atMs + AUDIO_INTERVAL_S * 1000 });
+  });
+});
+
 describe("AudioChunker.allowNextChunk", () => {
   it("lets one chunk through the interval, then the interval counts from it", () => {
     const chunker = new AudioChunker({ intervalMs: 60_000 });

@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { Checks, type CheckEvent, type ChecksHost } from "../../src/checks/checks";
 import type { CheckLedger } from "../../src/checks/store";
-import { checkDuration, type CheckRecord } from "../../src/checks/window";
+import { checkDuration, parseCheckRequest, type CheckRecord } from "../../src/checks/window";
 import { CHECK_RATE_MAX, CHECK_RATE_WINDOW_S } from "../../src/config/limits";
 import type { CheckCompleted } from "../../src/protocol/events";
 import type { Level } from "../../src/protocol/levels";
@@ -97,6 +97,18 @@ describe("checkDuration", () => {
       const result = checkDuration(bad);
       expect(result.ok).toBe(false);
       if (!result.ok) expect(result.message).toMatch(/from 1 to 60/);
+    }
+  });
+});
+
+describe("parseCheckRequest", () => {
+  it("an empty body is the default window; JSON duration_s is checked; anything else is bad_json", () => {
+    expect(parseCheckRequest("")).toEqual({ ok: true, durationS: 10 });
+    expect(parseCheckRequest("{}")).toEqual({ ok: true, durationS: 10 });
+    expect(parseCheckRequest('{"duration_s": 25}')).toEqual({ ok: true, durationS: 25 });
+    expect(parseCheckRequest('{"duration_s": 61}')).toMatchObject({ ok: false, error: "bad_duration" });
+    for (const bad of ["nope", "[10]", "10", "null", `{"duration_s": 5, "pad": "${"x".repeat(2000)}"}`]) {
+      expect(parseCheckRequest(bad)).toMatchObject({ ok: false, error: "bad_json" });
     }
   });
 });
