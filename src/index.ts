@@ -26,6 +26,7 @@ import { isTokenScope, signConnectToken } from "./router/tokens.js";
 import { parseRateOverrides } from "./session/connections.js";
 import { SIMULATED_LEVELS, type SimulatedLevel } from "./simulator/upstream-simulator.js";
 import { playground } from "./playground/routes.js";
+import { ops } from "./ops/routes.js";
 import { errorMessage, log } from "./shared/log.js";
 
 export { ParticipantSession } from "./session/participant-session.js";
@@ -148,5 +149,7 @@ app.route("/v1/dev/simulator", simulator);
 
 // The playground page at GET / (webcam + microphone, live state, simulator controls in dev mode).
 app.route("/", playground);
+// The operations view at GET /rooms and /rooms/:room (DESIGN.md §12).
+app.route("/", ops);
 
 export default app satisfies ExportedHandler<Env>;
