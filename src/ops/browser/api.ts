@@ -4,7 +4,7 @@
  * `bearer.<key>` subprotocol on the watch socket, never in a URL. In development mode on loopback
  * the routes are open and no key is asked for.
  */
-import { WS_BEARER_PROTOCOL_PREFIX, WS_SUBPROTOCOL } from "../../protocol/subprotocol.js";
+import { clientProtocols } from "../../protocol/subprotocol.js";
 
 const KEY_STORAGE = "deepfake-edge.ops.admin-key";
 
@@ -93,8 +93,7 @@ export async function fetchHealth(): Promise<Health> {
 export function openWatchSocket(roomId: string): WebSocket {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const url = `${scheme}://${location.host}/v1/rooms/${encodeURIComponent(roomId)}/watch`;
-  const key = currentKey();
-  return new WebSocket(url, key ? [WS_SUBPROTOCOL, `${WS_BEARER_PROTOCOL_PREFIX}${key}`] : [WS_SUBPROTOCOL]);
+  return new WebSocket(url, clientProtocols(currentKey() ?? undefined));
 }
 
 export const roomPath = (roomId: string) => `/v1/rooms/${encodeURIComponent(roomId)}`;

@@ -4,12 +4,12 @@
  * mode on loopback is open), keeps it for this tab, and restarts the view once it has one.
  * Bundled by scripts/build-playground.mjs into src/ops/generated/assets.ts.
  */
+import { PARTICIPANT_ID_PATTERN as ROOM_ID } from "../../config/limits.js";
 import { fetchHealth, keyProblem, storeKey, storedKey } from "./api.js";
 import { $, setData, setText } from "./dom.js";
 import { RoomPage, type PageHooks } from "./room-page.js";
 import { RoomsPage } from "./rooms-page.js";
 
-const ROOM_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const KEY_NOTE = "This view needs the deployment's admin key. It stays in this tab only and is never put in a URL.";
 
 let view: RoomPage | RoomsPage | null = null;

@@ -2,6 +2,7 @@
  * The live rooms (GET /rooms): each room's level, connected participants and alerts in the last
  * hour, worst first, refreshed from GET /v1/rooms every two seconds (the directory has no socket).
  */
+import { PARTICIPANT_ID_PATTERN as ROOM_ID } from "../../config/limits.js";
 import { ago, pageTitle, sortRooms } from "../view/format.js";
 import { parseRoomList, type RoomSummary } from "../view/parse.js";
 import { NeedKey, api } from "./api.js";
@@ -10,7 +11,6 @@ import type { PageHooks } from "./room-page.js";
 
 const ROOMS_POLL_MS = 2_000;
 const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? "" : "s"}`;
-const ROOM_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export class RoomsPage {
   #timer: number | undefined;
