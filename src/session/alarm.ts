@@ -8,6 +8,11 @@ export interface DeadlinePart {
   readonly name: string;
   /** When this part next needs the alarm (ms since epoch), or null. */
   nextDeadline(nowMs: number): number | null;
+  /**
+   * Brings a stored deadline up to date before the alarm is armed (retention starts counting when
+   * the session goes idle). Optional; nextDeadline itself only reads.
+   */
+  refresh?(nowMs: number): void;
   /** The alarm fired at or after this part's deadline. */
   onDeadline(nowMs: number): Promise<void> | void;
 }
@@ -34,8 +39,9 @@ export class DeadlineRegistry {
     return earliest;
   }
 
-  /** Arms the physical alarm to the earliest deadline (or clears it). */
+  /** Lets the parts update their stored deadlines, then arms the physical alarm to the earliest (or clears it). */
   arm(nowMs: number): void {
+    for (const part of this.parts) part.refresh?.(nowMs);
     const at = this.next(nowMs);
     if (at === null) this.alarm.clear();
     else this.alarm.set(at);

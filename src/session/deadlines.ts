@@ -4,11 +4,9 @@
  * is idle. Pure: storage is injected.
  */
 import type { Config } from "../config/config.js";
-import { PAGE_MAX_ROWS } from "../config/limits.js";
-import type { DeepfakeAlert } from "../protocol/events.js";
 import { refuse, type Answer } from "../shared/http.js";
 import { errorMessage, log, type LogFields } from "../shared/log.js";
-import { runDueDeliveries, type FetchLike } from "../webhooks/deliver.js";
+import { runDueDeliveries, type DeliveryOutbox, type FetchLike } from "../webhooks/deliver.js";
 import { webhookBody, type WebhookOutbox } from "../webhooks/outbox.js";
 import type { DeadlinePart } from "./alarm.js";
 import type { SessionStore } from "./store.js";
@@ -24,49 +22,78 @@ export interface Redelivery {
   redelivery_of: number;
 }
 
-/** An event of the history by id, through the store's own paging (redelivery is rare). */
-function historyEvent(store: SessionStore, eventId: string): DeepfakeAlert | null {
-  let after: string | null = null;
-  for (;;) {
-    const page = store.listHistory(after, PAGE_MAX_ROWS);
-    const hit = page?.find((event) => event.id === eventId);
-    if (hit) return hit;
-    if (!page || page.length < PAGE_MAX_ROWS) return null;
-    after = page[page.length - 1]!.id;
-  }
+/** The outbox operations the webhook part uses (WebhookOutbox fits; Node tests pass a fake). */
+export type DeadlineOutbox = DeliveryOutbox & Pick<WebhookOutbox, "get" | "pendingFor" | "enqueueRedelivery">;
+
+export interface WebhookHooks {
+  ready(): boolean;
+  logFields(): LogFields;
+  /**
+   * The outbox changed (claims taken, an outcome recorded, a run ended): re-arm the alarm. Called
+   * for each URL as soon as its attempt ends, without waiting for the other URLs.
+   */
+  claimed(): void;
+  fetcher?: FetchLike;
 }
 
-/** Webhook deliveries: due rows are attempted when the alarm fires, and right after a transition. */
+/**
+ * Webhook deliveries: due rows are attempted when the alarm fires, and right after a transition.
+ * Every URL has its own in-order worker; a slow or hanging consumer never holds up another URL's
+ * retries, nor the alarm (onDeadline starts the workers and returns).
+ */
 export class WebhookDeadline implements DeadlinePart {
   readonly name = "webhooks";
+  /** Moves on every purge: a run started before it stores nothing after it. */
+  #generation = 0;
 
   constructor(
-    private readonly outbox: WebhookOutbox,
-    private readonly store: SessionStore,
+    private readonly outbox: DeadlineOutbox,
+    private readonly store: Pick<SessionStore, "historyEvent">,
     private readonly config: Config["webhooks"],
-    private readonly hooks: { ready(): boolean; logFields(): LogFields; claimed(): void; fetcher?: FetchLike },
+    private readonly hooks: WebhookHooks,
   ) {}
 
   nextDeadline(): number | null {
     return this.hooks.ready() ? this.outbox.nextDueMs() : null;
   }
 
-  onDeadline(): Promise<void> {
-    return this.run();
+  /**
+   * Starts a run for what is due and returns once its claims are taken, without waiting for any
+   * consumer: a hanging one must not keep the alarm (and every later retry) busy until it times
+   * out. Each worker re-arms the alarm when its attempt ends; a lease covers an object that dies.
+   */
+  onDeadline(): void {
+    this.run().catch((err: unknown) => {
+      log("error", "webhook delivery run failed", { ...this.hooks.logFields(), reason: errorMessage(err) });
+    });
+  }
+
+  /** The session was purged: runs still in flight leave storage alone from now on. */
+  onPurge(): void {
+    this.#generation++;
   }
 
   /**
    * Attempts what is due now, in one bounded run (WEBHOOK_RUN_BUDGET_MS). Claims are taken
-   * synchronously, then `claimed` re-arms the alarm at their leases; what the run leaves due keeps
-   * the alarm armed in the past, so the next run follows at once.
+   * synchronously, then `claimed` re-arms the alarm at their leases; each URL's outcome re-arms it
+   * again at once, and so does the end of the run. Resolves when every worker of the run ended.
    */
   async run(): Promise<void> {
     const { secretKey, previousSecretKey, scheduleMs, windowMs, timeoutMs, runBudgetMs } = this.config;
     if (!secretKey || !this.hooks.ready()) return;
+    const generation = this.#generation;
+    const alive = (): boolean => this.#generation === generation && this.hooks.ready();
+    const changed = (): void => {
+      if (alive()) this.hooks.claimed();
+    };
     const fetcher = this.hooks.fetcher;
-    const run = runDueDeliveries(this.outbox, { secretKey, previousSecretKey, schedule: scheduleMs, windowMs, timeoutMs, budgetMs: runBudgetMs, log, logFields: this.hooks.logFields(), ...(fetcher ? { fetcher } : {}) });
+    const run = runDueDeliveries(this.outbox, {
+      secretKey, previousSecretKey, schedule: scheduleMs, windowMs, timeoutMs, budgetMs: runBudgetMs,
+      log, logFields: this.hooks.logFields(), alive, changed, ...(fetcher ? { fetcher } : {}),
+    });
     this.hooks.claimed();
     await run;
+    changed();
   }
 
   /**
@@ -76,25 +103,29 @@ export class WebhookDeadline implements DeadlinePart {
   redeliver(seq: number, nowMs: number): Answer<Redelivery> {
     const original = this.hooks.ready() ? this.outbox.get(seq) : null;
     if (!original) return refuse(404, "unknown_webhook", `no webhook delivery with seq ${seq} for this participant`);
-    const pending = original.status === "pending" ? original.seq : this.outbox.pendingFor(original.eventId, original.url);
-    if (pending !== null) return refuse(409, "already_pending", `event ${original.eventId} is already queued for that URL (seq ${pending})`);
-    if (!this.config.secretKey || !this.config.urls.includes(original.url)) return refuse(409, "url_not_configured", "that URL is no longer in WEBHOOK_URLS");
-    const event = original.body === null ? historyEvent(this.store, original.eventId) : null;
+    const { eventId, url } = original;
+    const pending = original.status === "pending" ? original.seq : this.outbox.pendingFor(eventId, url);
+    if (pending !== null) {
+      return refuse(409, "already_pending", `event ${eventId} is already queued for that URL (seq ${pending})`);
+    }
+    if (!this.config.secretKey || !this.config.urls.includes(url)) {
+      return refuse(409, "url_not_configured", "that URL is no longer in WEBHOOK_URLS");
+    }
+    const event = original.body === null ? this.store.historyEvent(eventId) : null;
     const body = original.body ?? (event ? webhookBody(event) : null);
-    if (body === null) return refuse(409, "event_unavailable", `event ${original.eventId} is no longer in the history`);
+    if (body === null) return refuse(409, "event_unavailable", `event ${eventId} is no longer in the history`);
     const newSeq = this.outbox.enqueueRedelivery(original, body, nowMs);
-    log("info", "webhook redelivery queued", { ...this.hooks.logFields(), event: original.eventId, seq: newSeq, redelivery_of: seq });
-    this.run().then(
-      () => this.hooks.claimed(),
-      (err: unknown) => log("error", "webhook delivery run failed", { ...this.hooks.logFields(), reason: errorMessage(err) }),
-    );
-    return { ok: true, value: { seq: newSeq, event_id: original.eventId, url: original.url, status: "pending", redelivery_of: seq } };
+    const fields = { ...this.hooks.logFields(), event: eventId, seq: newSeq, redelivery_of: seq };
+    log("info", "webhook redelivery queued", fields);
+    this.onDeadline();
+    return { ok: true, value: { seq: newSeq, event_id: eventId, url, status: "pending", redelivery_of: seq } };
   }
 }
 
 /**
  * The retention purge: set RETENTION_HOURS after the session went idle (no socket, no pending
- * webhook), cleared when it is busy again, stored so it survives eviction.
+ * webhook), cleared when it is busy again, stored so it survives eviction. `refresh` moves the
+ * stored deadline; `nextDeadline` only reads it.
  */
 export class RetentionDeadline implements DeadlinePart {
   readonly name = "retention";
@@ -105,24 +136,23 @@ export class RetentionDeadline implements DeadlinePart {
     private readonly hooks: { ready(): boolean; idle(): boolean; purge(reason: string): Promise<void> },
   ) {}
 
-  /** Also moves the stored deadline: set when idle and unset, cleared when busy. */
-  nextDeadline(nowMs: number): number | null {
-    if (!this.hooks.ready()) return null;
+  /** Stores the purge time when the session is idle and has none yet; clears it when it is busy. */
+  refresh(nowMs: number): void {
+    if (!this.hooks.ready()) return;
     const idle = this.hooks.idle();
-    let at = this.store.getDeadline(RETENTION_DEADLINE);
-    if (idle && at === null) {
-      at = nowMs + this.retentionMs;
-      this.store.setDeadline(RETENTION_DEADLINE, at);
-    } else if (!idle && at !== null) {
-      this.store.setDeadline(RETENTION_DEADLINE, null);
-      at = null;
-    }
-    return at;
+    const at = this.store.getDeadline(RETENTION_DEADLINE);
+    if (idle && at === null) this.store.setDeadline(RETENTION_DEADLINE, nowMs + this.retentionMs);
+    else if (!idle && at !== null) this.store.setDeadline(RETENTION_DEADLINE, null);
+  }
+
+  /** The stored purge time, or null. No side effect. */
+  nextDeadline(): number | null {
+    return this.hooks.ready() ? this.store.getDeadline(RETENTION_DEADLINE) : null;
   }
 
   /** When the purge happens (for the snapshot), or null. */
   scheduledAt(): number | null {
-    return this.hooks.ready() ? this.store.getDeadline(RETENTION_DEADLINE) : null;
+    return this.nextDeadline();
   }
 
   async onDeadline(): Promise<void> {

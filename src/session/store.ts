@@ -41,6 +41,23 @@ export interface TrackChanges {
   remove: string[];
 }
 
+const HISTORY_COLUMNS = "event_id, previous_level, level, track_id, message, timestamp_ms, reason, simulated";
+
+function toAlert(row: Record<string, unknown>, participantId: string): DeepfakeAlert {
+  return {
+    type: "deepfake_alert",
+    id: String(row.event_id),
+    level: isLevel(row.level) ? row.level : "clear",
+    previous_level: isLevel(row.previous_level) ? row.previous_level : "clear",
+    participant_id: participantId,
+    track_id: String(row.track_id),
+    message: String(row.message),
+    timestamp_ms: Number(row.timestamp_ms),
+    reason: row.reason === "track_expired" || row.reason === "track_closed" ? row.reason : "result",
+    simulated: Number(row.simulated) === 1,
+  };
+}
+
 export interface ParticipantRow {
   participantId: string;
   level: Level;
@@ -118,26 +135,21 @@ export class SessionStore {
       if (!row) return null;
       afterSeq = Number(row.seq);
     }
-    const participantId = this.loadParticipant()?.participantId ?? "";
+    const participantId = this.#participantId();
     return this.sql
-      .exec(
-        "SELECT event_id, previous_level, level, track_id, message, timestamp_ms, reason, simulated FROM history WHERE seq > ? ORDER BY seq LIMIT ?",
-        afterSeq,
-        limit,
-      )
+      .exec(`SELECT ${HISTORY_COLUMNS} FROM history WHERE seq > ? ORDER BY seq LIMIT ?`, afterSeq, limit)
       .toArray()
-      .map((row) => ({
-        type: "deepfake_alert" as const,
-        id: String(row.event_id),
-        level: isLevel(row.level) ? row.level : "clear",
-        previous_level: isLevel(row.previous_level) ? row.previous_level : "clear",
-        participant_id: participantId,
-        track_id: String(row.track_id),
-        message: String(row.message),
-        timestamp_ms: Number(row.timestamp_ms),
-        reason: row.reason === "track_expired" || row.reason === "track_closed" ? row.reason : "result",
-        simulated: Number(row.simulated) === 1,
-      }));
+      .map((row) => toAlert(row, participantId));
+  }
+
+  /** One event of the history by id (the event_id index), or null. */
+  historyEvent(eventId: string): DeepfakeAlert | null {
+    const row = this.sql.exec(`SELECT ${HISTORY_COLUMNS} FROM history WHERE event_id = ?`, eventId).toArray()[0];
+    return row ? toAlert(row, this.#participantId()) : null;
+  }
+
+  #participantId(): string {
+    return this.loadParticipant()?.participantId ?? "";
   }
 
   historyCount(): number {

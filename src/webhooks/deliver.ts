@@ -1,11 +1,13 @@
 /**
  * Webhook delivery (DESIGN.md §7): one signed POST with a timeout, and a bounded run that drains the
- * due outbox rows, one in-order worker per URL, recording each outcome on the retry schedule and
- * failing what outlived the retry window. WebCrypto + fetch only; the fetcher, clock, randomness and
- * logger are injected for tests.
+ * due outbox rows with one in-order worker per URL. Each worker records its URL's outcomes on the
+ * retry schedule as they happen and reports each one at once (`changed`), so a URL's retry is armed
+ * when its attempt ends, whatever the other URLs' workers are waiting for. Rows that outlived the
+ * retry window are failed. WebCrypto + fetch only; the fetcher, clock, randomness and logger are
+ * injected for tests.
  */
 import { errorMessage, type LogFields } from "../shared/log.js";
-import type { DueDelivery, ExpiredDelivery, WebhookOutbox } from "./outbox.js";
+import type { DeliveryClaim, DueDelivery, ExpiredDelivery, WebhookOutbox } from "./outbox.js";
 import {
   classifyResponse,
   formatDuration,
@@ -27,7 +29,10 @@ import { webhookHeaders } from "./signing.js";
 export const WEBHOOK_MAX_URLS_PER_RUN = 32;
 
 /** The part of fetch deliverOnce uses; the global fetch fits. */
-export type FetchLike = (url: string, init: { method: string; headers: Record<string, string>; body: string; signal: AbortSignal; redirect: "manual" }) => Promise<Response>;
+export type FetchLike = (
+  url: string,
+  init: { method: string; headers: Record<string, string>; body: string; signal: AbortSignal; redirect: "manual" },
+) => Promise<Response>;
 
 export interface DeliveryResult {
   kind: "delivered" | "retry" | "failed";
@@ -71,14 +76,17 @@ export async function deliverOnce(
     // The consumer's reply body is not needed; release the connection.
     response.body?.cancel().catch(() => {});
     const kind = classifyResponse(response.status);
+    const statusText = response.statusText;
     return {
       kind,
       status: response.status,
-      error: kind === "delivered" ? null : `HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ""}`,
+      error: kind === "delivered" ? null : `HTTP ${response.status}${statusText ? ` ${statusText}` : ""}`,
       retryAfterMs: kind === "retry" ? parseRetryAfter(response.headers.get("retry-after"), now()) : null,
     };
   } catch (err) {
-    const error = controller.signal.aborted ? `timed out after ${timeoutMs} ms` : `network error: ${errorMessage(err)}`;
+    const error = controller.signal.aborted
+      ? `timed out after ${timeoutMs} ms`
+      : `network error: ${errorMessage(err)}`;
     return { kind: "retry", status: null, error, retryAfterMs: null };
   } finally {
     if (timer !== undefined) clearTimeout(timer);
@@ -86,7 +94,10 @@ export async function deliverOnce(
 }
 
 /** The outbox operations a run needs (WebhookOutbox fits; tests pass a fake). */
-export type DeliveryOutbox = Pick<WebhookOutbox, "due" | "dueForUrl" | "claim" | "markDelivered" | "markRetry" | "markFailed" | "expire" | "nextDueMs">;
+export type DeliveryOutbox = Pick<
+  WebhookOutbox,
+  "due" | "dueForUrl" | "claim" | "markDelivered" | "markRetry" | "markFailed" | "expire" | "nextDueMs"
+>;
 
 export type DeliveryLogger = (level: "info" | "warn" | "error", msg: string, fields: LogFields) => void;
 
@@ -107,12 +118,22 @@ export interface RunDeliveriesOptions {
   /** Uniform [0, 1) for jitter. */
   random?: () => number;
   jitterRatio?: number;
-  /** Called once per event that is given up on (src/log.ts `log` fits). */
+  /** Called once per event that is given up on (src/shared/log.ts `log` fits). */
   log?: DeliveryLogger;
   /** Added to every log line, e.g. { participant }. */
   logFields?: LogFields;
   maxAttemptsPerRun?: number;
   maxUrlsPerRun?: number;
+  /**
+   * Called right after an outcome of this URL was recorded (delivered, retry scheduled, failed) and
+   * when its worker stops with work left: re-arm the alarm here. It does not wait for other URLs.
+   */
+  changed?: (url: string) => void;
+  /**
+   * Checked after every request, before its outcome is stored: false once the session was purged,
+   * and the run then stops without touching storage (default: always true).
+   */
+  alive?: () => boolean;
 }
 
 export interface DeliveryRunSummary {
@@ -136,31 +157,44 @@ function hostOf(url: string): string {
   }
 }
 
+/** What one attempt leaves its URL's worker to do. */
+type AttemptEnd = "next" | "retry" | "stop";
+
 /**
  * Delivers the due rows: one worker per URL, concurrent across URLs, in order within a URL (the
  * next event of a URL is only tried once the previous one is delivered or failed, and then at once).
- * Each attempt is signed with a fresh webhook-timestamp and webhook-id = the event id. Rows whose
- * retry window closed are failed first. The run is bounded: at most maxAttemptsPerRun attempts, and
- * no attempt starts unless its timeout ends inside budgetMs, so however slow the consumer, the run
- * ends within the budget; what is left stays due (summary.nextDueMs). Never throws for a delivery
- * problem; storage errors propagate.
+ * Each attempt is signed with a fresh webhook-timestamp and webhook-id = the event id, and its
+ * outcome is recorded against its claim (seq, event id, attempt). Rows whose retry window closed
+ * are failed first. The run is bounded: at most maxAttemptsPerRun attempts, and no attempt starts
+ * unless its timeout ends inside budgetMs, so however slow the consumer, the run ends within the
+ * budget; what is left stays due (summary.nextDueMs). All claims of the run's first attempts are
+ * taken before this function first yields. Never throws for a delivery problem; storage errors
+ * propagate.
  */
-export async function runDueDeliveries(outbox: DeliveryOutbox, options: RunDeliveriesOptions): Promise<DeliveryRunSummary> {
+export async function runDueDeliveries(
+  outbox: DeliveryOutbox,
+  options: RunDeliveriesOptions,
+): Promise<DeliveryRunSummary> {
   const fetcher: FetchLike = options.fetcher ?? ((url, init) => fetch(url, init));
   const now = options.now ?? Date.now;
   const random = options.random ?? Math.random;
+  const alive = options.alive ?? (() => true);
+  const changed = options.changed ?? (() => {});
   const schedule = options.schedule ?? DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS;
   const windowMs = options.windowMs ?? WEBHOOK_RETRY_WINDOW_MS;
   const timeoutMs = options.timeoutMs ?? WEBHOOK_TIMEOUT_MS;
   const jitterRatio = options.jitterRatio ?? WEBHOOK_RETRY_JITTER_RATIO;
   const keys = options.previousSecretKey ? [options.secretKey, options.previousSecretKey] : [options.secretKey];
-  const summary: DeliveryRunSummary = { attempted: 0, delivered: 0, retried: 0, failed: 0, expired: 0, budgetExhausted: false, nextDueMs: null };
+  const summary: DeliveryRunSummary = {
+    attempted: 0, delivered: 0, retried: 0, failed: 0, expired: 0, budgetExhausted: false, nextDueMs: null,
+  };
   let attemptsLeft = options.maxAttemptsPerRun ?? WEBHOOK_MAX_ATTEMPTS_PER_RUN;
   const runEndsMs = now() + (options.budgetMs ?? WEBHOOK_RUN_BUDGET_MS);
   const windowReason = `retry window closed: still pending ${formatDuration(windowMs)} after it was queued`;
 
-  const giveUp = (row: DueDelivery, attempt: number, result: DeliveryResult, reason: string): void => {
-    outbox.markFailed(row.seq, result.error, result.status, now());
+  /** Gives the row up; false when its claim no longer matches a row (the session was purged). */
+  const giveUp = (row: DueDelivery, claim: DeliveryClaim, result: DeliveryResult, reason: string): boolean => {
+    if (!outbox.markFailed(claim, result.error, result.status, now())) return false;
     summary.failed++;
     const host = hostOf(row.url);
     options.log?.("error", "webhook delivery failed", {
@@ -168,10 +202,11 @@ export async function runDueDeliveries(outbox: DeliveryOutbox, options: RunDeliv
       event: row.eventId,
       url_host: host,
       status: result.status,
-      attempts: attempt,
+      attempts: claim.attempt,
       reason,
       error: result.error?.split(row.url).join(host) ?? null,
     });
+    return true;
   };
 
   /** Fails what outlived the window: one log line per URL, however large its backlog. */
@@ -195,11 +230,12 @@ export async function runDueDeliveries(outbox: DeliveryOutbox, options: RunDeliv
     }
   };
 
-  /** Attempts one row; true when the URL's next event may go now (delivered or given up). */
-  const attempt = async (row: DueDelivery): Promise<boolean> => {
+  /** Attempts one row and records its outcome against its claim. */
+  const attempt = async (row: DueDelivery): Promise<AttemptEnd> => {
     const startedMs = now();
     const attemptNo = outbox.claim(row.seq, startedMs + timeoutMs + WEBHOOK_LEASE_MARGIN_MS, startedMs);
-    if (attemptNo === null) return false; // another run holds it
+    if (attemptNo === null) return "stop"; // another run holds it
+    const claim: DeliveryClaim = { seq: row.seq, eventId: row.eventId, attempt: attemptNo };
     summary.attempted++;
     let result: DeliveryResult;
     try {
@@ -208,35 +244,40 @@ export async function runDueDeliveries(outbox: DeliveryOutbox, options: RunDeliv
     } catch (err) {
       result = { kind: "retry", status: null, error: `signing failed: ${errorMessage(err)}`, retryAfterMs: null };
     }
+    // The session may have been purged while the request was out: its rows are gone, and a row
+    // that reused the seq is another event's. Then nothing is stored and the worker stops.
+    if (!alive()) return "stop";
     if (result.kind === "delivered") {
-      outbox.markDelivered(row.seq, result.status ?? 200, now());
+      if (!outbox.markDelivered(claim, result.status ?? 200, now())) return "stop";
       summary.delivered++;
-      return true;
+      return "next";
     }
-    if (result.kind === "failed") {
-      giveUp(row, attemptNo, result, "410 gone");
-      return true;
-    }
+    if (result.kind === "failed") return giveUp(row, claim, result, "410 gone") ? "next" : "stop";
     const endedMs = now();
-    const nextMs = nextAttemptAtMs({ attemptsSoFar: attemptNo, schedule, createdMs: row.createdMs, startedMs, endedMs, retryAfterMs: result.retryAfterMs, windowMs, random, jitterRatio });
-    if (nextMs === null) {
-      giveUp(row, attemptNo, result, "retries exhausted");
-      return true;
-    }
-    outbox.markRetry(row.seq, result.error, result.status, nextMs, endedMs);
+    const nextMs = nextAttemptAtMs({
+      attemptsSoFar: attemptNo, schedule, createdMs: row.createdMs, startedMs, endedMs,
+      retryAfterMs: result.retryAfterMs, windowMs, random, jitterRatio,
+    });
+    if (nextMs === null) return giveUp(row, claim, result, "retries exhausted") ? "next" : "stop";
+    if (!outbox.markRetry(claim, result.error, result.status, nextMs, endedMs)) return "stop";
     summary.retried++;
-    return false;
+    return "retry";
   };
 
+  /** One URL's worker: in order, reporting every outcome as soon as it is stored. */
   const worker = async (first: DueDelivery): Promise<void> => {
     let row: DueDelivery | null = first;
     while (row) {
       if (attemptsLeft <= 0 || now() + timeoutMs > runEndsMs) {
         summary.budgetExhausted = true;
+        changed(row.url);
         return;
       }
       attemptsLeft--;
-      if (!(await attempt(row))) return;
+      const end = await attempt(row);
+      if (end === "stop") return;
+      changed(row.url);
+      if (end === "retry") return;
       expire();
       row = outbox.dueForUrl(row.url, now());
     }
@@ -245,6 +286,6 @@ export async function runDueDeliveries(outbox: DeliveryOutbox, options: RunDeliv
   expire();
   const heads = outbox.due(now(), options.maxUrlsPerRun ?? WEBHOOK_MAX_URLS_PER_RUN);
   await Promise.all(heads.map(worker));
-  summary.nextDueMs = outbox.nextDueMs();
+  if (alive()) summary.nextDueMs = outbox.nextDueMs();
   return summary;
 }

@@ -67,6 +67,17 @@ export interface DueDelivery {
   createdMs: number;
 }
 
+/**
+ * One claimed attempt, what its outcome is recorded against. The seq alone is not enough: a purge
+ * (DELETE, retention) empties the table and restarts the seqs while a request may still be in flight.
+ */
+export interface DeliveryClaim {
+  seq: number;
+  eventId: string;
+  /** The attempt number claim() returned. */
+  attempt: number;
+}
+
 /** A row that was failed because its retry window closed. */
 export interface ExpiredDelivery {
   seq: number;
@@ -109,9 +120,6 @@ export interface OutboxListOptions {
   /** Rows with seq > afterSeq; 0 for the first page. */
   afterSeq?: number;
 }
-
-/** Longest last_error kept per row. */
-/** Largest page `list` and `due` return. */
 
 /** The exact §7 JSON: known fields only, in a fixed order. */
 export function webhookBody(alert: DeepfakeAlert): string {
@@ -205,49 +213,53 @@ export class WebhookOutbox {
       .exec(
         `UPDATE webhook_outbox SET attempts = attempts + 1, next_attempt_ms = ?, updated_ms = ?
          WHERE seq = ? AND status = 'pending' AND next_attempt_ms <= ? RETURNING attempts`,
-        leaseUntilMs,
-        nowMs,
-        seq,
-        nowMs,
+        leaseUntilMs, nowMs, seq, nowMs,
       )
       .toArray()[0];
     return row ? Number(row.attempts) : null;
   }
 
-  /** The consumer accepted the event: settle the row and drop its body (§8). */
-  markDelivered(seq: number, status: number, nowMs: number): void {
-    this.sql.exec(
-      `UPDATE webhook_outbox SET status = 'delivered', body = NULL, next_attempt_ms = NULL, last_status = ?, last_error = NULL, updated_ms = ?
-       WHERE seq = ? AND status = 'pending'`,
-      status,
-      nowMs,
-      seq,
+  /**
+   * The consumer accepted the event: settle the row and drop its body (§8). Matched by seq and event
+   * id, so a delivery that completes after a purge (which restarts the seqs) never settles another
+   * event's row. False when no row matched.
+   */
+  markDelivered(claim: DeliveryClaim, status: number, nowMs: number): boolean {
+    const rows = this.sql.exec(
+      `UPDATE webhook_outbox SET status = 'delivered', body = NULL, next_attempt_ms = NULL, last_status = ?,
+         last_error = NULL, updated_ms = ?
+       WHERE seq = ? AND event_id = ? AND status = 'pending' RETURNING seq`,
+      status, nowMs, claim.seq, claim.eventId,
     );
+    return rows.toArray().length > 0;
   }
 
-  /** The attempt failed and another is scheduled at nextAttemptMs. */
-  markRetry(seq: number, error: string | null, status: number | null, nextAttemptMs: number, nowMs: number): void {
-    this.sql.exec(
+  /**
+   * The attempt failed and another is scheduled at nextAttemptMs. Only the claim's own attempt may
+   * move the row: a late failure never overrides a newer claim's lease, nor another event's row.
+   */
+  markRetry(
+    claim: DeliveryClaim, error: string | null, status: number | null, nextAttemptMs: number, nowMs: number,
+  ): boolean {
+    const rows = this.sql.exec(
       `UPDATE webhook_outbox SET next_attempt_ms = ?, last_error = ?, last_status = ?, updated_ms = ?
-       WHERE seq = ? AND status = 'pending'`,
-      nextAttemptMs,
-      truncate(error),
-      status,
-      nowMs,
-      seq,
+       WHERE seq = ? AND event_id = ? AND attempts = ? AND status = 'pending' RETURNING seq`,
+      nextAttemptMs, truncate(error), status, nowMs, claim.seq, claim.eventId, claim.attempt,
     );
+    return rows.toArray().length > 0;
   }
 
-  /** Gave up (410, or the schedule is exhausted). The row stays visible, and the URL's next event becomes due. */
-  markFailed(seq: number, error: string | null, status: number | null, nowMs: number): void {
-    this.sql.exec(
-      `UPDATE webhook_outbox SET status = 'failed', next_attempt_ms = NULL, last_error = ?, last_status = ?, updated_ms = ?
-       WHERE seq = ? AND status = 'pending'`,
-      truncate(error),
-      status,
-      nowMs,
-      seq,
+  /**
+   * Gave up (410, or the schedule is exhausted). The row stays visible, and the URL's next event
+   * becomes due. Matched like markDelivered.
+   */
+  markFailed(claim: DeliveryClaim, error: string | null, status: number | null, nowMs: number): boolean {
+    const rows = this.sql.exec(
+      `UPDATE webhook_outbox SET status = 'failed', next_attempt_ms = NULL, last_error = ?, last_status = ?,
+         updated_ms = ? WHERE seq = ? AND event_id = ? AND status = 'pending' RETURNING seq`,
+      truncate(error), status, nowMs, claim.seq, claim.eventId,
     );
+    return rows.toArray().length > 0;
   }
 
   /**
@@ -298,13 +310,7 @@ export class WebhookOutbox {
       .exec(
         `INSERT INTO webhook_outbox (event_id, url, body, status, attempts, next_attempt_ms, created_ms, updated_ms, redelivery_of)
          VALUES (?, ?, ?, 'pending', 0, ?, ?, ?, ?) RETURNING seq`,
-        original.eventId,
-        original.url,
-        body,
-        nowMs,
-        nowMs,
-        nowMs,
-        original.seq,
+        original.eventId, original.url, body, nowMs, nowMs, nowMs, original.seq,
       )
       .toArray()[0];
     return Number(row!.seq);

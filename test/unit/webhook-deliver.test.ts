@@ -8,14 +8,13 @@ import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, expect, it, vi } from "vitest";
 import { Webhook } from "standardwebhooks";
-import { deliverOnce, runDueDeliveries, type DeliveryOutbox, type FetchLike } from "../../src/webhooks/deliver";
-import type { DueDelivery } from "../../src/webhooks/outbox";
+import { deliverOnce, runDueDeliveries, type FetchLike } from "../../src/webhooks/deliver";
 import { formatWebhookSecret, parseWebhookSecret } from "../../src/webhooks/signing";
 import type { LogFields } from "../../src/shared/log";
+import { FakeOutbox, T0_MS } from "./webhook-fake-outbox";
 
 const SECRET = formatWebhookSecret(new Uint8Array(32).map((_, i) => i * 7 + 1));
 const KEY = parseWebhookSecret(SECRET);
-const T0_MS = Date.now();
 
 type Init = Parameters<FetchLike>[1];
 interface Call {
@@ -37,73 +36,6 @@ function fakeFetch(answer: (call: Call, index: number) => Promise<Response> | Re
 }
 
 const ok = () => new Response("ok", { status: 200 });
-
-interface Row {
-  seq: number;
-  eventId: string;
-  url: string;
-  body: string;
-  status: "pending" | "delivered" | "failed";
-  attempts: number;
-  nextAttemptMs: number | null;
-  lastError: string | null;
-  lastStatus: number | null;
-  createdMs: number;
-}
-
-/** In-memory outbox with the SQLite outbox's rules: head of line per URL, leased claims. */
-class FakeOutbox implements DeliveryOutbox {
-  readonly rows: Row[] = [];
-
-  add(eventId: string, url: string, atMs = T0_MS): void {
-    const body = JSON.stringify({ type: "deepfake_alert", id: eventId });
-    this.rows.push({ seq: this.rows.length + 1, eventId, url, body, status: "pending", attempts: 0, nextAttemptMs: atMs, lastError: null, lastStatus: null, createdMs: atMs });
-  }
-  #heads(): Row[] {
-    const heads = new Map<string, Row>();
-    for (const row of this.rows) if (row.status === "pending" && !heads.has(row.url)) heads.set(row.url, row);
-    return [...heads.values()];
-  }
-  #due(row: Row): DueDelivery {
-    return { seq: row.seq, eventId: row.eventId, url: row.url, body: row.body, attempts: row.attempts, createdMs: row.createdMs };
-  }
-  due(nowMs: number, limit: number): DueDelivery[] {
-    return this.#heads()
-      .filter((row) => row.nextAttemptMs! <= nowMs)
-      .sort((a, b) => a.nextAttemptMs! - b.nextAttemptMs! || a.seq - b.seq)
-      .slice(0, limit)
-      .map((row) => this.#due(row));
-  }
-  dueForUrl(url: string, nowMs: number): DueDelivery | null {
-    const head = this.#heads().find((row) => row.url === url);
-    return head && head.nextAttemptMs! <= nowMs ? this.#due(head) : null;
-  }
-  claim(seq: number, leaseUntilMs: number, nowMs: number): number | null {
-    const row = this.rows[seq - 1]!;
-    if (row.status !== "pending" || row.nextAttemptMs! > nowMs) return null;
-    row.attempts++;
-    row.nextAttemptMs = leaseUntilMs;
-    return row.attempts;
-  }
-  markDelivered(seq: number, status: number): void {
-    Object.assign(this.rows[seq - 1]!, { status: "delivered", lastStatus: status, lastError: null, nextAttemptMs: null });
-  }
-  markRetry(seq: number, error: string | null, status: number | null, nextAttemptMs: number): void {
-    Object.assign(this.rows[seq - 1]!, { lastError: error, lastStatus: status, nextAttemptMs });
-  }
-  markFailed(seq: number, error: string | null, status: number | null): void {
-    Object.assign(this.rows[seq - 1]!, { status: "failed", lastError: error, lastStatus: status, nextAttemptMs: null });
-  }
-  expire(closedBeforeMs: number, reason: string, nowMs: number) {
-    const expired = this.rows.filter((row) => row.status === "pending" && row.createdMs <= closedBeforeMs && row.nextAttemptMs! <= nowMs);
-    for (const row of expired) Object.assign(row, { status: "failed", nextAttemptMs: null, lastError: `${reason}${row.lastError ? ` (last error: ${row.lastError})` : ""}` });
-    return expired.map((row) => ({ seq: row.seq, eventId: row.eventId, url: row.url, attempts: row.attempts }));
-  }
-  nextDueMs(): number | null {
-    const times = this.#heads().map((row) => row.nextAttemptMs!);
-    return times.length ? Math.min(...times) : null;
-  }
-}
 
 function logger() {
   const lines: Array<{ level: string; msg: string; fields: LogFields }> = [];

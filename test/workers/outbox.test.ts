@@ -48,6 +48,8 @@ function withOutbox<T>(fn: (outbox: WebhookOutbox, sql: SqlStorage, storage: Dur
 }
 
 const seqs = (rows: Array<{ seq: number }>) => rows.map((row) => row.seq);
+/** The claim an outcome is recorded against (attempt = the number claim() returned). */
+const claimOf = (row: { seq: number; eventId: string }, attempt = 1) => ({ seq: row.seq, eventId: row.eventId, attempt });
 
 describe("WebhookOutbox on SQLite", () => {
   it("enqueues one pending row per URL with the §7 JSON body, idempotently", async () => {
@@ -112,9 +114,9 @@ describe("WebhookOutbox on SQLite", () => {
       const [a1, b1] = outbox.due(T0_MS, 10);
       expect(outbox.claim(a1!.seq, T0_MS + 15_000, T0_MS)).toBe(1);
       expect(outbox.claim(a1!.seq, T0_MS + 15_000, T0_MS)).toBeNull(); // leased: a second run cannot take it
-      outbox.markRetry(a1!.seq, "HTTP 500", 500, T0_MS + 5_000, T0_MS + 10);
+      outbox.markRetry(claimOf(a1!, 1), "HTTP 500", 500, T0_MS + 5_000, T0_MS + 10);
       outbox.claim(b1!.seq, T0_MS + 15_000, T0_MS);
-      outbox.markDelivered(b1!.seq, 204, T0_MS + 20);
+      outbox.markDelivered(claimOf(b1!), 204, T0_MS + 20);
 
       // A's evt_2 is not due while evt_1 waits, however late it is; B's evt_2 is.
       expect(outbox.due(T0_MS + 4_999, 10).map((d) => [d.eventId, d.url])).toEqual([["evt_2", B]]);
@@ -122,12 +124,12 @@ describe("WebhookOutbox on SQLite", () => {
       expect(outbox.nextDueMs()).toBe(T0_MS);
       const b2 = outbox.due(T0_MS + 4_999, 10)[0]!;
       outbox.claim(b2.seq, T0_MS + 15_000, T0_MS + 30);
-      outbox.markDelivered(b2.seq, 200, T0_MS + 30);
+      outbox.markDelivered(claimOf(b2), 200, T0_MS + 30);
       expect(outbox.nextDueMs()).toBe(T0_MS + 5_000);
       expect(outbox.due(T0_MS + 5_000, 10).map((d) => [d.eventId, d.url, d.attempts])).toEqual([["evt_1", A, 1]]);
 
       outbox.claim(a1!.seq, T0_MS + 20_000, T0_MS + 5_000);
-      outbox.markDelivered(a1!.seq, 200, T0_MS + 5_010);
+      outbox.markDelivered(claimOf(a1!), 200, T0_MS + 5_010);
       expect(outbox.due(T0_MS + 5_010, 10).map((d) => [d.eventId, d.url])).toEqual([["evt_2", A]]);
       expect(outbox.list({ limit: 10 }).map((e) => [e.event_id, e.url, e.status, e.attempts, e.last_status, e.last_error])).toEqual([
         ["evt_1", A, "delivered", 2, 200, null],
@@ -142,8 +144,8 @@ describe("WebhookOutbox on SQLite", () => {
     const rows = await withOutbox((outbox, sql) => {
       outbox.enqueue(alert(1), [A, B], T0_MS);
       const [a, b] = outbox.due(T0_MS, 10);
-      outbox.markDelivered(a!.seq, 200, T0_MS);
-      outbox.markFailed(b!.seq, "HTTP 410", 410, T0_MS);
+      outbox.markDelivered(claimOf(a!), 200, T0_MS);
+      outbox.markFailed(claimOf(b!), "HTTP 410", 410, T0_MS);
       return sql.exec("SELECT url, status, body IS NULL AS no_body, next_attempt_ms FROM webhook_outbox ORDER BY seq").toArray();
     });
     expect(rows).toEqual([
@@ -187,9 +189,9 @@ describe("WebhookOutbox on SQLite", () => {
       outbox.enqueue(alert(3), [B], T0_MS + 200);
       expect(outbox.nextDueMs()).toBe(T0_MS + 100);
       const a1 = outbox.due(T0_MS + 100, 10)[0]!;
-      outbox.markRetry(a1.seq, "HTTP 500", 500, T0_MS + 9_000, T0_MS + 100);
+      outbox.markRetry(claimOf(a1, 0), "HTTP 500", 500, T0_MS + 9_000, T0_MS + 100);
       expect(outbox.nextDueMs()).toBe(T0_MS + 200);
-      outbox.markFailed(a1.seq, "gave up", 500, T0_MS + 100);
+      outbox.markFailed(claimOf(a1), "gave up", 500, T0_MS + 100);
       expect(outbox.nextDueMs()).toBe(T0_MS + 50);
       outbox.purgeAll();
       expect(outbox.nextDueMs()).toBeNull();
@@ -203,7 +205,7 @@ describe("WebhookOutbox on SQLite", () => {
       outbox.enqueue(alert(1), [A, B], T0_MS);
       outbox.enqueue(alert(2), [A, B], T0_MS);
       const b1 = outbox.dueForUrl(B, T0_MS)!;
-      outbox.markDelivered(b1.seq, 200, T0_MS);
+      outbox.markDelivered(claimOf(b1), 200, T0_MS);
       expect(outbox.abandonUrlsNotIn([A], T0_MS + 1)).toBe(1);
       expect(outbox.list({ limit: 10 }).map((e) => [e.event_id, e.url, e.status, e.last_error])).toEqual([
         ["evt_1", A, "pending", null],
@@ -221,7 +223,7 @@ describe("WebhookOutbox on SQLite", () => {
     await withOutbox((outbox) => {
       for (let n = 1; n <= 5; n++) outbox.enqueue(alert(n), [A], T0_MS + n);
       const [head] = outbox.due(T0_MS + 10, 10);
-      outbox.markDelivered(head!.seq, 200, T0_MS + 10);
+      outbox.markDelivered(claimOf(head!), 200, T0_MS + 10);
       const page1 = outbox.list({ limit: 2 });
       const page2 = outbox.list({ limit: 2, afterSeq: page1.at(-1)!.seq });
       const page3 = outbox.list({ limit: 2, afterSeq: page2.at(-1)!.seq });
