@@ -5,6 +5,8 @@
  */
 
 const BASE64URL = /^[A-Za-z0-9_-]*$/;
+/** Standard, padded base64 (RFC 4648 section 4), nothing else. */
+const STANDARD_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /** Standard, padded base64 of the bytes. */
 export function base64Encode(bytes: Uint8Array): string {
@@ -18,13 +20,19 @@ export function base64UrlEncode(bytes: Uint8Array): string {
   return base64Encode(bytes).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
+/** Decodes standard, padded base64; throws TypeError on anything else (unpadded, URL-safe, spaces). */
+export function base64Decode(text: string): Uint8Array<ArrayBuffer> {
+  if (!STANDARD_BASE64.test(text)) throw new TypeError("not standard padded base64");
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
 /** Decodes unpadded (or padded) base64url; throws TypeError on any other character. */
 export function base64UrlDecode(text: string): Uint8Array<ArrayBuffer> {
   const unpadded = text.replace(/=+$/, "");
   if (!BASE64URL.test(unpadded) || unpadded.length % 4 === 1) throw new TypeError("not base64url");
   const standard = unpadded.replace(/-/g, "+").replace(/_/g, "/");
-  const binary = atob(standard + "=".repeat((4 - (standard.length % 4)) % 4));
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
+  return base64Decode(standard + "=".repeat((4 - (standard.length % 4)) % 4));
 }

@@ -3,6 +3,7 @@
  * "id.timestamp.body">` with a `whsec_<base64>` secret, so consumers verify with the official
  * `standardwebhooks` library. WebCrypto only: runs in workerd and Node alike.
  */
+import { base64Decode, base64Encode } from "../shared/base64.js";
 
 export const WEBHOOK_SECRET_PREFIX = "whsec_";
 /** The spec asks for secrets of 24 to 64 random bytes; shorter ones are refused. */
@@ -17,13 +18,6 @@ export class WebhookSecretError extends Error {
 }
 
 const encoder = new TextEncoder();
-const STANDARD_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
-function base64Encode(bytes: Uint8Array): string {
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary);
-}
 
 /**
  * Decodes `whsec_<standard padded base64>` into the raw HMAC key. The message never contains the
@@ -34,13 +28,15 @@ export function parseWebhookSecret(secret: string, name = "WEBHOOK_SECRET"): Uin
   if (!text.startsWith(WEBHOOK_SECRET_PREFIX)) {
     throw new WebhookSecretError(`${name} must look like "${WEBHOOK_SECRET_PREFIX}<base64>" (the Standard Webhooks format)`);
   }
-  const encoded = text.slice(WEBHOOK_SECRET_PREFIX.length);
-  if (encoded === "" || !STANDARD_BASE64.test(encoded)) {
+  let key: Uint8Array<ArrayBuffer>;
+  try {
+    key = base64Decode(text.slice(WEBHOOK_SECRET_PREFIX.length));
+  } catch {
+    key = new Uint8Array(0);
+  }
+  if (key.length === 0) {
     throw new WebhookSecretError(`${name} after "${WEBHOOK_SECRET_PREFIX}" must be standard, padded base64`);
   }
-  const binary = atob(encoded);
-  const key = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) key[i] = binary.charCodeAt(i);
   if (key.length < WEBHOOK_SECRET_MIN_BYTES || key.length > WEBHOOK_SECRET_MAX_BYTES) {
     throw new WebhookSecretError(
       `${name} decodes to ${key.length} bytes; use ${WEBHOOK_SECRET_MIN_BYTES}-${WEBHOOK_SECRET_MAX_BYTES} random bytes ` +

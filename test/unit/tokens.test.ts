@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { CONNECT_TOKEN_LEEWAY_S, CONNECT_TOKEN_MAX_TTL_S } from "../../src/config/limits";
 import { safeEqual, signConnectToken, verifyConnectToken, type TokenFailure, type VerifyRequest } from "../../src/router/tokens";
-import { base64Encode, base64UrlDecode, base64UrlEncode } from "../../src/shared/base64";
+import { base64Decode, base64Encode, base64UrlDecode, base64UrlEncode } from "../../src/shared/base64";
 
 const SECRET = "a-connect-token-secret-of-32-chars";
 const PREVIOUS = "the-previous-secret-being-rotated-out";
@@ -217,6 +217,7 @@ describe("base64 (the one helper module)", () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 100 }), (bytes) => {
         expect(base64Encode(bytes)).toBe(Buffer.from(bytes).toString("base64"));
+        expect([...base64Decode(Buffer.from(bytes).toString("base64"))]).toEqual([...bytes]);
         const text = base64UrlEncode(bytes);
         expect(text).toBe(Buffer.from(bytes).toString("base64url"));
         expect([...base64UrlDecode(text)]).toEqual([...bytes]);
@@ -226,6 +227,11 @@ describe("base64 (the one helper module)", () => {
 
   it("rejects characters outside the base64url alphabet and impossible lengths", () => {
     for (const text of ["a+b", "a/b", "a b", "é", "abcde"]) expect(() => base64UrlDecode(text)).toThrow(TypeError);
+  });
+
+  it("decodes standard base64 only when padded and in its own alphabet", () => {
+    for (const text of ["YWJj", "YWI=", "YQ==", ""]) expect(base64Decode(text)).toEqual(new Uint8Array(Buffer.from(text, "base64")));
+    for (const text of ["YWI", "YQ", "YW-_", "YW Jj", "YQ=", "Y==="]) expect(() => base64Decode(text)).toThrow(TypeError);
   });
 });
 

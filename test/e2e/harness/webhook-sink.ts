@@ -4,8 +4,9 @@
  * consumer would, and records what arrived and what it answered.
  *
  * It can be steered to answer another status (500, 503 with Retry-After, 410, ...) for a while or
- * until told otherwise, to exercise the service's retries. A delivery whose signature does not
- * verify is answered 400 (what a real consumer does) and recorded with `verified: false`.
+ * until told otherwise, or to never answer at all (`hang()`), to exercise the service's retries. A
+ * delivery whose signature does not verify is answered 400 (what a real consumer does) and recorded
+ * with `verified: false`.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { Webhook } from "standardwebhooks";
@@ -27,7 +28,7 @@ export interface SinkDelivery {
   verifyError?: string;
   /** Whether the official library also accepted it under each of `alsoVerifyWith`, in order. */
   alsoVerified: boolean[];
-  /** The status this sink answered. */
+  /** The status this sink answered; 0 when it never answered (`hang()`). */
   status: number;
   method: string;
   path: string;
@@ -60,6 +61,7 @@ export class WebhookSink {
   #response: SinkResponse = HEALTHY;
   /** When set, `#response` applies until this time, then the sink is healthy again. */
   #responseUntilMs: number | null = null;
+  #hanging = false;
   readonly #waiters = new Set<() => void>();
 
   private constructor(
@@ -98,10 +100,16 @@ export class WebhookSink {
     this.respondWith(retryAfter === undefined ? { status } : { status, retryAfter }, ms);
   }
 
+  /** Read every request and never answer it (until `healthy()`): the service's request times out. */
+  hang(): void {
+    this.#hanging = true;
+  }
+
   /** Back to answering 204. */
   healthy(): void {
     this.#response = HEALTHY;
     this.#responseUntilMs = null;
+    this.#hanging = false;
   }
 
   /** Deliveries this sink answered with a 2xx. */
@@ -194,7 +202,8 @@ export class WebhookSink {
           return false;
         }
       });
-      const response: SinkResponse = verified ? this.#currentResponse() : { status: 400 };
+      const hanging = verified && this.#hanging;
+      const response: SinkResponse = hanging ? { status: 0 } : verified ? this.#currentResponse() : { status: 400 };
       const delivery: SinkDelivery = {
         atMs,
         id: headers["webhook-id"],
@@ -210,6 +219,10 @@ export class WebhookSink {
       };
       if (verifyError !== undefined) delivery.verifyError = verifyError;
       this.deliveries.push(delivery);
+      if (hanging) {
+        for (const waiter of [...this.#waiters]) waiter();
+        return;
+      }
       const responseHeaders: Record<string, string> = { "content-type": "text/plain" };
       if (response.retryAfter !== undefined) responseHeaders["retry-after"] = response.retryAfter;
       res.writeHead(response.status, responseHeaders).end(response.status >= 200 && response.status <= 299 ? "" : `sink answers ${response.status}`);
