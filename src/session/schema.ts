@@ -3,7 +3,7 @@
  * module owns its DDL; this file only orders it. Never edit a shipped entry, append a new one.
  */
 import type { SqlLike } from "../shared/sql.js";
-import { OUTBOX_MIGRATION, OUTBOX_REDELIVERY_MIGRATION } from "../webhooks/outbox.js";
+import { OUTBOX_MIGRATION, OUTBOX_REDELIVERY_MIGRATION } from "../webhooks/outbox-schema.js";
 import { DEADLINES_DDL, STORE_TABLES_DDL, TRACKS_DDL } from "./store.js";
 
 /** Each entry upgrades the schema by one version. */

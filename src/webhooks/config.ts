@@ -4,7 +4,12 @@
  */
 import { parseRetrySchedule, parseRetryWindow } from "./schedule.js";
 import { parseWebhookSecret } from "./signing.js";
-import { WEBHOOK_RUN_BUDGET_MS, WEBHOOK_TIMEOUT_MAX_MS, WEBHOOK_TIMEOUT_MIN_MS, WEBHOOK_TIMEOUT_MS } from "../config/limits.js";
+import {
+  WEBHOOK_RUN_BUDGET_MS,
+  WEBHOOK_TIMEOUT_MAX_MS,
+  WEBHOOK_TIMEOUT_MIN_MS,
+  WEBHOOK_TIMEOUT_MS,
+} from "../config/limits.js";
 
 export const WEBHOOK_MAX_URLS = 10;
 
@@ -58,7 +63,9 @@ export function parseWebhookConfig(vars: WebhookVars): WebhookConfig {
     }
     if (!urls.includes(url.href)) urls.push(url.href);
   }
-  if (urls.length > WEBHOOK_MAX_URLS) problems.push(`WEBHOOK_URLS has ${urls.length} URLs; at most ${WEBHOOK_MAX_URLS} are allowed`);
+  if (urls.length > WEBHOOK_MAX_URLS) {
+    problems.push(`WEBHOOK_URLS has ${urls.length} URLs; at most ${WEBHOOK_MAX_URLS} are allowed`);
+  }
 
   let secretKey: Uint8Array<ArrayBuffer> | null = null;
   const secret = (vars.WEBHOOK_SECRET ?? "").trim();
@@ -69,7 +76,10 @@ export function parseWebhookConfig(vars: WebhookVars): WebhookConfig {
       problems.push((err as Error).message);
     }
   } else if (urls.length > 0) {
-    problems.push("WEBHOOK_SECRET is not set but WEBHOOK_URLS is (`wrangler secret put WEBHOOK_SECRET` with a whsec_<base64> value)");
+    problems.push(
+      "WEBHOOK_SECRET is not set but WEBHOOK_URLS is " +
+        "(`wrangler secret put WEBHOOK_SECRET` with a whsec_<base64> value)",
+    );
   }
 
   let previousSecretKey: Uint8Array<ArrayBuffer> | null = null;
@@ -80,7 +90,12 @@ export function parseWebhookConfig(vars: WebhookVars): WebhookConfig {
     } catch (err) {
       problems.push((err as Error).message);
     }
-    if (secret === "") problems.push("WEBHOOK_SECRET_PREVIOUS is set but WEBHOOK_SECRET is not (the previous secret only signs alongside the current one)");
+    if (secret === "") {
+      problems.push(
+        "WEBHOOK_SECRET_PREVIOUS is set but WEBHOOK_SECRET is not " +
+          "(the previous secret only signs alongside the current one)",
+      );
+    }
     if (previous === secret) previousSecretKey = null;
   }
 
@@ -102,7 +117,8 @@ export function parseWebhookConfig(vars: WebhookVars): WebhookConfig {
   if (timeoutRaw !== "") {
     const value = Number(timeoutRaw);
     if (!Number.isInteger(value) || value < WEBHOOK_TIMEOUT_MIN_MS || value > WEBHOOK_TIMEOUT_MAX_MS) {
-      problems.push(`WEBHOOK_TIMEOUT_MS=${JSON.stringify(timeoutRaw)} must be an integer in [${WEBHOOK_TIMEOUT_MIN_MS}, ${WEBHOOK_TIMEOUT_MAX_MS}]`);
+      const range = `[${WEBHOOK_TIMEOUT_MIN_MS}, ${WEBHOOK_TIMEOUT_MAX_MS}]`;
+      problems.push(`WEBHOOK_TIMEOUT_MS=${JSON.stringify(timeoutRaw)} must be an integer in ${range}`);
     } else {
       timeoutMs = value;
     }
@@ -110,5 +126,13 @@ export function parseWebhookConfig(vars: WebhookVars): WebhookConfig {
 
   if (problems.length > 0) throw new Error(`Invalid webhook configuration: ${problems.join("; ")}`);
   const on = urls.length > 0;
-  return { urls, secretKey: on ? secretKey : null, previousSecretKey: on ? previousSecretKey : null, scheduleMs, windowMs, timeoutMs, runBudgetMs: WEBHOOK_RUN_BUDGET_MS };
+  return {
+    urls,
+    secretKey: on ? secretKey : null,
+    previousSecretKey: on ? previousSecretKey : null,
+    scheduleMs,
+    windowMs,
+    timeoutMs,
+    runBudgetMs: WEBHOOK_RUN_BUDGET_MS,
+  };
 }

@@ -8,50 +8,6 @@ import { OUTBOX_ERROR_MAX_CHARS, PAGE_MAX_ROWS } from "../config/limits.js";
 import type { SqlLike } from "../shared/sql.js";
 import type { DeepfakeAlert } from "../protocol/events.js";
 
-/** Append to the store's MIGRATIONS list (one schema version). */
-export const OUTBOX_MIGRATION = `CREATE TABLE webhook_outbox (
-     seq INTEGER PRIMARY KEY AUTOINCREMENT,
-     event_id TEXT NOT NULL,
-     url TEXT NOT NULL,
-     body TEXT,
-     status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
-     attempts INTEGER NOT NULL DEFAULT 0,
-     next_attempt_ms INTEGER,
-     last_error TEXT,
-     last_status INTEGER,
-     created_ms INTEGER NOT NULL,
-     updated_ms INTEGER NOT NULL,
-     UNIQUE (event_id, url)
-   );
-   CREATE INDEX webhook_outbox_head ON webhook_outbox (status, url, seq);
-   CREATE INDEX webhook_outbox_status_seq ON webhook_outbox (status, seq);`;
-
-/**
- * Redeliveries (DESIGN.md §6): a new row for an event already sent, so (event, URL) is unique only
- * among the original rows. SQLite cannot drop a table constraint, so the table is rebuilt.
- */
-export const OUTBOX_REDELIVERY_MIGRATION = `CREATE TABLE webhook_outbox_v2 (
-     seq INTEGER PRIMARY KEY AUTOINCREMENT,
-     event_id TEXT NOT NULL,
-     url TEXT NOT NULL,
-     body TEXT,
-     status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
-     attempts INTEGER NOT NULL DEFAULT 0,
-     next_attempt_ms INTEGER,
-     last_error TEXT,
-     last_status INTEGER,
-     created_ms INTEGER NOT NULL,
-     updated_ms INTEGER NOT NULL,
-     redelivery_of INTEGER
-   );
-   INSERT INTO webhook_outbox_v2 (seq, event_id, url, body, status, attempts, next_attempt_ms, last_error, last_status, created_ms, updated_ms)
-     SELECT seq, event_id, url, body, status, attempts, next_attempt_ms, last_error, last_status, created_ms, updated_ms FROM webhook_outbox;
-   DROP TABLE webhook_outbox;
-   ALTER TABLE webhook_outbox_v2 RENAME TO webhook_outbox;
-   CREATE UNIQUE INDEX webhook_outbox_original ON webhook_outbox (event_id, url) WHERE redelivery_of IS NULL;
-   CREATE INDEX webhook_outbox_head ON webhook_outbox (status, url, seq);
-   CREATE INDEX webhook_outbox_status_seq ON webhook_outbox (status, seq);`;
-
 export type OutboxStatus = "pending" | "delivered" | "failed";
 export const OUTBOX_STATUSES: readonly OutboxStatus[] = ["pending", "delivered", "failed"];
 
@@ -197,7 +153,11 @@ export class WebhookOutbox {
   /** The head-of-line pending row of one URL if it is due, else null. */
   dueForUrl(url: string, nowMs: number): DueDelivery | null {
     const row = this.sql
-      .exec("SELECT seq, event_id, url, body, attempts, created_ms, next_attempt_ms FROM webhook_outbox WHERE status = 'pending' AND url = ? ORDER BY seq LIMIT 1", url)
+      .exec(
+        `SELECT seq, event_id, url, body, attempts, created_ms, next_attempt_ms FROM webhook_outbox
+         WHERE status = 'pending' AND url = ? ORDER BY seq LIMIT 1`,
+        url,
+      )
       .toArray()[0];
     if (!row || Number(row.next_attempt_ms) > nowMs) return null;
     return toDue(row);
@@ -274,7 +234,8 @@ export class WebhookOutbox {
       .exec(
         `UPDATE webhook_outbox
          SET status = 'failed', next_attempt_ms = NULL, updated_ms = ?,
-             last_error = substr(? || CASE WHEN last_error IS NULL THEN '' ELSE ' (last error: ' || last_error || ')' END, 1, ?)
+             last_error = substr(
+               ? || CASE WHEN last_error IS NULL THEN '' ELSE ' (last error: ' || last_error || ')' END, 1, ?)
          WHERE status = 'pending' AND created_ms <= ? AND next_attempt_ms <= ?
          RETURNING seq, event_id, url, attempts`,
         nowMs,
@@ -284,20 +245,27 @@ export class WebhookOutbox {
         nowMs,
       )
       .toArray()
-      .map((row) => ({ seq: Number(row.seq), eventId: String(row.event_id), url: String(row.url), attempts: Number(row.attempts) }))
+      .map((row) => ({
+        seq: Number(row.seq), eventId: String(row.event_id), url: String(row.url), attempts: Number(row.attempts),
+      }))
       .sort((a, b) => a.seq - b.seq);
   }
 
   /** One row by seq, or null. */
   get(seq: number): OutboxRow | null {
-    const row = this.sql.exec("SELECT seq, event_id, url, status, body FROM webhook_outbox WHERE seq = ?", seq).toArray()[0];
+    const row = this.sql.exec("SELECT seq, event_id, url, status, body FROM webhook_outbox WHERE seq = ?", seq)
+      .toArray()[0];
     if (!row) return null;
-    return { seq: Number(row.seq), eventId: String(row.event_id), url: String(row.url), status: row.status as OutboxStatus, body: row.body === null || row.body === undefined ? null : String(row.body) };
+    const body = row.body === null || row.body === undefined ? null : String(row.body);
+    const status = row.status as OutboxStatus;
+    return { seq: Number(row.seq), eventId: String(row.event_id), url: String(row.url), status, body };
   }
 
   /** The pending row that sends this event to this URL, if any. */
   pendingFor(eventId: string, url: string): number | null {
-    const row = this.sql.exec("SELECT seq FROM webhook_outbox WHERE status = 'pending' AND event_id = ? AND url = ? ORDER BY seq LIMIT 1", eventId, url).toArray()[0];
+    const pending =
+      "SELECT seq FROM webhook_outbox WHERE status = 'pending' AND event_id = ? AND url = ? ORDER BY seq LIMIT 1";
+    const row = this.sql.exec(pending, eventId, url).toArray()[0];
     return row ? Number(row.seq) : null;
   }
 
@@ -308,7 +276,8 @@ export class WebhookOutbox {
   enqueueRedelivery(original: OutboxRow, body: string, nowMs: number): number {
     const row = this.sql
       .exec(
-        `INSERT INTO webhook_outbox (event_id, url, body, status, attempts, next_attempt_ms, created_ms, updated_ms, redelivery_of)
+        `INSERT INTO webhook_outbox
+           (event_id, url, body, status, attempts, next_attempt_ms, created_ms, updated_ms, redelivery_of)
          VALUES (?, ?, ?, 'pending', 0, ?, ?, ?, ?) RETURNING seq`,
         original.eventId, original.url, body, nowMs, nowMs, nowMs, original.seq,
       )
@@ -325,7 +294,8 @@ export class WebhookOutbox {
     const placeholders = keep.map(() => "?").join(", ");
     const rows = this.sql
       .exec(
-        `UPDATE webhook_outbox SET status = 'failed', next_attempt_ms = NULL, last_error = 'url no longer configured', updated_ms = ?
+        `UPDATE webhook_outbox
+         SET status = 'failed', next_attempt_ms = NULL, last_error = 'url no longer configured', updated_ms = ?
          WHERE status = 'pending'${keep.length > 0 ? ` AND url NOT IN (${placeholders})` : ""} RETURNING seq`,
         nowMs,
         ...keep,
@@ -336,7 +306,9 @@ export class WebhookOutbox {
 
   /** Earliest next attempt among head-of-line rows (the alarm deadline), or null if nothing is pending. */
   nextDueMs(): number | null {
-    const row = this.sql.exec(`SELECT MIN(next_attempt_ms) AS at FROM webhook_outbox WHERE seq IN (${HEAD_SEQS})`).toArray()[0];
+    const row = this.sql
+      .exec(`SELECT MIN(next_attempt_ms) AS at FROM webhook_outbox WHERE seq IN (${HEAD_SEQS})`)
+      .toArray()[0];
     return numberOrNull(row?.at);
   }
 
@@ -357,7 +329,8 @@ export class WebhookOutbox {
   /** Rows oldest first, optionally of one status; page with afterSeq = the last seq returned. */
   list(options: OutboxListOptions): WebhookOutboxEntry[] {
     const afterSeq = Math.max(0, Math.floor(options.afterSeq ?? 0));
-    const columns = "seq, event_id, url, status, attempts, next_attempt_ms, last_error, last_status, created_ms, updated_ms, redelivery_of";
+    const columns = `seq, event_id, url, status, attempts, next_attempt_ms, last_error, last_status, created_ms,
+      updated_ms, redelivery_of`;
     const rows = options.status
       ? this.sql.exec(
           `SELECT ${columns} FROM webhook_outbox WHERE status = ? AND seq > ? ORDER BY seq LIMIT ?`,
@@ -365,7 +338,11 @@ export class WebhookOutbox {
           afterSeq,
           clampLimit(options.limit),
         )
-      : this.sql.exec(`SELECT ${columns} FROM webhook_outbox WHERE seq > ? ORDER BY seq LIMIT ?`, afterSeq, clampLimit(options.limit));
+      : this.sql.exec(
+          `SELECT ${columns} FROM webhook_outbox WHERE seq > ? ORDER BY seq LIMIT ?`,
+          afterSeq,
+          clampLimit(options.limit),
+        );
     return rows.toArray().map((row) => ({
       seq: Number(row.seq),
       event_id: String(row.event_id),

@@ -63,18 +63,23 @@ export function parseRetrySchedule(text: string): number[] {
     const match = ENTRY.exec(part);
     if (!match) {
       throw new RetryScheduleError(
-        `WEBHOOK_RETRY_SCHEDULE entry ${index + 1} (${JSON.stringify(part)}) must be a number with an optional unit ms|s|m|h|d and an optional repeat count, e.g. "1s,5s,10s*12,5m"`,
+        `WEBHOOK_RETRY_SCHEDULE entry ${index + 1} (${JSON.stringify(part)}) must be a number with an optional ` +
+          `unit ms|s|m|h|d and an optional repeat count, e.g. "1s,5s,10s*12,5m"`,
       );
     }
     const delayMs = parseDurationMs(match[1]!)!;
     if (delayMs < 1 || delayMs > WEBHOOK_RETRY_MAX_DELAY_MS) {
       throw new RetryScheduleError(
-        `WEBHOOK_RETRY_SCHEDULE entry ${index + 1} (${JSON.stringify(part)}) must be between 1 ms and ${WEBHOOK_RETRY_MAX_DELAY_MS / DAY_MS} days`,
+        `WEBHOOK_RETRY_SCHEDULE entry ${index + 1} (${JSON.stringify(part)}) must be between 1 ms and ` +
+          `${WEBHOOK_RETRY_MAX_DELAY_MS / DAY_MS} days`,
       );
     }
     const count = match[2] === undefined ? 1 : Number(match[2]);
     if (count < 1 || delays.length + count > WEBHOOK_RETRY_MAX_ENTRIES) {
-      throw new RetryScheduleError(`WEBHOOK_RETRY_SCHEDULE has more than ${WEBHOOK_RETRY_MAX_ENTRIES} retries (or a repeat count of 0); at most ${WEBHOOK_RETRY_MAX_ENTRIES} are allowed`);
+      throw new RetryScheduleError(
+        `WEBHOOK_RETRY_SCHEDULE has more than ${WEBHOOK_RETRY_MAX_ENTRIES} retries (or a repeat count of 0); ` +
+          `at most ${WEBHOOK_RETRY_MAX_ENTRIES} are allowed`,
+      );
     }
     for (let i = 0; i < count; i++) delays.push(delayMs);
   });
@@ -88,7 +93,8 @@ export function parseRetryWindow(text: string): number {
   const ms = parseDurationMs(trimmed);
   if (ms === null || ms < WEBHOOK_RETRY_WINDOW_MIN_MS || ms > WEBHOOK_RETRY_WINDOW_MAX_MS) {
     throw new RetryScheduleError(
-      `WEBHOOK_RETRY_WINDOW=${JSON.stringify(trimmed)} must be a duration from ${WEBHOOK_RETRY_WINDOW_MIN_MS} ms to ${WEBHOOK_RETRY_WINDOW_MAX_MS / DAY_MS} days, e.g. "3d" or "72h"`,
+      `WEBHOOK_RETRY_WINDOW=${JSON.stringify(trimmed)} must be a duration from ${WEBHOOK_RETRY_WINDOW_MIN_MS} ms to ` +
+        `${WEBHOOK_RETRY_WINDOW_MAX_MS / DAY_MS} days, e.g. "3d" or "72h"`,
     );
   }
   return ms;
@@ -176,7 +182,8 @@ export interface NextAttemptInput {
  * there). Null when the schedule is exhausted.
  */
 export function nextAttemptAtMs(input: NextAttemptInput): number | null {
-  const delayMs = nextAttemptDelayMs(input.attemptsSoFar, input.schedule, null, input.random, input.jitterRatio, input.startedMs - input.createdMs);
+  const ageMs = input.startedMs - input.createdMs;
+  const delayMs = nextAttemptDelayMs(input.attemptsSoFar, input.schedule, null, input.random, input.jitterRatio, ageMs);
   if (delayMs === null) return null;
   let atMs = Math.max(input.startedMs + delayMs, input.endedMs);
   if (input.retryAfterMs !== null) atMs = Math.max(atMs, input.endedMs + Math.round(input.retryAfterMs));

@@ -26,7 +26,9 @@ const encoder = new TextEncoder();
 export function parseWebhookSecret(secret: string, name = "WEBHOOK_SECRET"): Uint8Array<ArrayBuffer> {
   const text = secret.trim();
   if (!text.startsWith(WEBHOOK_SECRET_PREFIX)) {
-    throw new WebhookSecretError(`${name} must look like "${WEBHOOK_SECRET_PREFIX}<base64>" (the Standard Webhooks format)`);
+    throw new WebhookSecretError(
+      `${name} must look like "${WEBHOOK_SECRET_PREFIX}<base64>" (the Standard Webhooks format)`,
+    );
   }
   let key: Uint8Array<ArrayBuffer>;
   try {
@@ -39,7 +41,8 @@ export function parseWebhookSecret(secret: string, name = "WEBHOOK_SECRET"): Uin
   }
   if (key.length < WEBHOOK_SECRET_MIN_BYTES || key.length > WEBHOOK_SECRET_MAX_BYTES) {
     throw new WebhookSecretError(
-      `${name} decodes to ${key.length} bytes; use ${WEBHOOK_SECRET_MIN_BYTES}-${WEBHOOK_SECRET_MAX_BYTES} random bytes ` +
+      `${name} decodes to ${key.length} bytes; ` +
+        `use ${WEBHOOK_SECRET_MIN_BYTES}-${WEBHOOK_SECRET_MAX_BYTES} random bytes ` +
         `(e.g. "${WEBHOOK_SECRET_PREFIX}$(openssl rand -base64 32)")`,
     );
   }
@@ -64,7 +67,12 @@ function hmacKey(secretKey: Uint8Array): Promise<CryptoKey> {
 }
 
 /** `v1,<base64 HMAC-SHA256 of "id.timestampS.body">`, the `webhook-signature` header value. */
-export async function signWebhook(secretKey: Uint8Array, id: string, timestampS: number, body: string): Promise<string> {
+export async function signWebhook(
+  secretKey: Uint8Array,
+  id: string,
+  timestampS: number,
+  body: string,
+): Promise<string> {
   if (!Number.isSafeInteger(timestampS) || timestampS < 0) {
     throw new RangeError(`webhook timestamp must be whole seconds since the epoch, got ${timestampS}`);
   }
@@ -86,7 +94,12 @@ export interface WebhookHeaders {
  * (a secret rotation: the current one first, then the previous one) the signature header carries one
  * `v1,` signature per key, space-separated, as the spec allows: a consumer holding either key accepts it.
  */
-export async function webhookHeaders(secretKeys: Uint8Array | readonly Uint8Array[], id: string, timestampS: number, body: string): Promise<WebhookHeaders> {
+export async function webhookHeaders(
+  secretKeys: Uint8Array | readonly Uint8Array[],
+  id: string,
+  timestampS: number,
+  body: string,
+): Promise<WebhookHeaders> {
   const keys = secretKeys instanceof Uint8Array ? [secretKeys] : secretKeys;
   if (keys.length === 0) throw new RangeError("at least one webhook signing key is needed");
   const signatures = await Promise.all(keys.map((key) => signWebhook(key, id, timestampS, body)));

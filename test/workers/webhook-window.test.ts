@@ -13,7 +13,8 @@ import { Schema } from "../../src/session/schema.js";
 import { DEADLINES_DDL, SessionStore, STORE_TABLES_DDL } from "../../src/session/store.js";
 import { parseWebhookConfig } from "../../src/webhooks/config.js";
 import type { FetchLike } from "../../src/webhooks/deliver.js";
-import { OUTBOX_MIGRATION, WebhookOutbox } from "../../src/webhooks/outbox.js";
+import { OUTBOX_MIGRATION } from "../../src/webhooks/outbox-schema.js";
+import { WebhookOutbox } from "../../src/webhooks/outbox.js";
 import { formatWebhookSecret } from "../../src/webhooks/signing.js";
 import { ADMIN, admin, call, connect, mintToken, rgbFrame, steer, stubFor, transition, waitUntil } from "./helpers.js";
 
