@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+// Builds the LiveKit bridge (@deepfake-edge/livekit) into dist/: the library (dist/index.js) and the
+// command (dist/cli.js) as ESM with every package left external (the client SDK, @livekit/rtc-node,
+// livekit-server-sdk, ws), and type declarations (dist/types). Runs on `npm ci` (`prepare`).
+import { build } from "esbuild";
+import { execFileSync } from "node:child_process";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+
+const pkg = new URL(".", import.meta.url).pathname;
+const dist = join(pkg, "dist");
+
+rmSync(dist, { recursive: true, force: true });
+await build({
+  entryPoints: [join(pkg, "src", "index.ts"), join(pkg, "src", "cli.ts")],
+  absWorkingDir: pkg,
+  outdir: dist,
+  bundle: true,
+  splitting: true,
+  format: "esm",
+  platform: "node",
+  target: ["node20"],
+  packages: "external",
+  sourcemap: true,
+  legalComments: "none",
+  logLevel: "error",
+});
+const tsc = join(pkg, "..", "..", "node_modules", ".bin", "tsc");
+execFileSync(tsc, ["-p", join(pkg, "tsconfig.build.json")], { cwd: pkg, stdio: "inherit" });
+console.log("[build] @deepfake-edge/livekit -> integrations/livekit/dist");

@@ -1,0 +1,206 @@
+/**
+ * End-to-end (DESIGN.md §14): monitorRoom against a real livekit-server, a real `wrangler dev` with
+ * the fake Dataspike API, a webhook sink, and @livekit/rtc-node people in LiveKit room "R":
+ * alice (camera + microphone), bob (camera + screen share), carol (microphone only) and a watcher
+ * that only listens for data messages. What the tests assert is what a user would see: JPEGs and PCM
+ * chunks arriving at the API per LiveKit track, data messages in the LiveKit room, webhooks.
+ */
+import { afterAll, beforeAll, expect, it } from "vitest";
+import type { ReceivedFrame } from "../../../test/e2e/harness/fake-upstream.js";
+import { FakeUpstream, FrameFormat, productionVars } from "../../../test/e2e/harness/fake-upstream.js";
+import { WebhookSink } from "../../../test/e2e/harness/webhook-sink.js";
+import { startWranglerDev, type WranglerDev } from "../../../test/e2e/harness/wrangler-dev.js";
+import { monitorRoom, type MonitorEvent, type RoomMonitor } from "../src/index.js";
+import { startLiveKitServer, type LiveKitServerProcess } from "./harness/livekit-server.js";
+import { startPublisher, type Publisher } from "./harness/publisher.js";
+
+const API_KEY = "livekit-e2e-key";
+const ADMIN_KEY = "livekit-e2e-admin";
+const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const ROOM = "R";
+
+let fake: FakeUpstream;
+let sink: WebhookSink;
+let dev: WranglerDev;
+let livekit: LiveKitServerProcess;
+let monitor: RoomMonitor | undefined;
+const people: Record<string, Publisher> = {};
+const events: MonitorEvent[] = [];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+beforeAll(async () => {
+  fake = await FakeUpstream.start({ expectedKey: API_KEY, decodeJpegs: true });
+  sink = await WebhookSink.start({ secret: SECRET, path: "/hooks" });
+  [dev, livekit] = await Promise.all([
+    startWranglerDev({
+      vars: productionVars(
+        fake,
+        { apiKey: API_KEY, adminKey: ADMIN_KEY },
+        { WEBHOOK_URLS: sink.url, WEBHOOK_SECRET: SECRET },
+      ),
+    }),
+    startLiveKitServer(),
+  ]);
+  people.alice = await startPublisher(livekit, ROOM, { identity: "alice", camera: true, microphone: true });
+  people.bob = await startPublisher(livekit, ROOM, { identity: "bob", camera: true, screen: true });
+  people.carol = await startPublisher(livekit, ROOM, { identity: "carol", microphone: true });
+  people.watcher = await startPublisher(livekit, ROOM, { identity: "watcher" });
+});
+
+afterAll(async () => {
+  await monitor?.stop();
+  for (const person of Object.values(people)) await person.leave();
+  await livekit?.stop();
+  await dev?.stop();
+  await fake?.close();
+  await sink?.close();
+});
+
+const framesOf = (participantId: string, trackId?: string): ReceivedFrame[] =>
+  fake.frames.filter((f) => f.participantId === participantId && (trackId === undefined || f.trackId === trackId));
+
+function measure(...parts: unknown[]): void {
+  console.log("[measure]", ...parts);
+}
+
+it("streams the cameras at 0.2 fps and the microphones as 96 000-byte chunks, never the screen share", async () => {
+  monitor = monitorRoom(ROOM, {
+    livekit: { url: livekit.url, apiKey: livekit.apiKey, apiSecret: livekit.apiSecret },
+    edge: { url: dev.url, adminKey: ADMIN_KEY },
+    onEvent: (event) => events.push(event),
+  });
+  await monitor.connected;
+  const alice = people.alice!.sids;
+  const bob = people.bob!.sids;
+  const carol = people.carol!.sids;
+  const bothCameras = () => framesOf("R:alice", alice.camera).length > 0 && framesOf("R:bob", bob.camera).length > 0;
+  await fake.waitFor(bothCameras, 30_000, "first camera JPEGs");
+  const start = Date.now();
+  await sleep(15_500);
+  await fake.settle();
+  const aliceCamera = framesOf("R:alice", alice.camera).filter((f) => f.atMs >= start - 100);
+  const bobCamera = framesOf("R:bob", bob.camera).filter((f) => f.atMs >= start - 100);
+  measure(`CLEAR: alice ${aliceCamera.length}, bob ${bobCamera.length} camera JPEGs in 15.5 s`);
+  // Deadlines every 5 s (25 % early tolerance): 3 or 4 in 15.5 s after the first one.
+  for (const frames of [aliceCamera, bobCamera]) {
+    expect(frames.length).toBeGreaterThanOrEqual(3);
+    expect(frames.length).toBeLessThanOrEqual(4);
+    for (const f of frames) expect(f).toMatchObject({ format: FrameFormat.JPEG, width: 320, height: 240 });
+  }
+  // Nothing from the screen share, and nothing from the watcher (no tracks) or from carol's camera (none).
+  expect(fake.frames.filter((f) => f.trackId === bob.screen)).toEqual([]);
+  expect(new Set(fake.frames.map((f) => f.participantId))).toEqual(new Set(["R:alice", "R:bob", "R:carol"]));
+  // The tone is speech for the voice gate: a 3 s chunk of 16 kHz s16 mono per microphone (AUDIO_INTERVAL_S is 60).
+  const bothMicrophones = () =>
+    framesOf("R:carol", carol.microphone).length > 0 && framesOf("R:alice", alice.microphone).length > 0;
+  await fake.waitFor(bothMicrophones, 10_000, "PCM chunks");
+  for (const [id, sid] of [["R:alice", alice.microphone], ["R:carol", carol.microphone]] as const) {
+    const pcm = framesOf(id, sid).filter((f) => f.format === FrameFormat.PCM);
+    expect(pcm.length).toBeGreaterThanOrEqual(1);
+    for (const f of pcm) expect(f.bytes).toBe(96_000);
+  }
+  expect(framesOf("R:bob").every((f) => f.trackId === bob.camera)).toBe(true);
+  const joined = events.flatMap((e) => (e.type === "participant_joined" ? [e.participantId] : []));
+  expect(joined.sort()).toEqual(["R:alice", "R:bob", "R:carol"]);
+});
+
+interface DataMessage {
+  topic: string | undefined;
+  atMs: number;
+  alert: Record<string, unknown>;
+}
+
+/** The watcher's data messages on any topic, parsed. */
+function watcherMessages(): DataMessage[] {
+  return people.watcher!.data.map((d) => ({ ...d, alert: JSON.parse(d.text) as Record<string, unknown> }));
+}
+
+async function waitForMessage(match: (m: DataMessage) => boolean, timeoutMs: number, what: string) {
+  let found: DataMessage | undefined;
+  await fake.waitFor(() => (found = watcherMessages().find(match)) !== undefined, timeoutMs, what);
+  return found!;
+}
+
+it("bob SUSPICIOUS raises only bob's rate (1 fps), alice stays at 0.2 fps", async () => {
+  const bobCamera = people.bob!.sids.camera!;
+  const aliceCamera = people.alice!.sids.camera!;
+  expect(fake.sendResultTo("SUSPICIOUS", "R:bob", bobCamera, "looks odd")).toBe(true);
+  const message = await waitForMessage((m) => m.alert.level === "suspicious", 10_000, "bob's SUSPICIOUS data message");
+  expect(message.alert).toMatchObject({ participant_id: "bob", track_id: bobCamera });
+  const since = Date.now();
+  await sleep(10_000);
+  const bob = framesOf("R:bob", bobCamera).filter((f) => f.atMs >= since).length;
+  const alice = framesOf("R:alice", aliceCamera).filter((f) => f.atMs >= since).length;
+  measure(`bob SUSPICIOUS: bob ${bob}, alice ${alice} camera JPEGs in the next 10 s`);
+  expect(bob).toBeGreaterThanOrEqual(8);
+  expect(bob).toBeLessThanOrEqual(12);
+  expect(alice).toBeGreaterThanOrEqual(1);
+  expect(alice).toBeLessThanOrEqual(3);
+  expect(framesOf("R:bob").every((f) => f.trackId === bobCamera)).toBe(true);
+});
+
+it("bob ALERT reaches a LiveKit watcher (deepfake_alert data naming bob and his camera) and the webhook", async () => {
+  const bobCamera = people.bob!.sids.camera!;
+  const sentAt = Date.now();
+  expect(fake.sendResultTo("ALERT", "R:bob", bobCamera, "face swap detected")).toBe(true);
+  const message = await waitForMessage((m) => m.alert.level === "alert", 10_000, "bob's ALERT data message");
+  measure(`scripted ALERT -> data message in the LiveKit room: ${message.atMs - sentAt} ms`);
+  expect(message.topic).toBe("deepfake_alert");
+  expect(message.alert).toEqual({
+    type: "deepfake_alert",
+    level: "alert",
+    participant_id: "bob",
+    track_id: bobCamera,
+    message: "face swap detected",
+    timestamp_ms: expect.any(Number),
+    reason: "result",
+    simulated: false,
+    room_id: ROOM,
+  });
+  const bobAlert = () =>
+    sink.accepted().find((d) => d.body.includes('"participant_id":"R:bob"') && d.body.includes('"level":"alert"'));
+  await sink.waitFor(() => bobAlert() !== undefined, 15_000, "bob's ALERT webhook");
+  const hook = JSON.parse(bobAlert()!.body) as unknown;
+  expect(hook).toMatchObject({ type: "deepfake_alert", level: "alert", participant_id: "R:bob", track_id: bobCamera });
+});
+
+it("every scripted result reaches the LiveKit room (latency from the result to the data message)", async () => {
+  const aliceCamera = people.alice!.sids.camera!;
+  const latencies: number[] = [];
+  const rounds = 40;
+  for (let i = 0; i < rounds; i++) {
+    const level = i % 2 === 0 ? "alert" : "clear";
+    const before = watcherMessages().length;
+    const sentAt = Date.now();
+    fake.sendResultTo(level === "alert" ? "ALERT" : "CLEAR", "R:alice", aliceCamera, `round ${i}`);
+    const message = await waitForMessage(
+      (m) => m.alert.participant_id === "alice" && m.alert.message === `round ${i}`,
+      10_000,
+      `round ${i}`,
+    );
+    expect(message.alert.level).toBe(level);
+    expect(watcherMessages().length).toBe(before + 1);
+    latencies.push(message.atMs - sentAt);
+  }
+  latencies.sort((a, b) => a - b);
+  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.ceil((p / 100) * latencies.length) - 1)];
+  measure(
+    `scripted result -> LiveKit data message over ${rounds} transitions: ` +
+      `p50 ${pct(50)} ms, p99 ${pct(99)} ms, max ${latencies.at(-1)} ms`,
+  );
+});
+
+it("carol leaving LiveKit leaves the service: her socket closes", async () => {
+  await people.carol!.leave();
+  const left = () => events.some((e) => e.type === "participant_left" && e.identity === "carol");
+  await fake.waitFor(left, 15_000, "carol left");
+  const snapshot = async () => {
+    const headers = { authorization: `Bearer ${ADMIN_KEY}` };
+    const res = await fetch(`${dev.url}/v1/participants/R:carol`, { headers });
+    return (await res.json()) as { clients: number };
+  };
+  const deadline = Date.now() + 10_000;
+  while ((await snapshot()).clients !== 0 && Date.now() < deadline) await sleep(200);
+  expect((await snapshot()).clients).toBe(0);
+  expect(monitor!.participants().map((p) => p.identity).sort()).toEqual(["alice", "bob"]);
+});
