@@ -35,4 +35,4 @@ const tsc = join(root, "node_modules", ".bin", "tsc");
 execFileSync(tsc, ["-p", join(pkg, "tsconfig.build.json")], { cwd: root, stdio: "inherit" });
 mkdirSync(join(dist, "types", "gen"), { recursive: true });
 for (const name of ["ingest.d.ts"]) copyFileSync(join(root, "src", "gen", name), join(dist, "types", "gen", name));
-console.log("[build] @deepfake-edge/client -> src/client/dist");
+console.error("[build] @deepfake-edge/client -> src/client/dist");

@@ -27,4 +27,4 @@ await build({
 });
 const tsc = join(pkg, "..", "..", "node_modules", ".bin", "tsc");
 execFileSync(tsc, ["-p", join(pkg, "tsconfig.build.json")], { cwd: pkg, stdio: "inherit" });
-console.log("[build] @deepfake-edge/livekit -> integrations/livekit/dist");
+console.error("[build] @deepfake-edge/livekit -> integrations/livekit/dist");

@@ -1,0 +1,131 @@
+/**
+ * End-to-end (DESIGN.md §14): the `deepfake-edge-livekit` command as a user runs it, against a real
+ * livekit-server and `wrangler dev` in development mode (the built-in simulator, no admin key: the
+ * bridge names the room with `?room=`). eve and frank stream cameras in LiveKit room "S".
+ * `--on-alert remove` removes eve from the LiveKit room when the simulator answers ALERT for her, and
+ * a restarted bridge resumes streaming frank.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { DisconnectReason } from "@livekit/rtc-node";
+import { RoomServiceClient } from "livekit-server-sdk";
+import { REPO_ROOT, startWranglerDev, type WranglerDev } from "../../../test/e2e/harness/wrangler-dev.js";
+import { startLiveKitServer, type LiveKitServerProcess } from "./harness/livekit-server.js";
+import { startPublisher, type Publisher } from "./harness/publisher.js";
+
+const ROOM = "S";
+const COMMAND = join(REPO_ROOT, "node_modules", ".bin", "deepfake-edge-livekit");
+
+let dev: WranglerDev;
+let livekit: LiveKitServerProcess;
+let service: RoomServiceClient;
+let eve: Publisher;
+let frank: Publisher;
+let bridge: Bridge | undefined;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Bridge {
+  child: ChildProcess;
+  output(): string;
+  /** SIGTERM; resolves with the exit code. */
+  stop(): Promise<number | null>;
+}
+
+function startBridge(args: string[]): Bridge {
+  const child = spawn(COMMAND, args, {
+    cwd: REPO_ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: {
+      ...process.env,
+      LIVEKIT_URL: livekit.url,
+      LIVEKIT_API_KEY: livekit.apiKey,
+      LIVEKIT_API_SECRET: livekit.apiSecret,
+      DEEPFAKE_EDGE_URL: dev.url,
+      DEEPFAKE_EDGE_ADMIN_KEY: "",
+    },
+  });
+  let out = "";
+  child.stdout?.on("data", (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr?.on("data", (chunk: Buffer) => (out += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  process.once("exit", () => child.kill("SIGKILL"));
+  return {
+    child,
+    output: () => out,
+    async stop() {
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}
+
+async function until(predicate: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what}\n${bridge?.output() ?? ""}`);
+    await sleep(100);
+  }
+}
+
+async function simulator(participantId: string): Promise<{ jpeg_frames: number; last_jpeg: { at_ms: number } | null }> {
+  const res = await fetch(`${dev.url}/v1/dev/simulator/${participantId}`);
+  return (await res.json()) as { jpeg_frames: number; last_jpeg: { at_ms: number } | null };
+}
+
+beforeAll(async () => {
+  [dev, livekit] = await Promise.all([startWranglerDev({ vars: { DEV_MODE: "true" } }), startLiveKitServer()]);
+  service = new RoomServiceClient(livekit.url.replace(/^ws/, "http"), livekit.apiKey, livekit.apiSecret);
+  eve = await startPublisher(livekit, ROOM, { identity: "eve", camera: true });
+  frank = await startPublisher(livekit, ROOM, { identity: "frank", camera: true });
+});
+
+afterAll(async () => {
+  await bridge?.stop();
+  await eve?.leave();
+  await frank?.leave();
+  await livekit?.stop();
+  await dev?.stop();
+});
+
+it("--on-alert remove: the command removes the participant in ALERT from the LiveKit room", async () => {
+  bridge = startBridge(["--room", ROOM, "--on-alert", "remove"]);
+  await until(async () => (await simulator("S:eve")).jpeg_frames > 0, 30_000, "eve's first JPEG at the simulator");
+  await until(async () => (await simulator("S:frank")).jpeg_frames > 0, 10_000, "frank's first JPEG at the simulator");
+  expect(bridge.output()).toContain("participant eve joined as S:eve");
+
+  const body = JSON.stringify({ level: "alert" });
+  const steer = await fetch(`${dev.url}/v1/dev/simulator/S:eve`, { method: "POST", body });
+  expect(steer.status).toBe(200);
+  await until(() => eve.disconnectReason !== null, 15_000, "eve removed");
+  expect(eve.disconnectReason).toBe(DisconnectReason.PARTICIPANT_REMOVED);
+  const left = (await service.listParticipants(ROOM)).map((p) => p.identity);
+  expect(left).toContain("frank");
+  expect(left).not.toContain("eve");
+  expect(bridge.output()).toContain("ALERT eve track");
+  expect(bridge.output()).toContain("--on-alert remove: removed eve from S");
+  // frank was not touched and is still streamed.
+  expect(frank.disconnectReason).toBeNull();
+});
+
+it("stops cleanly on SIGTERM, and a restarted bridge resumes streaming", async () => {
+  const running = (await service.listParticipants(ROOM)).map((p) => p.identity);
+  const code = await bridge!.stop();
+  expect(code).toBe(0);
+  expect(bridge!.output()).toContain("[deepfake-edge-livekit] stopped");
+  const after = (await service.listParticipants(ROOM)).map((p) => p.identity);
+  // The server lists the hidden bridge while it runs, and not once it left.
+  expect(running.filter((id) => id.startsWith("deepfake-edge-"))).toHaveLength(1);
+  expect(after).toEqual(["frank"]);
+
+  const stoppedAt = Date.now();
+  const before = (await simulator("S:frank")).jpeg_frames;
+  bridge = startBridge(["--room", ROOM]);
+  await until(async () => (await simulator("S:frank")).jpeg_frames > before, 20_000, "frank's JPEGs after the restart");
+  const resumed = (await simulator("S:frank")).last_jpeg!.at_ms;
+  console.log(`[measure] bridge restart: frank streams again ${resumed - stoppedAt} ms after the old bridge stopped`);
+  expect(bridge.output()).toContain("participant frank joined as S:frank");
+});
