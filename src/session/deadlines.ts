@@ -9,6 +9,7 @@ import { errorMessage, log, type LogFields } from "../shared/log.js";
 import { runDueDeliveries, type DeliveryOutbox, type FetchLike } from "../webhooks/deliver.js";
 import { webhookBody, type WebhookOutbox } from "../webhooks/outbox.js";
 import type { DeadlinePart } from "./alarm.js";
+import type { Capability } from "./capability.js";
 import type { SessionStore } from "./store.js";
 
 const RETENTION_DEADLINE = "retention";
@@ -41,7 +42,7 @@ export interface WebhookHooks {
  * Every URL has its own in-order worker; a slow or hanging consumer never holds up another URL's
  * retries, nor the alarm (onDeadline starts the workers and returns).
  */
-export class WebhookDeadline implements DeadlinePart {
+export class WebhookDeadline implements Capability {
   readonly name = "webhooks";
   /** Moves on every purge: a run started before it stores nothing after it. */
   #generation = 0;
@@ -68,7 +69,10 @@ export class WebhookDeadline implements DeadlinePart {
     });
   }
 
-  /** The session was purged: runs still in flight leave storage alone from now on. */
+  /**
+   * The session was purged: runs still in flight store nothing and re-arm nothing from now on. (Their
+   * outcomes could not touch the next session's rows anyway: they are matched by event id.)
+   */
   onPurge(): void {
     this.#generation++;
   }

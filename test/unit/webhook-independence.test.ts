@@ -17,6 +17,8 @@ const SECRET = formatWebhookSecret(new Uint8Array(32).map((_, i) => i * 5 + 3));
 const KEY = parseWebhookSecret(SECRET);
 const HANG = "https://hang.example/hook";
 const FLAKY = "https://flaky.example/hook";
+/** Timer slack on a loaded machine; a URL held up behind the hanging one would wait its 500 ms timeout. */
+const SLACK_MS = 100;
 
 function deferred<T>() {
   let resolve!: (value: T) => void;
@@ -92,7 +94,7 @@ describe("runDueDeliveries reports each URL's outcome at once", () => {
 
 describe("two URLs through the object's webhook part and a one-at-a-time alarm", () => {
   it("one hangs every request, the other answers 500 then recovers: its retries follow the schedule", async () => {
-    const timeoutMs = 400;
+    const timeoutMs = 500;
     const outageMs = 700;
     const schedule = [50, 100, 200, 200, 200, 200, 200, 200, 200, 200];
     const config = parseWebhookConfig({
@@ -140,12 +142,12 @@ describe("two URLs through the object's webhook part and a one-at-a-time alarm",
     for (let i = 0; i < 200 && accepted().length < 3; i++) await tick();
     expect(accepted().map((r) => r.id)).toEqual(["evt_1", "evt_2", "evt_3"]);
     // Every pending event within a schedule step of recovering, in order.
-    for (const r of accepted()) expect(r.atMs - recoveredMs).toBeLessThanOrEqual(200 * 1.1 + 60);
+    for (const r of accepted()) expect(r.atMs - recoveredMs).toBeLessThanOrEqual(200 * 1.1 + SLACK_MS);
     // No gap between the head's attempts exceeds its schedule entry (±10 % jitter, plus timer slack).
     const head = flaky().filter((r) => r.id === "evt_1");
     const gaps = head.slice(1).map((r, i) => r.atMs - head[i]!.atMs);
     expect(gaps.length).toBeGreaterThanOrEqual(4);
-    gaps.forEach((gap, i) => expect(gap, `gap ${i + 1} of [${gaps.join(", ")}]`).toBeLessThanOrEqual(schedule[i]! * 1.1 + 40));
+    gaps.forEach((gap, i) => expect(gap, `gap ${i + 1} of [${gaps.join(", ")}]`).toBeLessThanOrEqual(schedule[i]! * 1.1 + SLACK_MS));
     // Meanwhile the hanging URL was tried, timed out and was tried again.
     const hung = requests.filter((r) => r.url === HANG);
     expect(hung.length).toBeGreaterThanOrEqual(2);
