@@ -71,6 +71,7 @@ async function honest(n: number, video: Uint8Array, audio: readonly Uint8Array[]
     const clients: ParticipantClient[] = await inBatches(pids, 25, (pid) => stack.connect(pid));
     for (const c of clients) c.sendRaw(helloMessage("bench-overload"));
     const feeds: Feed[] = pids.map((participantId, i) => ({ participantId, client: clients[i]!, video, audio }));
+    const loadStartMs = Date.now();
     const sending = startLoad(feeds, { audioMs: 20, videoMs: 1_000, audioStartSpreadMs: 3_000 });
     await until(() => pids.every((pid) => stack.fake.knows(pid)), 120_000, 100);
     const cpu = cpuMeter(stack);
@@ -88,6 +89,7 @@ async function honest(n: number, video: Uint8Array, audio: readonly Uint8Array[]
       await sleep(type === "SUSPICIOUS" ? HOLD_MS : TAIL_MS);
     }
     const sent = sending.stop();
+    const loadStopMs = Date.now();
     const used = cpu.read();
     const seenClient = new Map<string, number>();
     const seenHook = new Map<string, number>();
@@ -108,6 +110,12 @@ async function honest(n: number, video: Uint8Array, audio: readonly Uint8Array[]
     const codes = new Map<string, number>();
     for (const c of closed) codes.set(`${c.closed!.code} ${c.closed!.reason}`, (codes.get(`${c.closed!.code} ${c.closed!.reason}`) ?? 0) + 1);
     const errors = clients.flatMap((c) => c.ofType("error"));
+    if (closed.length > 0) {
+      const at = closed.map((c) => ((c.closed!.atMs - loadStartMs) / 1000).toFixed(1));
+      console.log(`    closes at (s after the load started; it stopped at ${((loadStopMs - loadStartMs) / 1000).toFixed(1)} s): ${[...new Set(at)].slice(0, 20).join(", ")}`);
+      const lines = stack.dev.logs().split("\n").filter((l) => /error|warn|exceed|reset|crash/i.test(l));
+      console.log(`    wrangler log lines about errors (${lines.length}): ${[...new Set(lines.map((l) => l.slice(0, 200)))].slice(0, 8).join("\n      ")}`);
+    }
     const result: HonestResult = {
       n,
       closes: closed.length,
@@ -265,6 +273,7 @@ record({
 });
 record({ bench: "overload", measure: `result -> client p50/p99 at ${over.n} participants`, value: `${over.client.p50}/${over.client.p99}`, unit: "ms", baseline: { label: `N=${base.n}`, value: `${base.client.p50}/${base.client.p99}`, unit: "ms" } });
 
+if (process.env.BENCH_OVERLOAD_HOSTILE === "0") process.exit(0);
 const h = await hostileRuns();
 table(
   `The worst a hostile participant costs: runtime workerd CPU above idle (${h.idle.toFixed(0)} ms/s), ${HOSTILE_S} s each, load ${h.load}`,

@@ -64,7 +64,12 @@ export interface BudgetLimits {
 }
 
 /** The encode budget for a deployment's video settings (see SOCKET_BUDGET_ENCODE_HEADROOM_RATIO). */
-export function encodeBudgetFor(video: { normalFps: number; burstFps: number; maxWidth: number; maxHeight: number }): Pick<BudgetLimits, "encodePixelsPerS" | "encodePixelsBurst"> {
+export function encodeBudgetFor(video: {
+  normalFps: number;
+  burstFps: number;
+  maxWidth: number;
+  maxHeight: number;
+}): Pick<BudgetLimits, "encodePixelsPerS" | "encodePixelsBurst"> {
   const frame = video.maxWidth * video.maxHeight;
   return {
     encodePixelsPerS: Math.max(video.normalFps, video.burstFps) * frame * SOCKET_BUDGET_ENCODE_HEADROOM_RATIO,
@@ -86,7 +91,12 @@ export const DEFAULT_BUDGET: BudgetLimits = {
   episodeMs: SOCKET_OVER_BUDGET_WINDOW_MS,
   eventsPerS: SOCKET_RATE_LIMITED_EVENTS_PER_S,
   maxAudioTracks: AUDIO_MAX_TRACKS,
-  ...encodeBudgetFor({ normalFps: VIDEO_BURST_FPS, burstFps: VIDEO_BURST_FPS, maxWidth: VIDEO_MAX_WIDTH, maxHeight: VIDEO_MAX_HEIGHT }),
+  ...encodeBudgetFor({
+    normalFps: VIDEO_BURST_FPS,
+    burstFps: VIDEO_BURST_FPS,
+    maxWidth: VIDEO_MAX_WIDTH,
+    maxHeight: VIDEO_MAX_HEIGHT,
+  }),
 };
 
 export type BudgetKind = "messages" | "bytes" | "audio";
@@ -196,8 +206,9 @@ export class ParticipantBudget {
   ) {
     this.messages = new Allowance(limits.messagesPerS, limits.messagesBurst, nowMs);
     this.bytes = new Allowance(limits.bytesPerS, limits.bytesBurst, nowMs);
-    const audioRatio = limits.participantAudioSpeedRatio;
-    this.audio = new Allowance(audioRatio, audioRatio * limits.windowS, nowMs);
+    // Its burst is what one track may catch up at once after its object ran late.
+    const audioBurstS = Math.max(limits.audioBurstS, limits.audioLatenessS);
+    this.audio = new Allowance(limits.participantAudioSpeedRatio, audioBurstS, nowMs);
     this.encode = new TokenBucket(limits.encodePixelsPerS, limits.encodePixelsBurst, nowMs);
   }
 }
@@ -213,7 +224,7 @@ export class SocketBudget {
   readonly #audio = new Map<string, AudioClock>();
   readonly #events: TokenBucket;
   readonly #encode: TokenBucket;
-  /** Raw pixels this socket may have encoded (its own and its participant's budget): the video path skips frames over it. */
+  /** Raw pixels this socket may have encoded (its own and its participant's budget): frames over it are skipped. */
   readonly encode: { available(nowMs: number): number; take(amount: number, nowMs: number): boolean };
   #refusals = 0;
   #lastRefusalMs = -Infinity;
@@ -222,7 +233,12 @@ export class SocketBudget {
    * `participant`: the budget this socket shares with the participant's other sockets (its own if
    * absent). `acceptedAtMs`: when the socket opened (it cannot have sent anything before).
    */
-  constructor(nowMs: number, limits: BudgetLimits = DEFAULT_BUDGET, participant?: ParticipantBudget, acceptedAtMs = nowMs) {
+  constructor(
+    nowMs: number,
+    limits: BudgetLimits = DEFAULT_BUDGET,
+    participant?: ParticipantBudget,
+    acceptedAtMs = nowMs,
+  ) {
     this.#limits = limits;
     this.#participant = participant ?? new ParticipantBudget(nowMs, limits);
     this.#acceptedAtMs = Math.min(nowMs, acceptedAtMs > 0 ? acceptedAtMs : nowMs);
@@ -234,7 +250,8 @@ export class SocketBudget {
     const shared = this.#participant.encode;
     this.encode = {
       available: (t) => Math.min(own.available(t), shared.available(t)),
-      take: (amount, t) => own.available(t) >= amount && shared.available(t) >= amount && own.take(amount, t) && shared.take(amount, t),
+      take: (amount, t) =>
+        own.available(t) >= amount && shared.available(t) >= amount && own.take(amount, t) && shared.take(amount, t),
     };
   }
 
@@ -247,10 +264,22 @@ export class SocketBudget {
     p.bytes.offer(bytes);
     // Check all before taking any, so a refusal costs the socket nothing.
     const { messagesPerS, bytesPerS } = this.#limits;
-    if (this.#messages.bucket.available(nowMs) < 1) return this.#refuse("messages", "socket", this.#messages, `over the budget of ${messagesPerS} messages per second`, nowMs);
-    if (this.#bytes.bucket.available(nowMs) < bytes) return this.#refuse("bytes", "socket", this.#bytes, `over the budget of ${bytesPerS} bytes per second`, nowMs);
-    if (p.messages.bucket.available(nowMs) < 1) return this.#refuse("messages", "participant", p.messages, `over the participant's budget of ${p.messages.ratePerS} messages per second (all its sockets together)`, nowMs);
-    if (p.bytes.bucket.available(nowMs) < bytes) return this.#refuse("bytes", "participant", p.bytes, `over the participant's budget of ${p.bytes.ratePerS} bytes per second (all its sockets together)`, nowMs);
+    const all = "(all its sockets together)";
+    if (this.#messages.bucket.available(nowMs) < 1) {
+      const why = `over the budget of ${messagesPerS} messages per second`;
+      return this.#refuse("messages", "socket", this.#messages, why, nowMs);
+    }
+    if (this.#bytes.bucket.available(nowMs) < bytes) {
+      return this.#refuse("bytes", "socket", this.#bytes, `over the budget of ${bytesPerS} bytes per second`, nowMs);
+    }
+    if (p.messages.bucket.available(nowMs) < 1) {
+      const why = `over the participant's budget of ${p.messages.ratePerS} messages per second ${all}`;
+      return this.#refuse("messages", "participant", p.messages, why, nowMs);
+    }
+    if (p.bytes.bucket.available(nowMs) < bytes) {
+      const why = `over the participant's budget of ${p.bytes.ratePerS} bytes per second ${all}`;
+      return this.#refuse("bytes", "participant", p.bytes, why, nowMs);
+    }
     this.#messages.bucket.take(1, nowMs);
     this.#bytes.bucket.take(bytes, nowMs);
     p.messages.bucket.take(1, nowMs);
@@ -266,9 +295,13 @@ export class SocketBudget {
     clock.paced.offer(seconds);
     shared.offer(seconds);
     const how = clock.canTake(seconds, nowMs);
-    if (!how) return this.#refuse("audio", "socket", clock.paced, `audio arrives faster than ${this.#limits.audioSpeedRatio}x real time`, nowMs);
+    if (!how) {
+      const why = `audio arrives faster than ${this.#limits.audioSpeedRatio}x real time`;
+      return this.#refuse("audio", "socket", clock.paced, why, nowMs);
+    }
     if (shared.bucket.available(nowMs) < seconds) {
-      return this.#refuse("audio", "participant", shared, `the participant's audio (all its sockets and tracks together) arrives faster than ${shared.ratePerS}x real time`, nowMs);
+      const why = `the participant's audio (all its sockets and tracks) arrives faster than ${shared.ratePerS}x real time`;
+      return this.#refuse("audio", "participant", shared, why, nowMs);
     }
     clock.take(how, seconds, nowMs);
     shared.bucket.take(seconds, nowMs);

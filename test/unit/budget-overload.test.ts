@@ -174,7 +174,7 @@ describe("the sockets of one participant share a cap", () => {
         }
       }
     }
-    const oneClient = PARTICIPANT_AUDIO_MAX_SPEED_RATIO * (seconds + DEFAULT_BUDGET.windowS);
+    const oneClient = PARTICIPANT_AUDIO_MAX_SPEED_RATIO * seconds + AUDIO_MAX_LATENESS_S;
     expect(admittedS).toBeLessThanOrEqual(oneClient + 0.03);
     expect(admittedS).toBeGreaterThan(PARTICIPANT_AUDIO_MAX_SPEED_RATIO * seconds * 0.9);
     // Without the shared cap these 64 tracks would have had 16 x 4 x 1.5 x 30 = 2 880 s admitted.

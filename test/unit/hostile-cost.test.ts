@@ -124,3 +124,56 @@ describe("the worst CPU one hostile socket can cost per second (Node, production
     expect(worst).toBeLessThan(1_500);
   });
 });
+
+describe("the worst CPU one hostile participant can cost: 16 sockets x 4 audio tracks (Node)", () => {
+  /** 24 ms of 48 kHz stereo per message: 62.5 a second per track is 1.5x real time, 4 tracks are 250 messages/s. */
+  const tracks = Array.from({ length: 4 }, (_, k) =>
+    buffer({ audio: { trackId: `mic-${k}`, sampleRate: 48_000, channels: 2, data: patterned(1152 * 4, (i) => (i * 13 + k) & 255) } }),
+  );
+
+  it("every socket at its own budget: the participant's shared cap holds the object to about one client's worth", async () => {
+    const { messages, open } = participantObject();
+    let sockets = Array.from({ length: 16 }, () => open(1_000_000));
+    const perSecond: number[] = [];
+    let closes = 0;
+    const counted = new Set<object>();
+    for (let second = 0; second < 20; second++) {
+      const t0 = 1_000_000 + second * 1000;
+      // A closed socket reconnects as soon as the participant's cool-down allows.
+      closes += sockets.filter((ws) => ws.closed && !counted.has(ws) && counted.add(ws)).length;
+      sockets = sockets.map((ws) => (ws.closed && messages.cooldown(t0) === null ? open(t0) : ws));
+      const start = process.cpuUsage();
+      for (let i = 0; i < 250; i++) {
+        const atMs = t0 + Math.floor((i * 1000) / 250);
+        for (const ws of sockets) if (!ws.closed) await messages.receive(ws, tracks[i % 4]!, atMs);
+      }
+      const used = process.cpuUsage(start);
+      perSecond.push((used.user + used.system) / 1000);
+    }
+    const steady = perSecond.slice(12);
+    const mean = steady.reduce((a, b) => a + b, 0) / steady.length;
+    results["16 sockets x 4 tracks"] = mean;
+    console.log(
+      `[measure] hostile participant, 16 sockets x 4 tracks of 48 kHz stereo, each socket at its budget (4 000 messages/s): ` +
+        `${mean.toFixed(0)} ms of CPU per second (steady, seconds 12-20), ${Math.max(...perSecond).toFixed(0)} ms in the worst second; ${closes} sockets closed`,
+    );
+    expect(closes).toBeGreaterThan(0);
+    expect(mean).toBeLessThan(1_000);
+  });
+});
+
+/** A participant object that can open many sockets (same path as object()). */
+function participantObject() {
+  const sockets: Sink[] = [];
+  const connections = new Connections<Sink>({ getWebSockets: () => sockets.filter((s) => !s.closed), getTags: () => ["client"] });
+  const config = parseConfig({ DEV_MODE: "true", AUDIO_INTERVAL_S: "0" });
+  const live = activateParticipant(config, { participantId: "h", level: "suspicious", sinceMs: 0 }, [], 0, encodeJpeg, { send: () => undefined, count: () => undefined });
+  const messages = new SocketMessages<Sink>({ config, sockets: connections, live: () => live, wantUpstream: () => undefined, count: () => undefined, tracksClosed: () => undefined, left: () => undefined });
+  const open = (nowMs: number) => {
+    const ws = new Sink();
+    sockets.push(ws);
+    connections.attach(ws, "client", nowMs);
+    return ws;
+  };
+  return { messages, open };
+}
