@@ -1,7 +1,12 @@
-"""deepfake-edge for Pipecat: a drop-in FrameProcessor that streams a bot's media to the service."""
+"""deepfake-edge for Pipecat: a FrameProcessor that streams a bot's media to the service.
+
+``DeepfakeEdgeProcessor`` is the native API; ``deepfake_edge_pipecat.compat`` is the drop-in for bots
+written against the Dataspike reference's ``DataspikeDeepfakeProcessor``.
+"""
 
 from .alert import DeepfakeAlert
-from .processor import DeepfakeEdgeAuthError, DeepfakeEdgeProcessor, NotificationCallback
+from .connection import DeepfakeEdgeAuthError
+from .processor import DeepfakeEdgeProcessor, NotificationCallback
 
 __all__ = ["DeepfakeAlert", "DeepfakeEdgeAuthError", "DeepfakeEdgeProcessor", "NotificationCallback"]
-__version__ = "0.1.0"
+__version__ = "0.2.0"

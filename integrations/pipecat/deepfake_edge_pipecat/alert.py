@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 LEVELS = ("clear", "suspicious", "alert")
@@ -53,6 +53,12 @@ class DeepfakeAlert:
             simulated=event.get("simulated") is True,
             raw=dict(event),
         )
+
+    def with_participant(self, participant_id: str) -> "DeepfakeAlert":
+        """The same event with the participant id the bot set (the service may know it encoded)."""
+        if participant_id == self.participant_id:
+            return self
+        return replace(self, participant_id=participant_id, raw=dict(self.raw, participant_id=participant_id))
 
     def log_line(self) -> str:
         """The reference processor's log line: its six fields, as one line of JSON."""

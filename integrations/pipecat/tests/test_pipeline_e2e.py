@@ -204,12 +204,14 @@ async def test_pipeline_streams_camera_and_speech_at_the_announced_rate(edge: Wr
     assert stats["screen_frames_skipped"] == pipeline.counts_in["UserImageRawFrame"] - stats["video_frames_seen"] > 0
     assert (sim["last_jpeg"]["width"], sim["last_jpeg"]["height"]) == (640, 480)
     # 7.5 s of 48 kHz speech: two full 3 s chunks and a padded 1.5 s one, each exactly 96 000 bytes
-    # (the simulator rejects any other size); audio outside speech was not sent.
+    # (the simulator rejects any other size); with speaking frames, audio outside speech was not sent.
     assert sim["pcm_chunks"] == 3
     assert stats["audio_frames_outside_speech"] > 0
-    # The 20 ms frames went out joined, 100 ms to a message (audio_batch_ms), plus a partial batch
-    # before each Speaking(false); the service counted every one of them.
-    assert 0.95 * 7.5 / 0.1 <= stats["audio_frames_sent"] <= 1.05 * 7.5 / 0.1 + 2
+    # client_vad="auto" (the default): until the first speaking frame (2 s in) all audio went and the
+    # service's gate decided; from then on the speaking frames gated it. The 20 ms frames went out
+    # joined, 100 ms to a message, plus a partial batch before each Speaking; the service counted all.
+    assert stats["vad"] == "pipeline"
+    assert 0.95 * (2 + 7.5) / 0.1 <= stats["audio_frames_sent"] <= 1.05 * (2 + 7.5) / 0.1 + 3
     assert counters["audio_frames_received"] == stats["audio_frames_sent"]
     assert stats["speaking_sent"] == 2
     # Each steered transition reached notification_cb as a typed DeepfakeAlert.

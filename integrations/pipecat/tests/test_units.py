@@ -1,24 +1,24 @@
-"""Fast tests of the processor's parts, and of its wire behaviour against a small local WebSocket server."""
+"""Fast tests of the processor's parts (its wire behaviour is in test_wire.py)."""
 
 from __future__ import annotations
 
-import asyncio
+import ast
+import importlib
 import json
 import py_compile
-from pathlib import Path
 
-import aiohttp
 import pytest
-from loguru import logger
-from aiohttp import web
-from pipecat.frames.frames import InputAudioRawFrame, UserImageRawFrame, UserStartedSpeakingFrame, UserStoppedSpeakingFrame
+from pipecat.frames.frames import InputAudioRawFrame, UserImageRawFrame
 
-from deepfake_edge_pipecat import DeepfakeAlert, DeepfakeEdgeAuthError, DeepfakeEdgeProcessor
-from deepfake_edge_pipecat._proto import ingest_pb2 as pb
+from deepfake_edge_pipecat import DeepfakeAlert, DeepfakeEdgeProcessor
 from deepfake_edge_pipecat.audio_batch import AudioBatcher, AudioStream
-from deepfake_edge_pipecat.processor import _downscale, clean_participant_id, is_camera_source
+from deepfake_edge_pipecat.compat import AudioParams, DataspikeDeepfakeProcessor, EventType, VideoParams
+from deepfake_edge_pipecat.events import AudioHint, BadEvent, Rate, Ready, parse_event
+from deepfake_edge_pipecat.frames import SpeechGate, downscale, is_camera_source
+from deepfake_edge_pipecat.participant import PARTICIPANT_ID_RE, encode_participant_id
 from deepfake_edge_pipecat.rate_gate import RateGate
 from deepfake_edge_pipecat.send_buffer import Outgoing, SendBuffer
+from deepfake_edge_pipecat.tuning import Tuning
 
 from .conftest import REPO_ROOT, RunningPipeline
 
@@ -89,22 +89,51 @@ def test_deepfake_alert_from_todays_payload_defaults_reason_and_simulated() -> N
         DeepfakeAlert.from_event({**event, "level": "purple"})
 
 
-def test_participant_ids_and_sources() -> None:
-    assert clean_participant_id("SmallWebRTCConnection#0-abc123") == "SmallWebRTCConnection_0-abc123"
-    assert clean_participant_id("alice") == "alice"
-    assert len(clean_participant_id("x" * 300)) == 128
+def test_participant_ids_the_service_cannot_take_are_encoded_without_collisions() -> None:
+    pc_id = "SmallWebRTCConnection#0-abc123"
+    assert encode_participant_id(pc_id) == "SmallWebRTCConnection_230-abc123"
+    assert encode_participant_id("SmallWebRTCConnection$0-abc123") != encode_participant_id(pc_id)
+    assert encode_participant_id("alice_1") == "alice_1"  # a valid id is sent as it is
+    for raw in ("x" * 300, "é" * 100, "a b/c?d", pc_id):
+        assert PARTICIPANT_ID_RE.match(encode_participant_id(raw))
+    assert encode_participant_id("x" * 300) != encode_participant_id("x" * 299 + "y")
+    with pytest.raises(ValueError):
+        encode_participant_id("")
     assert is_camera_source("camera") and is_camera_source(None)
     assert not is_camera_source("screenVideo") and not is_camera_source("screen")
 
 
 def test_downscale_fits_a_720p_frame_into_one_message() -> None:
     data = bytes(1280 * 720 * 3)
-    small, w, h = _downscale(data, 1280, 720, 3, 1_000_000)
+    small, w, h = downscale(data, 1280, 720, 3, 1_000_000)
     assert (w, h) == (640, 360) and len(small) == w * h * 3
 
 
-def test_the_example_bot_compiles() -> None:
-    py_compile.compile(str(REPO_ROOT / "examples" / "pipecat" / "bot.py"), doraise=True)
+def test_the_example_bot_uses_pipecat_1_14s_current_api() -> None:
+    path = REPO_ROOT / "examples" / "pipecat" / "bot.py"
+    py_compile.compile(str(path), doraise=True)
+    tree = ast.parse(path.read_text())
+    imported = {(node.module, alias.name) for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) for alias in node.names}
+    names = {name for _, name in imported}
+    assert {"PipelineWorker", "WorkerRunner", "VADProcessor", "DataspikeDeepfakeProcessor"} <= names
+    assert not {"PipelineTask", "PipelineRunner"} & names
+    keywords = {kw.arg for node in ast.walk(tree) if isinstance(node, ast.Call) for kw in node.keywords}
+    assert "vad_analyzer" in keywords  # VADProcessor(vad_analyzer=...) ...
+    transport_params = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "TransportParams"]
+    assert transport_params and all(kw.arg != "vad_analyzer" for n in transport_params for kw in n.keywords)  # ... not TransportParams
+    # Every name it takes from pipecat exists in the installed pipecat (modules needing extras aside).
+    checked = 0
+    for module, name in imported:
+        if not (module and module.startswith("pipecat.")):
+            continue
+        try:
+            found = importlib.import_module(module)
+        except ImportError as err:
+            assert not (err.name or "").startswith("pipecat"), f"{module} is not in pipecat 1.14"
+            continue  # needs one of pipecat's extras (webrtc, runner) that the tests do not install
+        assert hasattr(found, name), f"{module}.{name}"
+        checked += 1
+    assert checked >= 6
 
 
 async def test_frames_pass_through_a_processor_that_was_never_started() -> None:
@@ -117,114 +146,8 @@ async def test_frames_pass_through_a_processor_that_was_never_started() -> None:
             await pipeline.push(InputAudioRawFrame(audio=bytes(1920), sample_rate=48000, num_channels=1))
         await pipeline.finish()
     assert pipeline.sink.counts == pipeline.counts_in and pipeline.sink.changed == 0
-    assert processor.stats["dropped_disconnected"] == 30
-
-
-class FakeService:
-    """A local stand-in for the service's stream endpoint and token route, recording what it got."""
-
-    def __init__(self, refuse: int | None = None, alerts: list[dict] | None = None) -> None:
-        self.refuse = refuse
-        self.alerts = alerts or []
-        self.messages: list[pb.ClientMessage] = []
-        self.auth_headers: list[str | None] = []
-        self.token_requests: list[dict] = []
-        self.got = asyncio.Event()
-        self.url = ""
-        self._runner: web.AppRunner | None = None
-
-    async def __aenter__(self) -> "FakeService":
-        app = web.Application()
-        app.router.add_get("/v1/participants/{id}/stream", self.stream)
-        app.router.add_post("/v1/tokens", self.tokens)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._runner is not None
-        await self._runner.cleanup()
-
-    async def tokens(self, request: web.Request) -> web.Response:
-        assert request.headers.get("Authorization") == "Bearer adm"
-        self.token_requests.append(await request.json())
-        return web.json_response({"token": "minted-token", "expires_at": 4102444800})
-
-    async def stream(self, request: web.Request) -> web.StreamResponse:
-        self.auth_headers.append(request.headers.get("Authorization"))
-        if self.refuse:
-            return web.Response(status=self.refuse, text="no")
-        ws = web.WebSocketResponse()
-        await ws.prepare(request)
-        pid = request.match_info["id"]
-        await ws.send_str(json.dumps({"type": "ready", "participant_id": pid, "level": "clear", "video_fps": 1, "simulated": True}))
-        for alert in self.alerts:
-            await ws.send_str(json.dumps(alert))
-        async for msg in ws:
-            if msg.type == aiohttp.WSMsgType.BINARY:
-                self.messages.append(pb.ClientMessage.FromString(msg.data))
-                self.got.set()
-        return ws
-
-
-async def test_hello_speaking_audio_and_video_on_the_wire() -> None:
-    async with FakeService() as service:
-        processor = DeepfakeEdgeProcessor(service.url, admin_key="adm", participant_id="bob#1")
-        async with RunningPipeline(processor) as pipeline:
-            await processor.start()
-            await processor.wait_ready(5)
-            await pipeline.push(InputAudioRawFrame(audio=bytes(1920), sample_rate=48000, num_channels=1))  # outside speech
-            await pipeline.push(UserStartedSpeakingFrame())
-            await pipeline.push(InputAudioRawFrame(audio=bytes(640), sample_rate=16000, num_channels=2))
-            frame = UserImageRawFrame(user_id="u", image=bytes(8 * 6 * 4), size=(8, 6), format="RGBA")
-            frame.transport_source = "camera"
-            await pipeline.push(frame)
-            screen = UserImageRawFrame(user_id="u", image=bytes(8 * 6 * 3), size=(8, 6), format="RGB")
-            screen.transport_source = "screenVideo"
-            await pipeline.push(screen)
-            await pipeline.push(UserStoppedSpeakingFrame())
-            for _ in range(100):
-                if len(service.messages) >= 5:
-                    break
-                await asyncio.sleep(0.02)
-            await processor.stop()
-            await pipeline.finish()
-    kinds = [m.WhichOneof("payload") for m in service.messages]
-    # The 10 ms of audio waits for its 100 ms batch, which the end of speech sends before the marker.
-    assert kinds == ["hello", "speaking", "video", "audio", "speaking"]
-    hello = service.messages[0].hello
-    assert hello.vad is True and hello.honors_rate is True and hello.client.startswith("deepfake-edge-pipecat/")
-    audio = service.messages[3].audio
-    assert (audio.sample_rate, audio.channels, len(audio.data), audio.track_id) == (16000, 2, 640, "microphone")
-    video = service.messages[2].video
-    assert (video.width, video.height, video.format, video.source, video.track_id) == (8, 6, pb.RGBA, pb.CAMERA, "camera")
-    assert service.token_requests == [{"participant_id": "bob_1", "ttl_s": 3600}]
-    assert service.auth_headers == ["Bearer minted-token"]
-    assert pipeline.sink.counts == pipeline.counts_in
-
-
-async def test_client_vad_false_sends_all_audio_and_no_speaking() -> None:
-    async with FakeService() as service:
-        processor = DeepfakeEdgeProcessor(service.url, participant_id="carol", client_vad=False)
-        async with RunningPipeline(processor) as pipeline:
-            await processor.start()
-            await processor.wait_ready(5)
-            await pipeline.push(InputAudioRawFrame(audio=bytes(1920), sample_rate=48000, num_channels=1))
-            await pipeline.push(UserStartedSpeakingFrame())
-            await pipeline.push(InputAudioRawFrame(audio=bytes(1920), sample_rate=48000, num_channels=1))
-            for _ in range(100):
-                if len(service.messages) >= 3:
-                    break
-                await asyncio.sleep(0.02)
-            await processor.stop()
-            await pipeline.finish()
-    assert [m.WhichOneof("payload") for m in service.messages] == ["hello", "audio", "audio"]
-    assert service.messages[0].hello.vad is False
-    assert service.auth_headers == [None]  # no token, no admin key: development mode
+    # 30 camera frames and 30 audio frames (client_vad="auto": no speaking frames, so audio would go).
+    assert processor.stats["dropped_disconnected"] == 60
 
 
 def test_audio_batcher_joins_frames_of_one_stream_up_to_the_batch_and_never_past_1_s() -> None:
@@ -245,88 +168,86 @@ def test_audio_batcher_joins_frames_of_one_stream_up_to_the_batch_and_never_past
         AudioBatcher(1001)
 
 
-@pytest.mark.parametrize("batch_ms, messages", [(100, 10), (0, 50)])
-async def test_a_second_of_20_ms_frames_goes_out_in_100_ms_messages(batch_ms: int, messages: int) -> None:
-    async with FakeService() as service:
-        processor = DeepfakeEdgeProcessor(service.url, participant_id="dave", client_vad=False, audio_batch_ms=batch_ms)
-        frames = [bytes([k]) * 1920 for k in range(50)]  # 20 ms at 48 kHz mono
-        async with RunningPipeline(processor) as pipeline:
-            await processor.start()
-            await processor.wait_ready(5)
-            for f in frames:  # paced, so that the send buffer (32 items) never has to drop
-                await pipeline.push(InputAudioRawFrame(audio=f, sample_rate=48000, num_channels=1))
-                await asyncio.sleep(0.005)
-            for _ in range(100):
-                if len(service.messages) >= 1 + messages:
-                    break
-                await asyncio.sleep(0.02)
-            await processor.stop()
-            await pipeline.finish()
-    audio = [m.audio for m in service.messages if m.WhichOneof("payload") == "audio"]
-    assert len(audio) == messages
-    assert b"".join(a.data for a in audio) == b"".join(frames)
-    assert processor.stats["audio_frames_seen"] == 50 and processor.stats["audio_frames_sent"] == messages
 
 
-@pytest.mark.parametrize("status", [401, 403])
-async def test_a_refused_upgrade_is_an_auth_error(status: int) -> None:
-    async with FakeService(refuse=status) as service:
-        processor = DeepfakeEdgeProcessor(service.url, token="t", participant_id="dave")
-        await processor.start()
-        with pytest.raises(DeepfakeEdgeAuthError) as info:
-            await processor.wait_ready(5)
-        await asyncio.sleep(1.5)  # no retry happens
-        await processor.stop()
-    assert info.value.status == status and processor.state == "auth_failed"
-    assert service.auth_headers == ["Bearer t"]
+READY = {"type": "ready", "participant_id": "p", "level": "clear", "video_fps": 0.2, "normal_fps": 0.2, "burst_fps": 1,
+         "simulated": True, "dev_mode": True, "jpeg_quality": 75, "audio_interval_s": 60}
 
 
-async def test_stop_never_closes_the_callers_session() -> None:
-    async with FakeService() as service, aiohttp.ClientSession() as session:
-        processor = DeepfakeEdgeProcessor(service.url, participant_id="erin", session=session)
-        await processor.start()
-        await processor.wait_ready(5)
-        await processor.stop()
-        assert not session.closed and processor.state == "stopped"
-        await processor.start()  # and it can start again
-        await processor.wait_ready(5)
-        await processor.stop()
-        assert not session.closed
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ('{"type": "rate"}', "video_fps"),  # no video_fps: refused here, never float(None) later
+        ('{"type": "rate", "video_fps": "fast"}', "video_fps"),
+        ('{"type": "rate", "video_fps": -1}', "video_fps"),
+        ('{"type": "rate", "video_fps": true}', "video_fps"),
+        ('{"type": "ready", "participant_id": "p", "level": "purple", "video_fps": 1}', "level"),
+        ('{"type": "audio", "wanted": "no"}', "wanted"),
+        ('{"type": "audio", "wanted": false}', "until_ms"),
+        ('{"type": "deepfake_alert", "level": "alert"}', "id"),
+        ('{"type": "error", "code": 3}', "code"),
+        ("[1, 2]", "object"),
+        ("{not json", "JSON"),
+        ('{"level": "alert"}', "type"),
+    ],
+)
+def test_malformed_events_are_refused_with_the_reason(text: str, problem: str) -> None:
+    with pytest.raises(BadEvent, match=problem):
+        parse_event(text)
 
 
-ALERT_EVENT = {
-    "type": "deepfake_alert", "id": "evt_a", "level": "suspicious", "previous_level": "clear",
-    "participant_id": "fay", "track_id": "camera", "message": "SIMULATED result: suspicious", "timestamp_ms": 1,
-}
+def test_valid_events_parse_to_typed_values_and_unknown_types_are_skipped() -> None:
+    ready = parse_event(json.dumps(READY))
+    assert isinstance(ready, Ready) and (ready.jpeg_quality, ready.audio_interval_s, ready.normal_fps) == (75, 60, 0.2)
+    old = parse_event(json.dumps({k: v for k, v in READY.items() if k not in ("jpeg_quality", "audio_interval_s")}))
+    assert isinstance(old, Ready) and old.jpeg_quality is None
+    assert parse_event('{"type": "rate", "video_fps": 1}') == Rate(1.0)
+    assert parse_event('{"type": "audio", "wanted": false, "until_ms": 5, "resume_in_ms": 60000}') == AudioHint(False, 60.0)
+    assert parse_event('{"type": "audio", "wanted": true, "until_ms": 0, "resume_in_ms": 0}') == AudioHint(True, 0.0)
+    assert parse_event('{"type": "check_started", "id": "chk_1"}') is None  # a newer service's event
 
 
-async def test_without_a_callback_the_reference_json_line_is_logged() -> None:
-    lines: list[str] = []
-    sink = logger.add(lambda m: lines.append(str(m)), level="WARNING", format="{message}")
-    try:
-        async with FakeService(alerts=[ALERT_EVENT]) as service:
-            processor = DeepfakeEdgeProcessor(service.url, participant_id="fay")
-            await processor.start()
-            for _ in range(100):
-                if any("received notification" in line for line in lines):
-                    break
-                await asyncio.sleep(0.02)
-            await processor.stop()
-    finally:
-        logger.remove(sink)
-    line = next(line for line in lines if "received notification" in line)
-    data = json.loads(line.split("received notification: ", 1)[1])
-    assert data["type"] == "deepfake_alert" and data["level"] == "suspicious" and data["track_id"] == "camera"
+def test_speech_gate_auto_lets_audio_through_until_the_pipeline_produces_speaking_frames() -> None:
+    gate = SpeechGate("auto")
+    assert gate.admits_audio() and gate.decider == "service" and not gate.pipeline_decides
+    assert gate.speaking_frame(True) == (True, True)
+    assert gate.decider == "pipeline" and gate.admits_audio()
+    assert gate.speaking_frame(False) == (True, False)
+    assert not gate.admits_audio()  # outside speech, now that speaking frames decide
+    off = SpeechGate(False)
+    off.speaking_frame(False)
+    assert off.admits_audio() and off.decider == "service"
+    on = SpeechGate(True)
+    assert not on.admits_audio() and on.decider == "pipeline"
+    with pytest.raises(ValueError):
+        SpeechGate("yes")
 
 
-async def test_a_plain_function_works_as_callback_too() -> None:
-    got: list[DeepfakeAlert] = []
-    async with FakeService(alerts=[ALERT_EVENT, {**ALERT_EVENT, "id": "evt_b", "level": "alert", "previous_level": "suspicious"}]) as service:
-        processor = DeepfakeEdgeProcessor(service.url, participant_id="fay", notification_cb=got.append)
-        await processor.start()
-        for _ in range(100):
-            if len(got) == 2:
-                break
-            await asyncio.sleep(0.02)
-        await processor.stop()
-    assert [a.id for a in got] == ["evt_a", "evt_b"] and processor.stats["callback_errors"] == 0
+def test_tuning_only_lowers_the_deployments_settings() -> None:
+    t = Tuning(normal_fps=0.1, burst_fps=5, jpeg_quality=90, audio_interval_s=120)
+    assert t.url_overrides() == {"normal_fps": 0.1, "burst_fps": 5}  # the deployment's rates are not known yet
+    t.refused()
+    assert t.url_overrides() == {}
+    t.on_ready(parse_event(json.dumps(READY)))  # type: ignore[arg-type]
+    assert t.url_overrides() == {"normal_fps": 0.1}  # burst 5 is above the deployment's 1: not asked for
+    assert t.video_fps(0.2, "clear") == 0.1 and t.video_fps(1, "suspicious") == 1 and t.video_fps(0.2, "alert") == 0.1
+    assert t.quality(75) == 75 and t.quality(None) == 75 and Tuning(jpeg_quality=50).quality(75) == 50
+    assert t.audio_pause_s(60) == 120 and Tuning().audio_pause_s(60) == 60
+    with pytest.raises(ValueError):
+        Tuning(normal_fps=-1)
+
+
+def test_unknown_keywords_raise_in_both_processors(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(TypeError, match="notification_callback"):
+        DeepfakeEdgeProcessor("http://127.0.0.1:9", notification_callback=print)  # type: ignore[call-arg]
+    monkeypatch.setenv("DEEPFAKE_EDGE_URL", "http://127.0.0.1:9")
+    with pytest.raises(TypeError, match="notification_callback"):
+        DataspikeDeepfakeProcessor(notification_callback=print)  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        DataspikeDeepfakeProcessor(video_params={"normal_fps": 0.1})  # type: ignore[arg-type]
+    processor = DataspikeDeepfakeProcessor(api_key="ds-key", video_params=VideoParams(normal_fps=0.1), audio_params=AudioParams())
+    assert processor.state == EventType.CLEAR and processor.connection_state == "idle"
+    assert [(e.name, e.value) for e in EventType] == [("UNKNOWN", 0), ("SUSPICIOUS", 1), ("CLEAR", 2), ("ERROR", 3), ("ALERT", 4)]
+    monkeypatch.delenv("DEEPFAKE_EDGE_URL")
+    with pytest.raises(ValueError, match="DEEPFAKE_EDGE_URL"):
+        DataspikeDeepfakeProcessor()
