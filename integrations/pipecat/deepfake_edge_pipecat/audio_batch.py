@@ -55,7 +55,8 @@ class AudioBatcher:
     def push(self, stream: AudioStream, timestamp_ms: int, data: bytes) -> list[AudioBatch]:
         """Takes one valid frame (at most 1 s); returns the batches now due, oldest first."""
         out: list[AudioBatch] = []
-        if self._stream is not None and (self._stream != stream or stream.ms(self._bytes + len(data)) > MAX_AUDIO_FRAME_MS):
+        too_long = self._stream is not None and stream.ms(self._bytes + len(data)) > MAX_AUDIO_FRAME_MS
+        if self._stream is not None and (self._stream != stream or too_long):
             out.extend(self.flush())
         if self._stream is None:
             self._stream, self._timestamp_ms = stream, timestamp_ms

@@ -160,8 +160,9 @@ class DataspikeDeepfakeProcessor(DeepfakeEdgeProcessor):
             logger.info("deepfake-edge: api_key is not used: the Dataspike key belongs to the service, not the bot")
         if (audio.sample_rate, audio.sample_size) != (API_SAMPLE_RATE, API_SAMPLE_SIZE):
             logger.warning(
-                f"deepfake-edge: AudioParams sample_rate={audio.sample_rate}, sample_size={audio.sample_size} cannot be honoured: "
-                f"the API takes {API_SAMPLE_SIZE} samples at {API_SAMPLE_RATE} Hz, and the service resamples and chunks to that"
+                f"deepfake-edge: AudioParams sample_rate={audio.sample_rate}, sample_size={audio.sample_size} "
+                f"cannot be honoured: the API takes {API_SAMPLE_SIZE} samples at {API_SAMPLE_RATE} Hz, "
+                "and the service resamples and chunks to that"
             )
 
     @property
@@ -181,7 +182,7 @@ class DataspikeDeepfakeProcessor(DeepfakeEdgeProcessor):
             type=kind,
             participant_id=self.participant_id or "",
             track_id=alert.track_id if alert is not None else "",
-            message=alert.message if alert is not None else f"{previous} -> {level} while the processor was disconnected",
+            message=alert.message if alert is not None else f"{previous} -> {level} while disconnected",
             timestamp_ms=alert.timestamp_ms if alert is not None else int(time.time() * 1000),
             alert=alert,
         )

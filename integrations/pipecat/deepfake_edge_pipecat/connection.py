@@ -228,7 +228,8 @@ class Connection:
             timeout=aiohttp.ClientTimeout(total=self._connect_timeout_s),
         ) as res:
             if res.status in (401, 403):
-                raise DeepfakeEdgeAuthError(f"the service refused the admin key at POST /v1/tokens (HTTP {res.status})", res.status)
+                message = f"the service refused the admin key at POST /v1/tokens (HTTP {res.status})"
+                raise DeepfakeEdgeAuthError(message, res.status)
             if res.status != 200:
                 raise RuntimeError(f"POST /v1/tokens answered HTTP {res.status}: {(await res.text())[:200]}")
             data = await res.json()

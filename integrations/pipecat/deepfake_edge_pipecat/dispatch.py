@@ -16,6 +16,10 @@ from .alert import DeepfakeAlert
 from .events import AudioHint, BadEvent, Rate, Ready, ServerError, Upstream, UpstreamError, parse_event
 
 
+#: A `wanted: true` this much before the pause the service announced is not its end but a check.
+EARLY_RESUME_S = 0.5
+
+
 class ServiceEvents:
     """Mixed into DeepfakeEdgeProcessor (which holds the state these methods use)."""
 
@@ -41,7 +45,8 @@ class ServiceEvents:
             self._note(event.previous_level, event.level, event)
         elif isinstance(event, ServerError):
             self._stats["server_errors"] += 1
-            self._warn_once(f"error-{event.code}", f"deepfake-edge: the service rejected a message: {event.code}: {event.message}")
+            message = f"deepfake-edge: the service rejected a message: {event.code}: {event.message}"
+            self._warn_once(f"error-{event.code}", message)
         elif isinstance(event, UpstreamError):
             logger.warning(f"deepfake-edge: detection error for {event.track_id}: {event.message}")
         elif isinstance(event, Upstream):
@@ -56,7 +61,7 @@ class ServiceEvents:
         self._ready_event = ready
         self._apply_rate()
         if ready.simulated:
-            self._warn_once("simulated", "deepfake-edge: the service runs its SIMULATOR: results are not real detections")
+            self._warn_once("simulated", "deepfake-edge: the service runs its SIMULATOR: results are not real")
         logger.info(f"deepfake-edge: ready for {self._participant} (level {ready.level}, video {self._gate.fps:g} fps, "
                     f"{self._media.encoding} frames, speech gated by the {self._speech.decider})")
         self._conn.set_state("open")
@@ -69,9 +74,12 @@ class ServiceEvents:
         self._stats["audio_hints"] += 1
         now = time.monotonic()
         if not hint.wanted:
+            self._service_resume_at = now + hint.resume_in_s
             self._audio_paused_until = now + self._tuning.audio_pause_s(hint.resume_in_s)
             self._stats["audio_frames_not_wanted"] += self._media.discard_audio()
-        elif self._tuning.audio_interval_s is None:
+        elif now < self._service_resume_at - EARLY_RESUME_S or self._tuning.audio_interval_s is None:
+            # Wanted before the service's own pause was over (an on-demand check waits for speech),
+            # or no longer pause of the bot's own: speech goes now.
             self._audio_paused_until = 0.0
 
     def _jpeg_quality(self) -> int:

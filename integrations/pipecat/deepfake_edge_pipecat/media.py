@@ -35,7 +35,9 @@ TRACK_RETRY_S = 5.0
 
 
 class MediaOut:
-    def __init__(self, owner: Any, encoding: str, max_frame_bytes: int, audio_batch_ms: int, max_items: int, max_bytes: int) -> None:
+    def __init__(
+        self, owner: Any, encoding: str, max_frame_bytes: int, audio_batch_ms: int, max_items: int, max_bytes: int
+    ) -> None:
         self._owner = owner  # the processor: its stats, rate gate and warnings
         self._stats: dict[str, int] = owner._stats
         self.encoding = encoding
@@ -152,8 +154,7 @@ class MediaOut:
             try:
                 track = self.webrtc.video_input_track() if kind == "video" else self.webrtc.audio_input_track()
                 track_id = getattr(track, "id", None) if track is not None else None
-                ok = isinstance(track_id, str) and 0 < len(track_id) <= 128 and track_id.isascii() and track_id.isprintable()
-                known = track_id if ok and " " not in track_id else None
+                known = track_id if _valid_track_id(track_id) else None
             except Exception as err:  # a connection that is closing, or another transport's
                 logger.debug(f"deepfake-edge: no {kind} input track from the WebRTC connection: {err!r}")
             self._track_ids[kind] = (known, now)
@@ -163,13 +164,26 @@ class MediaOut:
         dropped = self.buffer.put(item)
         if dropped:
             self._stats["dropped_buffer_full"] += dropped
-            self._owner._warn_once("buffer-full", "deepfake-edge: the socket is slower than the media; dropping the oldest frames")
+            message = "deepfake-edge: the socket is slower than the media; dropping the oldest frames"
+            self._owner._warn_once("buffer-full", message)
 
     def _enqueue_audio(self, batch: AudioBatch) -> None:
         s = batch.stream
-        self._enqueue(Outgoing("audio", (s.track_id, s.sample_rate, s.channels, batch.timestamp_ms, batch.data), len(batch.data)))
+        payload = (s.track_id, s.sample_rate, s.channels, batch.timestamp_ms, batch.data)
+        self._enqueue(Outgoing("audio", payload, len(batch.data)))
 
     def _cancel_audio_timer(self) -> None:
         if self._audio_timer is not None:
             self._audio_timer.cancel()
             self._audio_timer = None
+
+
+def _valid_track_id(track_id: object) -> bool:
+    """What the service accepts as a track id: 1-128 printable ASCII characters without spaces."""
+    return (
+        isinstance(track_id, str)
+        and 0 < len(track_id) <= 128
+        and track_id.isascii()
+        and track_id.isprintable()
+        and " " not in track_id
+    )

@@ -122,17 +122,21 @@ class DeepfakeEdgeProcessor(ServiceEvents, FrameProcessor):
         self._speech = SpeechGate(client_vad)
         self._gate = RateGate()
         self._stats: dict[str, int] = dict.fromkeys(_COUNTERS, 0)
-        self._media = MediaOut(self, video_encoding, int(max_frame_bytes), int(audio_batch_ms), max_buffer_items, max_buffer_bytes)
+        self._media = MediaOut(
+            self, video_encoding, int(max_frame_bytes), int(audio_batch_ms), max_buffer_items, max_buffer_bytes
+        )
         backoff = Backoff(reconnect_initial_s, reconnect_max_s, reconnect_jitter_ratio)
         self._conn = Connection(
             base_url, self, self._session, self._stats, token=token, admin_key=admin_key, token_ttl_s=token_ttl_s,
-            backoff=backoff, healthy_after_s=healthy_after_s, connect_timeout_s=connect_timeout_s, heartbeat_s=heartbeat_s,
+            backoff=backoff, healthy_after_s=healthy_after_s, connect_timeout_s=connect_timeout_s,
+            heartbeat_s=heartbeat_s,
         )
         self._participant: str | None = None  # as the bot gave it
         self._level = "clear"
         self._level_known = False
         self._announced_fps: float | None = None
-        self._audio_paused_until = 0.0  # time.monotonic() before which the service wants no speech
+        self._audio_paused_until = 0.0  # time.monotonic() before which no audio is sent
+        self._service_resume_at = 0.0  # when the service's own pause ends (the bot's may be longer)
         self._ready_event: Ready | None = None
         self._notes: asyncio.Queue[tuple[str, str, DeepfakeAlert | None]] | None = None
         self._run_task: asyncio.Task | None = None
@@ -202,7 +206,8 @@ class DeepfakeEdgeProcessor(ServiceEvents, FrameProcessor):
         if self._caller_session is None and (self._own_session is None or self._own_session.closed):
             self._own_session = aiohttp.ClientSession()
         if self._speech.mode == "auto":
-            self._warn_once("vad", "deepfake-edge: client_vad='auto': audio goes out and the service's voice gate decides "
+            self._warn_once("vad", "deepfake-edge: client_vad='auto': audio goes out and the service's voice gate "
+                            "decides "
                             "until the pipeline produces speaking frames", level="INFO")
         self._notify_task = loop.create_task(self._notify_loop(), name=f"{self.name}-notify")
         self._run_task = loop.create_task(self._conn.run(), name=f"{self.name}-connection")
@@ -228,7 +233,7 @@ class DeepfakeEdgeProcessor(ServiceEvents, FrameProcessor):
         """Sets (or changes) the participant; a change reconnects under the new id."""
         encoded = encode_participant_id(participant_id)
         if encoded != participant_id and encoded != self._conn.participant_id:
-            logger.info(f"deepfake-edge: participant id {participant_id!r} is sent as {encoded!r} (reported back as given)")
+            logger.info(f"deepfake-edge: participant id {participant_id!r} is sent as {encoded!r} (reported as given)")
         if encoded != self._conn.participant_id:
             self._level, self._level_known, self._ready_event = "clear", False, None
         self._participant = str(participant_id)
@@ -315,7 +320,7 @@ class DeepfakeEdgeProcessor(ServiceEvents, FrameProcessor):
     def on_open(self) -> None:
         self._media.buffer.clear()
         self._ready_event = None
-        self._audio_paused_until = 0.0  # a new connection's audio path has no pause yet
+        self._audio_paused_until = self._service_resume_at = 0.0  # a new connection's audio path has no pause
 
     def on_gone(self) -> None:
         self._ready_event = None
@@ -337,9 +342,11 @@ class DeepfakeEdgeProcessor(ServiceEvents, FrameProcessor):
 
 
 _COUNTERS = (
-    "frames_in", "frames_out", "video_frames_seen", "video_frames_sent", "video_bytes_sent", "video_frames_rate_limited",
+    "frames_in", "frames_out", "video_frames_seen", "video_frames_sent", "video_bytes_sent",
+    "video_frames_rate_limited",
     "video_frames_unsupported", "screen_frames_skipped", "video_frames_downscaled", "video_frames_encoded",
-    "audio_frames_seen", "audio_frames_sent", "audio_bytes_sent", "audio_frames_outside_speech", "audio_frames_not_wanted",
+    "audio_frames_seen", "audio_frames_sent", "audio_bytes_sent", "audio_frames_outside_speech",
+    "audio_frames_not_wanted",
     "audio_frames_unsupported", "audio_hints", "speaking_sent", "dropped_disconnected", "dropped_buffer_full",
     "messages_sent", "bytes_sent", "connects", "reconnects", "alerts", "callback_errors", "server_errors", "bad_events",
     "unknown_events",

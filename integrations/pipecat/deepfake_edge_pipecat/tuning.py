@@ -36,7 +36,8 @@ class Tuning:
         audio_interval_s: float | None = None,
         source: str = "",
     ) -> None:
-        self.wanted = {k: v for k, v in (("normal_fps", _check("normal_fps", normal_fps)), ("burst_fps", _check("burst_fps", burst_fps))) if v is not None}
+        rates = (("normal_fps", _check("normal_fps", normal_fps)), ("burst_fps", _check("burst_fps", burst_fps)))
+        self.wanted = {k: v for k, v in rates if v is not None}
         self.jpeg_quality = _check("jpeg_quality", jpeg_quality, 100)
         self.audio_interval_s = _check("audio_interval_s", audio_interval_s)
         self._source = source  # how the bot named these settings, for the log lines ("VideoParams.")
@@ -62,8 +63,8 @@ class Tuning:
         """The service answered 400 to the overrides: connect without them until its rates are known."""
         self._refused = True
         asked = ", ".join(f"{self._source}{k}={v:g}" for k, v in self._sent.items())
-        self._log_once("refused", f"deepfake-edge: the service refused {asked} (a connection can only lower the deployment's rates); "
-                       "connecting with its rates, the processor keeps yours where they are lower")
+        self._log_once("refused", f"deepfake-edge: the service refused {asked} (a connection can only lower the "
+                       "deployment's rates); connecting with its rates, the processor keeps yours where lower")
 
     def on_ready(self, ready: Ready) -> None:
         """Learns the deployment's rates, quality and interval; logs what cannot be honoured, once."""
@@ -72,21 +73,24 @@ class Tuning:
             if value is not None and key not in self._sent:
                 self._deployment[key] = value
         self._refused = False  # the deployment's rates are known now: the next URL carries only valid ones
+        mine = f"deepfake-edge: {self._source}"
         for key, want in self.wanted.items():
             ceiling = self._deployment.get(key)
             if ceiling is not None and want > ceiling:
-                self._log_once(key, f"deepfake-edge: {self._source}{key}={want:g} is above this deployment's {ceiling:g} fps: "
-                               f"the service samples at most {ceiling:g} (a connection can only lower its rates)")
-        if self.jpeg_quality is not None and ready.jpeg_quality is not None and self.jpeg_quality > ready.jpeg_quality:
-            self._log_once("quality", f"deepfake-edge: {self._source}quality={self.jpeg_quality:g} is above this deployment's "
-                           f"{ready.jpeg_quality}: frames are encoded at {ready.jpeg_quality}")
-        if self.audio_interval_s is not None and ready.audio_interval_s is not None:
-            if self.audio_interval_s < ready.audio_interval_s:
-                self._log_once("interval", f"deepfake-edge: {self._source}interval={self.audio_interval_s:g} s is shorter than this "
-                               f"deployment's {ready.audio_interval_s:g} s between audio chunks: the service's interval applies")
-            elif ready.audio_interval_s == 0 and self.audio_interval_s > 0:
-                self._log_once("interval", f"deepfake-edge: {self._source}interval={self.audio_interval_s:g} s cannot be kept: "
-                               "this deployment sends audio chunks without a pause and announces none")
+                self._log_once(key, f"{mine}{key}={want:g} is above this deployment's {ceiling:g} fps: the service "
+                               f"samples at most {ceiling:g} (a connection can only lower its rates)")
+        quality = ready.jpeg_quality
+        if self.jpeg_quality is not None and quality is not None and self.jpeg_quality > quality:
+            self._log_once("quality", f"{mine}quality={self.jpeg_quality:g} is above this deployment's {quality}: "
+                           f"frames are encoded at {quality}")
+        own, deployment = self.audio_interval_s, ready.audio_interval_s
+        if own is not None and deployment is not None:
+            if own < deployment:
+                self._log_once("interval", f"{mine}interval={own:g} s is shorter than this deployment's "
+                               f"{deployment:g} s between audio chunks: the service's interval applies")
+            elif deployment == 0 and own > 0:
+                self._log_once("interval", f"{mine}interval={own:g} s cannot be kept: this deployment sends "
+                               "audio chunks without a pause and announces none")
 
     def video_fps(self, announced: float, level: str) -> float:
         """The rate the processor keeps: the service's, lowered by the bot's own for the level."""

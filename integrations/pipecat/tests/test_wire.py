@@ -374,3 +374,29 @@ async def test_compat_calls_back_as_the_reference_did_with_the_ids_the_bot_set()
     assert {e.participant_id for e in got} == {pc_id} and stats["participant_id"] == pc_id
     assert got[0].alert.id == "evt_1" and got[0].track_id == "camera"
     assert states == [EventType.CLEAR] and service.queries[0] == {"normal_fps": "0.2", "burst_fps": "1"}
+
+
+async def test_a_longer_pause_of_the_bots_own_is_kept_but_a_check_still_gets_speech() -> None:
+    async with FakeService() as service:
+        processor = DeepfakeEdgeProcessor(service.url, participant_id="kim", client_vad=False, audio_interval_s=120)
+        async with RunningPipeline(processor) as pipeline:
+            await processor.start()
+            await processor.wait_ready(5)
+            # The service's pause (0.2 s) ends, but the bot asked for 120 s between chunks: no audio.
+            await service.send({"type": "audio", "wanted": False, "until_ms": 1, "resume_in_ms": 200})
+            await asyncio.sleep(0.4)
+            await service.send({"type": "audio", "wanted": True, "until_ms": 0, "resume_in_ms": 0})
+            await _until(lambda: processor.stats["audio_hints"] == 2)
+            await pipeline.push(_audio(100))
+            await asyncio.sleep(0.2)
+            held = processor.stats["audio_frames_not_wanted"]
+            # A new pause of 60 s, and `wanted` long before it ends: an on-demand check wants speech now.
+            await service.send({"type": "audio", "wanted": False, "until_ms": 1, "resume_in_ms": 60_000})
+            await service.send({"type": "audio", "wanted": True, "until_ms": 0, "resume_in_ms": 0})
+            await _until(lambda: processor.stats["audio_hints"] == 4)
+            await pipeline.push(_audio(100))
+            await _until(lambda: len(service.messages) >= 2)
+            await processor.stop()
+            await pipeline.finish()
+    assert held == 1
+    assert [m.WhichOneof("payload") for m in service.messages] == ["hello", "audio"]
