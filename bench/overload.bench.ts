@@ -1,5 +1,5 @@
 /**
- * Overload is not abuse (DESIGN.md §5, issue 18), through a real `wrangler dev` in production mode
+ * Overload is not abuse (docs/DESIGN.md §5, issue 18), through a real `wrangler dev` in production mode
  * with the fake Dataspike API and a webhook sink, with the scale benchmark's machinery.
  *
  * 1. Honest clients at about twice what this machine carries: each participant's one socket sends

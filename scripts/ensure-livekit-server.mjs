@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The LiveKit tests run against a real LiveKit server (DESIGN.md §14): the pinned livekit-server,
+// The LiveKit tests run against a real LiveKit server (docs/DESIGN.md §14): the pinned livekit-server,
 // built once from the Go module proxy with `go install` into .tools/ (git-ignored) and reused.
 //   node scripts/ensure-livekit-server.mjs    build it if missing, print its path
 // LIVEKIT_SERVER_BIN=/path/to/livekit-server uses that binary instead. Standard library only.

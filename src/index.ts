@@ -122,7 +122,7 @@ app.post("/v1/tokens", requireAdmin, async (c) => {
   return c.json({ token, expires_at: expiresAt, ...(scope !== undefined ? { scope } : {}) });
 });
 
-// Development-only simulator controls (DESIGN.md §9): 404 unless the simulator is active.
+// Development-only simulator controls (docs/DESIGN.md §9): 404 unless the simulator is active.
 const simulator = new Hono<AppEnv>();
 simulator.use("*", async (c, next) => {
   if (!c.var.config.simulated) return jsonError(c, 404, "not_found", "the simulator only exists in DEV_MODE without DATASPIKE_API_KEY");
@@ -149,7 +149,7 @@ app.route("/v1/dev/simulator", simulator);
 
 // The playground page at GET / (webcam + microphone, live state, simulator controls in dev mode).
 app.route("/", playground);
-// The operations view at GET /rooms and /rooms/:room (DESIGN.md §12).
+// The operations view at GET /rooms and /rooms/:room (docs/DESIGN.md §12).
 app.route("/", ops);
 
 export default app satisfies ExportedHandler<Env>;

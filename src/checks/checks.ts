@@ -1,5 +1,5 @@
 /**
- * On-demand checks (DESIGN §13), a capability of the participant object (src/session/capability.ts).
+ * On-demand checks (docs/DESIGN.md §13), a capability of the participant object (src/session/capability.ts).
  *
  * A check opens a window (default 10 s, at most 60 s) in which the object samples video at the burst
  * rate and lets the next speech chunk through inside AUDIO_INTERVAL_S. It answers at once with the
@@ -38,11 +38,11 @@ export interface CheckAccepted {
 export interface ChecksHost {
   /** The participant the object serves, or null before one connected. */
   participantId(): string | null;
-  /** The participant's room (DESIGN §12), or null. */
+  /** The participant's room (docs/DESIGN.md §12), or null. */
   roomId(): string | null;
   /** The participant's level now. */
   level(): Level;
-  /** Tracks that count towards the level at nowMs (DESIGN §4). */
+  /** Tracks that count towards the level at nowMs (docs/DESIGN.md §4). */
   countingTracks(nowMs: number): string[];
   /** True when the built-in simulator answers: every completed check says so. */
   simulated: boolean;
@@ -57,7 +57,7 @@ export interface ChecksHost {
   deliverWebhooks(): void;
   /** This part's deadline moved: re-arm the object's alarm. */
   rearm(): void;
-  /** The room's watchers get check events too (DESIGN §12); never awaited, never throws into the check. */
+  /** The room's watchers get check events too (docs/DESIGN.md §12); never awaited, never throws into the check. */
   reportToRoom(event: CheckEvent): void;
   count(name: "checks_started" | "checks_completed" | "storage_errors"): void;
   log: typeof Log;

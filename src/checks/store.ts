@@ -1,5 +1,5 @@
 /**
- * On-demand checks in the participant object's SQLite (DESIGN §13): the running check (so its
+ * On-demand checks in the participant object's SQLite (docs/DESIGN.md §13): the running check (so its
  * window ends on the alarm even after an eviction, with the results it had seen) and every completed
  * check with its `check_completed` event, written in the same transaction as its webhook outbox
  * rows. Never media. Parameterised SQL through the structural SqlLike.

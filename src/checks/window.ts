@@ -1,5 +1,5 @@
 /**
- * One on-demand check's window (DESIGN §13), as plain data: when it started and ends, the results
+ * One on-demand check's window (docs/DESIGN.md §13), as plain data: when it started and ends, the results
  * seen within it and each track's latest level, and the tracks sent upstream during it. Pure
  * functions decide when it is answered and how it ended. No Workers imports.
  */

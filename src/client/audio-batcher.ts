@@ -1,5 +1,5 @@
 /**
- * Joins consecutive audio frames into fewer, longer AudioFrame messages (DESIGN.md §5 allows up to
+ * Joins consecutive audio frames into fewer, longer AudioFrame messages (docs/DESIGN.md §5 allows up to
  * 1 s per frame). The service's cost is per message as much as per byte: a 20 ms frame costs the
  * runtime about as much as a 100 ms one, so five times fewer messages carry the same audio (README
  * "Performance"). Audio is gathered into 3 s chunks upstream, so 100 ms of batching delays nothing

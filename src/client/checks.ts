@@ -1,5 +1,5 @@
 /**
- * `client.check()` (DESIGN.md §13): the SDK's side of on-demand checks. Each call sends a Check
+ * `client.check()` (docs/DESIGN.md §13): the SDK's side of on-demand checks. Each call sends a Check
  * message and waits for the `check_started` that names its check (the participant's one check: a
  * request while one runs joins it), then for that check's `check_completed`. A refusal (`bad_check`,
  * `check_rate_limited`) rejects the oldest request still waiting for its start. Pure: timers injected.

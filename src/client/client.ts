@@ -1,5 +1,5 @@
 /**
- * DeepfakeEdgeClient: one participant's WebSocket to the service (DESIGN.md §5), for browsers and
+ * DeepfakeEdgeClient: one participant's WebSocket to the service (docs/DESIGN.md §5), for browsers and
  * Node. Sends protobuf ClientMessages, emits typed events, honours the announced video rate,
  * reconnects with backoff, and never sends while disconnected (it drops and counts instead).
  */
@@ -144,7 +144,7 @@ export class DeepfakeEdgeClient extends ClientEmitter {
   }
 
   /**
-   * Asks for an on-demand check (DESIGN.md §13): a fresh verdict within `durationS` (0: the service's
+   * Asks for an on-demand check (docs/DESIGN.md §13): a fresh verdict within `durationS` (0: the service's
    * default, 10 s; at most 60). Joins a check already running. Resolves with its `check_completed`;
    * rejects with a CheckError (code `check_rate_limited`, `bad_check`, `not_sent`, `timeout`, ...).
    */

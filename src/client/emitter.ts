@@ -16,7 +16,7 @@ export interface ClientEventMap {
   deepfake_alert: DeepfakeAlert;
   upstream: UpstreamEvent;
   upstream_error: UpstreamErrorEvent;
-  /** An on-demand check of the participant began / ended (DESIGN.md §13), whoever asked for it. */
+  /** An on-demand check of the participant began / ended (docs/DESIGN.md §13), whoever asked for it. */
   check_started: CheckStartedEvent;
   check_completed: CheckCompletedEvent;
   /** The server rejected a message (the socket stays usable). */

@@ -1,5 +1,5 @@
 /**
- * Worker -> client events (DESIGN.md §5) as the SDK sees them: the server's own types, and a
+ * Worker -> client events (docs/DESIGN.md §5) as the SDK sees them: the server's own types, and a
  * parser that checks untrusted JSON text before it reaches typed listeners. Pure, no DOM.
  */
 import { isLevel } from "../protocol/levels.js";

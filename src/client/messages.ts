@@ -1,5 +1,5 @@
 /**
- * Builds ClientMessage payloads (DESIGN.md §5) from friendly inputs, checking what the server would
+ * Builds ClientMessage payloads (docs/DESIGN.md §5) from friendly inputs, checking what the server would
  * reject anyway (a raw frame whose size does not match; audio outside 8-48 kHz, 1-2 channels or
  * 1 s), with the server's own checks, so a mistake throws at the call site (RangeError for video,
  * AudioError for audio) instead of becoming a stream of `error` events.

@@ -1,6 +1,6 @@
 /**
  * Options, results and statistics of DeepfakeEdgeClient, with the SDK's defaults (units in the
- * names). The reconnect defaults are the service's own (src/config/limits.ts, DESIGN.md §4).
+ * names). The reconnect defaults are the service's own (src/config/limits.ts, docs/DESIGN.md §4).
  */
 import type { Timers } from "../shared/timers.js";
 import type { SocketFactory } from "./socket.js";

@@ -1,5 +1,5 @@
 /**
- * Capture-side PCM helpers for AudioFrame (DESIGN.md §5: signed 16-bit little-endian, interleaved):
+ * Capture-side PCM helpers for AudioFrame (docs/DESIGN.md §5: signed 16-bit little-endian, interleaved):
  * Web Audio floats to s16, fixed-length framing. The inverse direction and the limits live in
  * src/media/audio/. Pure: used by the SDK, the playground's AudioWorklet and Node hosts alike.
  */

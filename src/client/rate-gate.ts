@@ -1,6 +1,6 @@
 /**
  * Client-side video rate limiting: one schedule-based sampler per track (the server's own
- * src/media/sampler.ts), driven by the rate the server announces in `ready` and `rate` events.
+ * src/shared/sampler.ts), driven by the rate the server announces in `ready` and `rate` events.
  * Frames it refuses are dropped before they are rendered, encoded or sent.
  */
 import { TrackSamplers } from "../shared/sampler.js";

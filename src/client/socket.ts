@@ -4,7 +4,7 @@
  * typed error for rejected auth, and connect-token claims. No DOM or Node imports.
  *
  * A token never goes in a URL: browsers carry it as the subprotocol `bearer.<token>` next to
- * `deepfake-edge.v1` (DESIGN.md §6), Node sends `Authorization: Bearer`.
+ * `deepfake-edge.v1` (docs/DESIGN.md §6), Node sends `Authorization: Bearer`.
  */
 import { clientProtocols } from "../protocol/subprotocol.js";
 import { base64UrlDecode } from "../shared/base64.js";

@@ -1,5 +1,5 @@
 /**
- * Every limit and default of the service (DESIGN.md §3–§7), with units in their names. A leaf:
+ * Every limit and default of the service (docs/DESIGN.md §3–§7), with units in their names. A leaf:
  * it imports nothing, so the server, the protocol layer and the client SDK all share it.
  */
 
@@ -72,7 +72,7 @@ export const MAX_VIDEO_TRACKS = 8;
 /** A socket that sends this many bad messages in a row is closed with 1008. */
 export const MAX_CONSECUTIVE_BAD_MESSAGES = 50;
 
-// ---- per-socket budgets (DESIGN.md §5) --------------------------------------------------------
+// ---- per-socket budgets (docs/DESIGN.md §5) --------------------------------------------------------
 // Token buckets per socket, refilled continuously. A 30 fps 1080p I420 camera (3.1 MB a frame,
 // 93 MB/s) plus 50 audio frames/s is 80 messages and ~93 MB per second; the defaults leave about
 // 3x (messages) and 1.4x (bytes) of room. Each bucket holds BUDGET_WINDOW_S of its rate, so a
@@ -142,7 +142,7 @@ export const PAGE_MAX_ROWS = 1000;
 
 export const PARTICIPANT_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
-// ---- on-demand checks (DESIGN.md §13) --------------------------------------------------------
+// ---- on-demand checks (docs/DESIGN.md §13) --------------------------------------------------------
 
 /** A check's window when the request names none (an empty body, or duration 0). */
 export const CHECK_DEFAULT_DURATION_S = 10;
@@ -152,7 +152,7 @@ export const CHECK_MAX_DURATION_S = 60;
 export const CHECK_RATE_MAX = 10;
 export const CHECK_RATE_WINDOW_S = 600;
 
-// ---- connect tokens and authentication (DESIGN.md §6) -----------------------------------------
+// ---- connect tokens and authentication (docs/DESIGN.md §6) -----------------------------------------
 
 /** Longest lifetime of a connect token, enforced when minting and again when verifying. */
 export const CONNECT_TOKEN_MAX_TTL_S = 24 * 3600;

@@ -1,5 +1,5 @@
 /**
- * A participant's detection state (DESIGN §4). Pure: no Workers or Node imports, no timers.
+ * A participant's detection state (docs/DESIGN.md §4.2, §4.3). Pure: no Workers or Node imports, no timers.
  *
  * - Each track (camera, microphone, ...) keeps the level of its latest result and its last
  *   activity: the time of the last FrameRequest sent upstream for it (or of its last result).

@@ -1,5 +1,5 @@
 /**
- * The video path of one participant (DESIGN.md §2): source filter -> validation -> adaptive sampler
+ * The video path of one participant (docs/DESIGN.md §4.1): source filter -> validation -> adaptive sampler
  * -> JPEG (the encoder takes RGBA, RGB24 and I420 as they are). Pure: the JPEG encoder is injected,
  * so it runs in Node tests with the same WASM codec.
  */
@@ -30,7 +30,7 @@ export interface VideoIngestOptions {
    * Awaited between taking a raw frame and encoding it, so that events already waiting (upstream
    * results, other sockets' messages) run before the encode holds the thread. Resolving `false`
    * says the isolate is running late (overload): the frame is skipped before it is encoded
-   * (`busy`, counted frames_busy), the first thing shed (DESIGN §5). Default: none.
+   * (`busy`, counted frames_busy), the first thing shed (docs/DESIGN.md §5). Default: none.
    */
   beforeEncode?: () => Promise<boolean | void>;
 }

@@ -1,5 +1,5 @@
 /**
- * The operations view (DESIGN.md §12): `GET /rooms` and `GET /rooms/:room` serve one page whose
+ * The operations view (docs/DESIGN.md §12): `GET /rooms` and `GET /rooms/:room` serve one page whose
  * script picks the view from the path; its stylesheet and script come from
  * src/ops/generated/assets.ts (built by scripts/build-playground.mjs, committed). Mounted in
  * src/index.ts with `app.route("/", ops)`.

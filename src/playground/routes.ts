@@ -1,5 +1,5 @@
 /**
- * The playground (DESIGN.md §6 `GET /`): a page served by the Worker itself, with its stylesheet,
+ * The playground (docs/DESIGN.md §6 `GET /`): a page served by the Worker itself, with its stylesheet,
  * script and AudioWorklet, from src/playground/generated/assets.ts (no CDN, no build step at deploy).
  * Mounted in src/index.ts with `app.route("/", playground)`.
  *

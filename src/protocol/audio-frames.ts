@@ -1,5 +1,5 @@
 /**
- * AudioFrame validation (DESIGN.md §5 AudioFrame): the wire contract's rules for PCM, shared by the
+ * AudioFrame validation (docs/DESIGN.md §5 AudioFrame): the wire contract's rules for PCM, shared by the
  * server's audio path and the client SDK. Pure.
  */
 import {

@@ -1,5 +1,5 @@
 /**
- * Parses untrusted client WebSocket messages (DESIGN.md §5) into typed inputs. Pure: never throws
+ * Parses untrusted client WebSocket messages (docs/DESIGN.md §5) into typed inputs. Pure: never throws
  * anything but ClientInputError, whose code and message go back to the client as an `error` event.
  */
 import "./proto-runtime.js";
@@ -24,7 +24,7 @@ export type ClientInput =
     }
   | { kind: "audio"; trackId: string; sampleRate: number; channels: number; timestampMs: number; data: Uint8Array }
   | { kind: "speaking"; speaking: boolean }
-  /** An on-demand check (DESIGN.md §13); durationS 0 means the default window. */
+  /** An on-demand check (docs/DESIGN.md §13); durationS 0 means the default window. */
   | { kind: "check"; durationS: number };
 
 export type ClientErrorCode =

@@ -1,5 +1,5 @@
 /**
- * The Dataspike wire format (DESIGN.md §3): one FrameRequest per binary message out, one ResultEvent
+ * The Dataspike wire format (docs/DESIGN.md §3): one FrameRequest per binary message out, one ResultEvent
  * per binary message in. Wraps the generated static protobuf code.
  */
 import "./proto-runtime.js";

@@ -1,12 +1,12 @@
 /**
- * Worker -> client events (DESIGN.md §5): JSON text, one object per message, with a `type`.
+ * Worker -> client events (docs/DESIGN.md §5): JSON text, one object per message, with a `type`.
  */
 import type { Level } from "./levels.js";
 
 /** Why the level moved: an upstream result, or a track that stopped counting. */
 export type AlertReason = "result" | "track_expired" | "track_closed";
 
-/** The webhook payload of DESIGN.md §7, also pushed to client sockets on every transition. */
+/** The webhook payload of docs/DESIGN.md §7, also pushed to client sockets on every transition. */
 export interface DeepfakeAlert {
   type: "deepfake_alert";
   id: string;
@@ -22,7 +22,7 @@ export interface DeepfakeAlert {
 }
 
 /**
- * Whether the service needs this connection's speech (DESIGN.md §5): false for the audio interval
+ * Whether the service needs this connection's speech (docs/DESIGN.md §5): false for the audio interval
  * after a chunk was sent (the service would discard it), true again once the pause is over.
  */
 export interface AudioHintEvent {
@@ -34,10 +34,10 @@ export interface AudioHintEvent {
   resume_in_ms: number;
 }
 
-/** How an on-demand check ended (DESIGN.md §13). */
+/** How an on-demand check ended (docs/DESIGN.md §13). */
 export type CheckOutcome = "answered" | "window_ended" | "no_media";
 
-/** An on-demand check of the participant began (DESIGN.md §13). */
+/** An on-demand check of the participant began (docs/DESIGN.md §13). */
 export interface CheckStarted {
   type: "check_started";
   check_id: string;
@@ -46,7 +46,7 @@ export interface CheckStarted {
   until_ms: number;
 }
 
-/** An on-demand check ended: pushed to the sockets and POSTed to the webhooks like a transition (DESIGN.md §13). */
+/** An on-demand check ended: pushed to the sockets and POSTed to the webhooks like a transition (docs/DESIGN.md §13). */
 export interface CheckCompleted {
   type: "check_completed";
   id: string;

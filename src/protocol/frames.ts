@@ -1,5 +1,5 @@
 /**
- * Frame byte maths and dimension checks of VideoFrame (DESIGN.md §5): how many bytes each raw pixel
+ * Frame byte maths and dimension checks of VideoFrame (docs/DESIGN.md §5): how many bytes each raw pixel
  * format needs, and the limits a frame must fit. Shared by the server and the client SDK. Pure.
  */
 

@@ -1,5 +1,5 @@
 /**
- * Detection levels and upstream result kinds (DESIGN.md §3, §4): part of the wire contract. Pure.
+ * Detection levels and upstream result kinds (docs/DESIGN.md §3, §4.2): part of the wire contract. Pure.
  */
 
 export type Level = "clear" | "suspicious" | "alert";
@@ -16,5 +16,5 @@ export function isLevel(value: unknown): value is Level {
   return typeof value === "string" && (LEVELS as readonly string[]).includes(value);
 }
 
-/** Upstream ResultEvent types (DESIGN §3), lower-cased. */
+/** Upstream ResultEvent types (docs/DESIGN.md §3), lower-cased. */
 export type ResultKind = "unknown" | "suspicious" | "clear" | "error" | "alert";

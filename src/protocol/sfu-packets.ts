@@ -1,5 +1,5 @@
 /**
- * Parses Cloudflare Realtime SFU WebSocket adapter messages (DESIGN.md §5): one protobuf `Packet`
+ * Parses Cloudflare Realtime SFU WebSocket adapter messages (docs/DESIGN.md §5): one protobuf `Packet`
  * per binary message, carrying a JPEG (`outputCodec: "jpeg"`) or 48 kHz stereo s16le PCM
  * (`outputCodec: "pcm"`). Pure: never throws anything but ClientInputError.
  */

@@ -1,5 +1,5 @@
 /**
- * WebSocket subprotocols of the client contract (DESIGN.md §6). A browser cannot set headers on a
+ * WebSocket subprotocols of the client contract (docs/DESIGN.md §6). A browser cannot set headers on a
  * WebSocket upgrade, so it carries its connect token as a subprotocol:
  *   Sec-WebSocket-Protocol: deepfake-edge.v1, bearer.<token>
  * and the server answers `deepfake-edge.v1` (never the token). This keeps tokens out of URLs and so

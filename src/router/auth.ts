@@ -1,5 +1,5 @@
 /**
- * Request authentication for the router (DESIGN.md §6), failing closed everywhere:
+ * Request authentication for the router (docs/DESIGN.md §6), failing closed everywhere:
  *   - connect tokens for participant sockets, carried as `Authorization: Bearer`, as the subprotocol
  *     `bearer.<token>` (browsers) or as `?token=` (Realtime SFU adapters, which can do neither);
  *   - the admin key for management routes, token minting and the simulator controls.

@@ -1,5 +1,5 @@
 /**
- * Connect tokens (DESIGN.md §6): HS256 JWTs signed and verified with hono/jwt. Claims: `sub` = the
+ * Connect tokens (docs/DESIGN.md §6): HS256 JWTs signed and verified with hono/jwt. Claims: `sub` = the
  * participant id, `exp` (required), `iat`, optional `nbf`, optional `scope` (`stream` opens only
  * client sockets, `sfu` only Realtime SFU adapter feeds, none opens both).
  *

@@ -14,7 +14,7 @@ export interface ActiveParticipant {
   sinceMs: number;
   detection: DetectionState;
   intake: MediaIntake;
-  /** An on-demand check runs (DESIGN §13): video is sampled at the burst rate whatever the level. */
+  /** An on-demand check runs (docs/DESIGN.md §13): video is sampled at the burst rate whatever the level. */
   checking: boolean;
 }
 

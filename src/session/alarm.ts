@@ -1,5 +1,5 @@
 /**
- * One alarm for many deadlines (DESIGN §7, §8): each part of the object contributes its next
+ * One alarm for many deadlines (docs/DESIGN.md §16.5): each part of the object contributes its next
  * deadline and handles its own; the registry arms the single physical alarm to the earliest.
  * Pure: the alarm is injected, so it tests in Node.
  */

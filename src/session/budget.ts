@@ -1,5 +1,5 @@
 /**
- * Budgets (DESIGN.md §5): what one socket, and all the sockets of one participant together, may make
+ * Budgets (docs/DESIGN.md §5.5, §16.3): what one socket, and all the sockets of one participant together, may make
  * the participant's object do per second. Token buckets on messages and bytes (checked before a
  * message is even parsed), an audio clock per track that admits audio no faster than
  * AUDIO_MAX_SPEED_RATIO x real time, and a participant-wide cap over all its sockets and tracks.

@@ -1,5 +1,5 @@
 /**
- * The participant object hosts capabilities (docs/DESIGN.md, "The participant object"). Each part
+ * The participant object hosts capabilities (docs/DESIGN.md §2.3, §16.6). Each part
  * of the object (connections and intake, transitions, upstream, webhooks, track expiry, retention,
  * room reporting, checks) implements this one small interface, and the shell loops over a list of
  * them: for the alarm, when a socket goes, when the session is purged and when the object starts.

@@ -4,12 +4,12 @@
  *   audio: speaking gate -> mono -> 16 kHz -> 48000-sample chunks (src/media/audio/audio-ingest.ts)
  * Pure: the JPEG encoder and the outputs are injected, so the Durable Object stays a thin shell.
  *
- * Speaking state and client VAD belong to the socket that sent them (DESIGN §5): each feeding
+ * Speaking state and client VAD belong to the socket that sent them (docs/DESIGN.md §5.6): each feeding
  * connection has its own AudioIngest, so a second socket of the participant (a dashboard, a
- * playground) never cuts, flushes or re-gates the first one's utterance. The `audio` hint (DESIGN
- * §5: speech not wanted during the interval's pause after a chunk) is per connection too.
+ * playground) never cuts, flushes or re-gates the first one's utterance. The `audio` hint (docs/DESIGN.md
+ * §5.2: speech not wanted during the interval's pause after a chunk) is per connection too.
  *
- * While an on-demand check waits for speech (DESIGN §13), the participant's next chunk goes even
+ * While an on-demand check waits for speech (docs/DESIGN.md §13), the participant's next chunk goes even
  * inside AUDIO_INTERVAL_S, and the hint says speech is wanted: one chunk, from whichever connection
  * completes one first.
  */

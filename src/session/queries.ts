@@ -1,5 +1,5 @@
 /**
- * Validation of the REST query strings the participant object answers (DESIGN.md §6). Pure.
+ * Validation of the REST query strings the participant object answers (docs/DESIGN.md §6). Pure.
  */
 import { PAGE_DEFAULT_ROWS, PAGE_MAX_ROWS } from "../config/limits.js";
 import { OUTBOX_STATUSES, type OutboxStatus } from "../webhooks/outbox.js";

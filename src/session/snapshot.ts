@@ -1,5 +1,5 @@
 /**
- * What the management routes read (DESIGN §6): the participant snapshot, a page of the transition
+ * What the management routes read (docs/DESIGN.md §6): the participant snapshot, a page of the transition
  * history, a page of the webhook outbox. Pure.
  */
 import type { Config } from "../config/config.js";

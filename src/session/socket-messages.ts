@@ -1,5 +1,5 @@
 /**
- * What the participant's sockets send, and what happens when one leaves (DESIGN §5): hold each
+ * What the participant's sockets send, and what happens when one leaves (docs/DESIGN.md §5.3, §5.5): hold each
  * message to its socket's budget (./budget.ts) before parsing it, parse, hand media to the intake
  * with the connection's own VAD flag and rate, count and answer bad input, close a socket that keeps
  * sending it or keeps over its budget, tell a client when its speech is (not) wanted (the `audio`
@@ -53,7 +53,7 @@ export interface SocketMessagesDeps<S extends Socket> {
   tracksClosed(trackIds: readonly string[], nowMs: number): void;
   /** A socket left; `remaining` are still open. */
   left(remaining: number): void;
-  /** A client's Check message (DESIGN §13): starts or joins the participant's check; throws ClientInputError when refused. */
+  /** A client's Check message (docs/DESIGN.md §13): starts or joins the participant's check; throws ClientInputError when refused. */
   check?(ws: S, durationS: number, nowMs: number): void;
   /** Per-socket budgets (the participant's sockets together get one socket's worth); by default those of
    * config/limits.ts, the encode budget from the deployment's video settings. */

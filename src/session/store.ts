@@ -30,7 +30,7 @@ export const STORE_TABLES_DDL = `CREATE TABLE participant (
 /** Deadlines that must survive eviction (the retention purge); the alarm is armed to the earliest. */
 export const DEADLINES_DDL = `CREATE TABLE deadlines (name TEXT PRIMARY KEY, at_ms INTEGER NOT NULL);`;
 
-/** Per-track levels and last activity (DESIGN §4), and why each transition happened. */
+/** Per-track levels and last activity (docs/DESIGN.md §4.2), and why each transition happened. */
 export const TRACKS_DDL = `CREATE TABLE tracks (track_id TEXT PRIMARY KEY, level TEXT NOT NULL, last_activity_ms INTEGER NOT NULL);
    ALTER TABLE history ADD COLUMN reason TEXT NOT NULL DEFAULT 'result';
    ALTER TABLE history ADD COLUMN simulated INTEGER NOT NULL DEFAULT 0;`;

@@ -1,5 +1,5 @@
 /**
- * Upstream results and tracks that stop counting -> detection state -> transitions (DESIGN §4, §7).
+ * Upstream results and tracks that stop counting -> detection state -> transitions (docs/DESIGN.md §4.3, §7, §16.4).
  *
  * Memory follows storage: every change is computed on a copy of the participant's state, committed
  * (level, history row, outbox rows and track rows in one transaction), and only then adopted, pushed

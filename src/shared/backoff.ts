@@ -1,5 +1,5 @@
 /**
- * Reconnect delays for the upstream socket (DESIGN §4): 1 s doubling to 10 s, plus up to
+ * Reconnect delays for the upstream socket (docs/DESIGN.md §4.5): 1 s doubling to 10 s, plus up to
  * 50 % random jitter, reset after a healthy connection. Pure: no Workers or Node imports.
  */
 

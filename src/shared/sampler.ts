@@ -1,5 +1,5 @@
 /**
- * Adaptive video sampler (DESIGN §4): decides, before any pixel work, which incoming frames of one
+ * Adaptive video sampler (docs/DESIGN.md §4.1, §16.2): decides, before any pixel work, which incoming frames of one
  * video track are sent upstream.
  *
  * It keeps a schedule of deadlines (a virtual-scheduling rate limiter) rather than "at least 1/fps

@@ -1,6 +1,6 @@
 /**
  * UpstreamSimulator: a stand-in for the Dataspike streaming API for local development without a key
- * (DESIGN.md §9). One object per participant. It speaks exactly the §3 protocol, checks what it
+ * (docs/DESIGN.md §9). One object per participant. It speaks exactly the §3 protocol, checks what it
  * receives (auth header, decodable JPEG, 96 000-byte PCM) and answers every frame with the level a
  * developer steered it to. It is only reachable when DEV_MODE=true and no DATASPIKE_API_KEY is set.
  */

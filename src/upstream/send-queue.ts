@@ -1,12 +1,12 @@
 /**
- * Bounded FIFO of messages waiting for the upstream socket (DESIGN §2, §4).
+ * Bounded FIFO of messages waiting for the upstream socket (docs/DESIGN.md §4.5).
  *
  * Three bounds, all enforced by dropping the OLDEST items (stale media is worth less than fresh):
  * - items: at most `maxItems` pending;
  * - bytes: at most `maxBytes` pending in total;
  * - age: an item queued more than `maxAgeMs` ago is dropped by `dropStale()` instead of being sent,
  *   so after an outage the API gets current media, not a backlog.
- * (The Python reference dropped the newest instead; see DESIGN §11.)
+ * (The Python reference dropped the newest instead; see docs/DESIGN.md §11.)
  * Ring buffer, so push and shift are O(1). Pure: no Workers or Node imports.
  */
 

@@ -1,5 +1,5 @@
 /**
- * Webhook vars (DESIGN.md §7) -> a validated WebhookConfig. Fails closed: URLs without a secret is
+ * Webhook vars (docs/DESIGN.md §7) -> a validated WebhookConfig. Fails closed: URLs without a secret is
  * an error. Pure: no Workers imports.
  */
 import { parseRetrySchedule, parseRetryWindow } from "./schedule.js";

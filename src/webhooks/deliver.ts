@@ -1,5 +1,5 @@
 /**
- * Webhook delivery (DESIGN.md §7): one signed POST with a timeout, and a bounded run that drains the
+ * Webhook delivery (docs/DESIGN.md §7): one signed POST with a timeout, and a bounded run that drains the
  * due outbox rows with one in-order worker per URL. Each worker records its URL's outcomes on the
  * retry schedule as they happen and reports each one at once (`changed`), so a URL's retry is armed
  * when its attempt ends, whatever the other URLs' workers are waiting for. Rows that outlived the

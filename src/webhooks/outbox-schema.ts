@@ -22,7 +22,7 @@ export const OUTBOX_MIGRATION = `CREATE TABLE webhook_outbox (
    CREATE INDEX webhook_outbox_status_seq ON webhook_outbox (status, seq);`;
 
 /**
- * Redeliveries (DESIGN.md §6): a new row for an event already sent, so (event, URL) is unique only
+ * Redeliveries (docs/DESIGN.md §6): a new row for an event already sent, so (event, URL) is unique only
  * among the original rows. SQLite cannot drop a table constraint, so the table is rebuilt.
  */
 export const OUTBOX_REDELIVERY_MIGRATION = `CREATE TABLE webhook_outbox_v2 (

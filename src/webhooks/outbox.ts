@@ -1,5 +1,5 @@
 /**
- * The durable webhook outbox (DESIGN.md §7, §8) on the participant object's SQLite: one row per
+ * The durable webhook outbox (docs/DESIGN.md §7, §8) on the participant object's SQLite: one row per
  * (event, URL), plus one per redelivery. Per URL only the oldest pending row is ever due, so events
  * reach each consumer in order. Rows hold the §7 JSON only (never media), and a delivered row drops
  * its body. Parameterised SQL through the structural SqlLike, so it runs against any SqlStorage.
@@ -120,7 +120,7 @@ export class WebhookOutbox {
     this.enqueueBody(alert.id, webhookBody(alert), urls, nowMs);
   }
 
-  /** Queues an event whose JSON body is built by its owner (a completed check, DESIGN.md §13), like enqueue. */
+  /** Queues an event whose JSON body is built by its owner (a completed check, docs/DESIGN.md §13), like enqueue. */
   enqueueBody(eventId: string, body: string, urls: readonly string[], nowMs: number): void {
     for (const url of new Set(urls)) {
       this.sql.exec(

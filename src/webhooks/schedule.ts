@@ -1,5 +1,5 @@
 /**
- * Webhook retry schedule (DESIGN.md §7): an immediate attempt, then one retry per schedule entry,
+ * Webhook retry schedule (docs/DESIGN.md §7): an immediate attempt, then one retry per schedule entry,
  * with jitter, honouring Retry-After, inside a retry window counted from the event's creation.
  * Pure: no Workers or Node imports. The defaults live in ../config/limits.ts.
  */

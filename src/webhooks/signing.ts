@@ -1,5 +1,5 @@
 /**
- * Standard Webhooks signing (DESIGN.md §7): `webhook-signature: v1,<base64 HMAC-SHA256 of
+ * Standard Webhooks signing (docs/DESIGN.md §7): `webhook-signature: v1,<base64 HMAC-SHA256 of
  * "id.timestamp.body">` with a `whsec_<base64>` secret, so consumers verify with the official
  * `standardwebhooks` library. WebCrypto only: runs in workerd and Node alike.
  */

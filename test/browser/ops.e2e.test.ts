@@ -1,5 +1,5 @@
 /**
- * The operations view (DESIGN.md §12) in Debian's headless Chromium (playwright-core).
+ * The operations view (docs/DESIGN.md §12) in Debian's headless Chromium (playwright-core).
  *
  * A moderator opens /rooms, is asked for the admin key once, sees the live rooms, opens a room of
  * three participants, watches a badge turn ALERT within 2 s of the result, starts a check with

@@ -125,7 +125,7 @@ describe("playground", () => {
       if (msg.type() === "error") consoleErrors.push(msg.text());
     });
     const participantId = `browser-${Date.now().toString(36)}`;
-    // What the browser puts on the wire for the WebSocket upgrade (DESIGN.md §6: no token in a URL).
+    // What the browser puts on the wire for the WebSocket upgrade (docs/DESIGN.md §6: no token in a URL).
     const cdp = await context!.newCDPSession(page);
     await cdp.send("Network.enable");
     const handshakes: Array<{ url: string; protocol?: string }> = [];

@@ -1,5 +1,5 @@
 /**
- * End-to-end audio (issue 3, DESIGN.md §3–§5): a real `wrangler dev`, real `ws` clients streaming
+ * End-to-end audio (issue 3, docs/DESIGN.md §3–§5): a real `wrangler dev`, real `ws` clients streaming
  * 48 kHz stereo s16le in 20 ms frames paced by the wall clock, and a fake Dataspike API that keeps
  * the PCM it receives. Asserts what the API would see: PCM FrameRequests of exactly 96 000 bytes
  * (48 000 samples of 16 kHz mono), the 440 Hz test tone intact after downmix and resampling,

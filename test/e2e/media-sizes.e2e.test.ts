@@ -1,5 +1,5 @@
 /**
- * End-to-end with the DEFAULT configuration (DESIGN §4, §5): raw frames at the sizes real clients
+ * End-to-end with the DEFAULT configuration (docs/DESIGN.md §4, §5): raw frames at the sizes real clients
  * send reach the upstream as same-sized JPEGs, oversize input is refused cleanly, the queue's age
  * bound keeps an outage's backlog off the wire, speaking state belongs to its socket, and a
  * connection can lower its own video rates.

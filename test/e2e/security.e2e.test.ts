@@ -1,5 +1,5 @@
 /**
- * Security and robustness end to end (DESIGN.md §5, §6), against a real `wrangler dev` in
+ * Security and robustness end to end (docs/DESIGN.md §5, §6), against a real `wrangler dev` in
  * production mode and a fake Dataspike API:
  *   - fuzz: >= 10 000 malformed messages to participant A while participant B streams a camera at
  *     1 fps plus real-time audio and gets scripted transitions; B's rates, events and

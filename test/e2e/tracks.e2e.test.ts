@@ -1,5 +1,5 @@
 /**
- * End-to-end (DESIGN §4): a microphone ALERT ends on its own once the microphone stops feeding the
+ * End-to-end (docs/DESIGN.md §4): a microphone ALERT ends on its own once the microphone stops feeding the
  * API. A real `wrangler dev` with TRACK_TTL_S=10, a fake Dataspike API that answers the camera
  * CLEAR and the microphone ALERT, and a webhook sink. The person stops speaking but silent audio
  * frames keep arriving: they are not sent upstream, so they do not keep the track alive.

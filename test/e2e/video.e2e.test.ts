@@ -30,7 +30,7 @@ const CAMERA_FPS = 15;
 const SCREEN_FPS = 2;
 const NORMAL_WINDOW_MS = 21_000;
 const BURST_WINDOW_MS = 8_000;
-/** Reconnect bases (DESIGN §4: 1 s doubling to 10 s), jitter up to +50 %. */
+/** Reconnect bases (docs/DESIGN.md §4: 1 s doubling to 10 s), jitter up to +50 %. */
 const RECONNECT_BASES_MS = [1_000, 2_000, 4_000, 8_000, 10_000, 10_000];
 const FAILED_ATTEMPTS = 5;
 const SLACK_MS = 300;

@@ -1,5 +1,5 @@
 /**
- * End-to-end: two webhook URLs are independent (DESIGN.md §7, "events of other URLs are never held
+ * End-to-end: two webhook URLs are independent (docs/DESIGN.md §7, "events of other URLs are never held
  * up"), against a real `wrangler dev` in its default configuration (default retry schedule, 10 s
  * request timeout), a fake Dataspike API and two consumers that verify every request with the
  * official `standardwebhooks` package.

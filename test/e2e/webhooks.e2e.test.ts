@@ -1,5 +1,5 @@
 /**
- * End-to-end: signed webhooks from a durable outbox (DESIGN.md §4, §6, §7, §8) against a real
+ * End-to-end: signed webhooks from a durable outbox (docs/DESIGN.md §4, §6, §7, §8) against a real
  * `wrangler dev`, a fake Dataspike API pushing ResultEvents, and two webhook sinks that verify every
  * delivery with the official `standardwebhooks` package.
  *

@@ -1,5 +1,5 @@
 /**
- * Speech-gated 48000-sample chunks (DESIGN.md §3, §4, §10): exact sizes, zero-padding at the end of
+ * Speech-gated 48000-sample chunks (docs/DESIGN.md §3, §4.4, §11): exact sizes, zero-padding at the end of
  * speech, discarding of short remainders, the minimum interval, and s16le byte layout.
  */
 import { describe, expect, it } from "vitest";

@@ -1,5 +1,5 @@
 /**
- * The `audio` hint (DESIGN.md §5): after a chunk went upstream the service tells the client that
+ * The `audio` hint (docs/DESIGN.md §5): after a chunk went upstream the service tells the client that
  * sent it that its speech is not wanted for the audio interval, and that it is wanted again once
  * the pause is over. Through SocketMessages with the real audio path: what the client socket hears,
  * and how many PCM chunks go upstream.

@@ -1,5 +1,5 @@
 /**
- * The audio path of a participant end to end in Node (DESIGN.md §2–§5): 48 kHz stereo s16le
+ * The audio path of a participant end to end in Node (docs/DESIGN.md §2–§5): 48 kHz stereo s16le
  * AudioFrames in, 96000-byte s16le 16 kHz chunks out, gated by Speaking markers or the built-in gate.
  */
 import { describe, expect, it } from "vitest";

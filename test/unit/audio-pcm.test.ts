@@ -1,4 +1,4 @@
-/** AudioFrame validation and s16le decoding (DESIGN.md §5 AudioFrame), byte by byte. */
+/** AudioFrame validation and s16le decoding (docs/DESIGN.md §5 AudioFrame), byte by byte. */
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { decodeS16leMono, encodeS16le, pcmFrameToMono } from "../../src/media/audio/pcm";

@@ -1,5 +1,5 @@
 /**
- * Resampler to 16 kHz (DESIGN.md §2, §3): frequencies survive, everything above 8 kHz is removed
+ * Resampler to 16 kHz (docs/DESIGN.md §2, §3): frequencies survive, everything above 8 kHz is removed
  * before it can alias, frame boundaries are invisible and the output rate never drifts.
  * The measured figures are printed (look for "measured:").
  */

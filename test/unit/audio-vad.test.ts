@@ -1,5 +1,5 @@
 /**
- * Built-in voice gate (DESIGN.md §4) on synthetic 16 kHz signals: speech-like bursts open it,
+ * Built-in voice gate (docs/DESIGN.md §4) on synthetic 16 kHz signals: speech-like bursts open it,
  * silence, low noise and clicks never do, hysteresis keeps it open and the hangover closes it.
  */
 import { describe, expect, it } from "vitest";

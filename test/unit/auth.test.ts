@@ -1,5 +1,5 @@
 /**
- * The router's auth policy (DESIGN.md §6), failing closed: which requests need a connect token or
+ * The router's auth policy (docs/DESIGN.md §6), failing closed: which requests need a connect token or
  * the admin key, where a token may be carried, and what development mode relaxes (loopback hosts
  * without secrets only). Every refusal case must be refused: 0 accepted.
  */

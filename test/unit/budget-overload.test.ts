@@ -1,5 +1,5 @@
 /**
- * Overload is not abuse (DESIGN.md §5): budgets judge a client by what it sent, not by when a busy
+ * Overload is not abuse (docs/DESIGN.md §5): budgets judge a client by what it sent, not by when a busy
  * isolate read it. An honest client (16 kHz audio in 20 ms frames plus a 1 fps JPEG, paced at real
  * time) whose messages reach the object late and then in a burst is never closed, and not even
  * refused while the burst stays within AUDIO_MAX_LATENESS_S; a client sending 3x real time for 15 s

@@ -1,5 +1,5 @@
 /**
- * Per-socket budgets (DESIGN.md §5): token buckets on messages and bytes, audio no faster than
+ * Per-socket budgets (docs/DESIGN.md §5): token buckets on messages and bytes, audio no faster than
  * 1.5x real time, `rate_limited` answers that are themselves rate-limited, and a 1008 close for a
  * socket that keeps on. The defaults must leave a legitimate heavy client (30 fps 1080p I420 plus
  * 50 audio frames per second) untouched.

@@ -1,5 +1,5 @@
 /**
- * An on-demand check's speech chunk (DESIGN §13): while a check waits, the participant's next chunk
+ * An on-demand check's speech chunk (docs/DESIGN.md §13): while a check waits, the participant's next chunk
  * goes upstream even inside AUDIO_INTERVAL_S (60 s by default); one chunk, after which the interval
  * applies again. Real intake (client VAD), a fake upstream sink.
  */

@@ -1,5 +1,5 @@
 /**
- * On-demand checks (DESIGN §13) as a capability, in Node: the window, joining, the rate limit,
+ * On-demand checks (docs/DESIGN.md §13) as a capability, in Node: the window, joining, the rate limit,
  * the outcomes, the transaction with the webhook rows, the deadline and a restart mid-window.
  */
 import { describe, expect, it } from "vitest";

@@ -1,5 +1,5 @@
 /**
- * The SDK honours the service's `audio` hint (DESIGN.md §5): no audio leaves while the service says
+ * The SDK honours the service's `audio` hint (docs/DESIGN.md §5): no audio leaves while the service says
  * it does not want speech, timed on the client's own clock (resume_in_ms), and audio flows again on
  * `wanted: true`, when the pause is over, or on a new connection.
  */

@@ -1,5 +1,5 @@
 /**
- * `client.check()` (DESIGN §13) over a fake socket: it sends a Check message, resolves with its own
+ * `client.check()` (docs/DESIGN.md §13) over a fake socket: it sends a Check message, resolves with its own
  * check's check_completed, joins a running check, rejects on a refusal or a lost connection, and
  * gives up after the window plus its grace.
  */

@@ -1,5 +1,5 @@
 /**
- * Untrusted client messages (DESIGN.md §5): the ingest.proto wire format, byte by byte, and the
+ * Untrusted client messages (docs/DESIGN.md §5): the ingest.proto wire format, byte by byte, and the
  * parser's error codes. Property tests: nothing a client sends makes it throw anything else.
  */
 import { describe, expect, it } from "vitest";
@@ -59,7 +59,7 @@ function codeOf(message: ArrayBuffer | string, maxBytes?: number): ClientErrorCo
 
 const RGB_2x1 = [255, 0, 0, 0, 255, 0];
 
-describe("ingest.proto wire format (DESIGN §5)", () => {
+describe("ingest.proto wire format (docs/DESIGN.md §5)", () => {
   it("VideoFrame fields 1..7 inside ClientMessage field 2", () => {
     const video = [
       ...len(0x0a, utf8("cam-1")), // track_id = 1, LEN

@@ -1,5 +1,5 @@
 /**
- * The Dataspike wire format (DESIGN.md §3), checked byte by byte against hand-assembled protobuf:
+ * The Dataspike wire format (docs/DESIGN.md §3), checked byte by byte against hand-assembled protobuf:
  * field numbers, wire types, proto3 defaults, int64 timestamps and enum values.
  */
 import { describe, expect, it } from "vitest";
@@ -29,7 +29,7 @@ function lengthDelimited(tag: number, payload: number[]): number[] {
 const TIMESTAMP_MS = 1730123456789;
 const TIMESTAMP_VARINT = [0x95, 0xc2, 0x93, 0x9b, 0xad, 0x32];
 
-describe("FrameRequest encoding (DESIGN §3)", () => {
+describe("FrameRequest encoding (docs/DESIGN.md §3)", () => {
   it("the enum values match the API's FrameRequestFormat", () => {
     expect([FrameFormat.JPEG, FrameFormat.WEBP, FrameFormat.PCM]).toEqual([0, 1, 2]);
   });
@@ -124,7 +124,7 @@ describe("FrameRequest encoding (DESIGN §3)", () => {
   });
 });
 
-describe("ResultEvent decoding (DESIGN §3)", () => {
+describe("ResultEvent decoding (docs/DESIGN.md §3)", () => {
   const tail = [
     ...lengthDelimited(0x12, utf8("alice")), // participant_id = 2
     ...lengthDelimited(0x1a, utf8("camera")), // track_id = 3

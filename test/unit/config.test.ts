@@ -1,5 +1,5 @@
 /**
- * Deployment configuration (DESIGN.md §4 defaults, §6 fail-closed secrets, §9 simulator only
+ * Deployment configuration (docs/DESIGN.md §4 defaults, §6 fail-closed secrets, §9 simulator only
  * without a key). parseConfig caches per vars object, so every test passes a fresh object.
  */
 import { describe, expect, it } from "vitest";
@@ -23,7 +23,7 @@ function configError(vars: ConfigVars): ConfigError {
   throw new Error("expected a ConfigError");
 }
 
-describe("parseConfig defaults (DESIGN §4)", () => {
+describe("parseConfig defaults (docs/DESIGN.md §4)", () => {
   it("match the design table", () => {
     const config = parseConfig({ ...PRODUCTION });
     expect(config.video.normalFps).toBe(0.2);

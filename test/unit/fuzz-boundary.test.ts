@@ -1,5 +1,5 @@
 /**
- * The untrusted-input boundary under fast-check (DESIGN.md §5 "Bad input"): arbitrary and mutated
+ * The untrusted-input boundary under fast-check (docs/DESIGN.md §5 "Bad input"): arbitrary and mutated
  * ClientMessage and Packet bytes go through the parsers and on into the media intake, exactly as
  * socket messages do. Nothing but ClientInputError ever escapes, and nothing invalid is accepted:
  * the JPEG encoder only ever sees w x h x 4 RGBA within the limits, and every PCM frame that

@@ -1,5 +1,5 @@
 /**
- * The worst CPU one hostile socket can make its participant's object spend per second (DESIGN.md
+ * The worst CPU one hostile socket can make its participant's object spend per second (docs/DESIGN.md
  * §5), measured in Node with the real pipeline: budgets, parser, media intake, pixel conversion and
  * the real libjpeg-turbo WASM encoder. Each pattern runs at its budget for three simulated seconds (the
  * clock is passed in); the CPU spent on each simulated second after the first (whose bursts are

@@ -1,5 +1,5 @@
 /**
- * The participant's media intake (DESIGN §4, §5) with the real codec and an upstream link over a
+ * The participant's media intake (docs/DESIGN.md §4, §5) with the real codec and an upstream link over a
  * fake socket: which messages become FrameRequests, which tracks they feed, and that speaking state
  * belongs to the socket that sent it.
  */
@@ -134,7 +134,7 @@ describe("track activity: a track is touched only when a FrameRequest for it is 
   });
 });
 
-describe("speaking state belongs to its socket (DESIGN §5)", () => {
+describe("speaking state belongs to its socket (docs/DESIGN.md §5)", () => {
   it("a second socket's Hello{vad:false}, Speaking and leaving never cut or flush the first socket's utterance", async () => {
     const { intake, sent } = makeIntake();
     const bot = feed("bot", true);

@@ -1,5 +1,5 @@
 /**
- * Cloudflare Realtime SFU WebSocket adapter packets (DESIGN.md §5): the Packet wire format byte by
+ * Cloudflare Realtime SFU WebSocket adapter packets (docs/DESIGN.md §5): the Packet wire format byte by
  * byte, the parser's error codes, and garbage never escaping as anything but ClientInputError.
  */
 import { describe, expect, it } from "vitest";

@@ -1,5 +1,5 @@
 /**
- * The budget wiring in SocketMessages (DESIGN.md §5): a socket over its budget gets `rate_limited`
+ * The budget wiring in SocketMessages (docs/DESIGN.md §5): a socket over its budget gets `rate_limited`
  * error events and then a 1008 close; the participant's other sockets are unaffected; after a policy
  * close new sockets are refused for a while, so reconnecting buys no fresh budget.
  */

@@ -1,5 +1,5 @@
 /**
- * Connect tokens (DESIGN.md §6): HS256 JWTs signed and verified with hono/jwt, checked here against
+ * Connect tokens (docs/DESIGN.md §6): HS256 JWTs signed and verified with hono/jwt, checked here against
  * an independent node:crypto implementation. Every failure mode is tried and none is accepted.
  */
 import { createHmac, generateKeyPairSync, sign as rsaSign } from "node:crypto";

@@ -1,5 +1,5 @@
 /**
- * Transitions (DESIGN §4 "Memory follows storage", §7 payload): a change is committed before it is
+ * Transitions (docs/DESIGN.md §16.4 "Memory follows storage", §7 payload): a change is committed before it is
  * adopted or announced; a failing commit leaves memory and events untouched; the payload carries
  * `reason` and `simulated`; the upstream message is capped.
  */

@@ -1,5 +1,5 @@
 /**
- * UpstreamLink (DESIGN.md §2, §4): one connect attempt shared by concurrent sends, the bounded
+ * UpstreamLink (docs/DESIGN.md §2, §4): one connect attempt shared by concurrent sends, the bounded
  * queue flushed in order, drop-oldest, reconnect 1 s -> 10 s, reset after a healthy connection,
  * connect timeouts, stop(). Fake clock and fake sockets: every wait is exact, in fake time.
  */

@@ -1,5 +1,5 @@
 /**
- * The video path (DESIGN.md §2, §3, §5): source filter -> validation -> sampler -> pixel
+ * The video path (docs/DESIGN.md §2, §3, §5): source filter -> validation -> sampler -> pixel
  * conversion -> JPEG, with the REAL libjpeg-turbo WASM encoder (the same codec the Worker uses), and the
  * output decoded again to check what Dataspike would see.
  */

@@ -1,5 +1,5 @@
 /**
- * Webhook vars (DESIGN.md §7): WEBHOOK_URLS, WEBHOOK_SECRET, WEBHOOK_RETRY_SCHEDULE and
+ * Webhook vars (docs/DESIGN.md §7): WEBHOOK_URLS, WEBHOOK_SECRET, WEBHOOK_RETRY_SCHEDULE and
  * WEBHOOK_TIMEOUT_MS, failing closed with every problem listed and the secret never echoed.
  */
 import { describe, expect, it } from "vitest";

@@ -1,5 +1,5 @@
 /**
- * Webhook delivery (DESIGN.md §7): one attempt with a timeout that never throws, and runs that
+ * Webhook delivery (docs/DESIGN.md §7): one attempt with a timeout that never throws, and runs that
  * drain an outbox in order per URL, concurrently across URLs, on the retry schedule. A fake fetch
  * and an in-memory outbox with the same head-of-line and lease rules as the SQLite one; one test
  * posts to a real local HTTP server that verifies with the official `standardwebhooks` package.

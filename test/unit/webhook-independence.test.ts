@@ -1,5 +1,5 @@
 /**
- * Webhook URLs are independent (DESIGN.md §7: "events of other URLs are never held up"), and a
+ * Webhook URLs are independent (docs/DESIGN.md §7: "events of other URLs are never held up"), and a
  * delivery that ends after a purge changes nothing. Node tests over the in-memory outbox: a URL's
  * outcome is reported the moment it is stored, and through the object's webhook part, its deadline
  * registry and an alarm that, like workerd's, runs one handler at a time, a URL that fails fast is

@@ -1,5 +1,5 @@
 /**
- * Webhook retry schedule (DESIGN.md §7): the default real-time schedule and its recovery guarantees
+ * Webhook retry schedule (docs/DESIGN.md §7): the default real-time schedule and its recovery guarantees
  * under jitter, the WEBHOOK_RETRY_SCHEDULE and WEBHOOK_RETRY_WINDOW parsers, Retry-After, jitter
  * bounds, the age-aware schedule index and response classes.
  */

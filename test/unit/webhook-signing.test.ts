@@ -1,5 +1,5 @@
 /**
- * Standard Webhooks signing (DESIGN.md §7), checked with the official `standardwebhooks` package:
+ * Standard Webhooks signing (docs/DESIGN.md §7), checked with the official `standardwebhooks` package:
  * what a consumer runs is what must accept our headers.
  */
 import { createHmac, randomBytes } from "node:crypto";

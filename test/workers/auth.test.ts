@@ -1,5 +1,5 @@
 /**
- * Auth on every route, inside workerd (DESIGN.md §6). The pool runs DEV_MODE=true with secrets set
+ * Auth on every route, inside workerd (docs/DESIGN.md §6). The pool runs DEV_MODE=true with secrets set
  * and a non-loopback host (https://edge.test): development mode must behave like production here.
  * Every refusal below is a refusal: 0 accepted.
  */

@@ -1,5 +1,5 @@
 /**
- * The per-socket budgets inside workerd (DESIGN.md §5), where the object's clock is workerd's: a
+ * The per-socket budgets inside workerd (docs/DESIGN.md §5), where the object's clock is workerd's: a
  * burst of raw 1080p frames gets at most the encode budget's worth encoded, the rest throttled
  * before any pixel work, and the socket stays open.
  */

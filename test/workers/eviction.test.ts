@@ -1,5 +1,5 @@
 /**
- * Eviction and deploys (DESIGN.md §4): the runtime drops every socket of an object and builds a
+ * Eviction and deploys (docs/DESIGN.md §4): the runtime drops every socket of an object and builds a
  * fresh instance over the same storage. The participant's level and history resume from storage,
  * and the upstream (an outgoing socket, which lives in memory only) reconnects for the next media.
  */

@@ -1,5 +1,5 @@
 /**
- * The webhook outbox (DESIGN.md §7, §8) on a participant object's real SQLite in workerd: rows per
+ * The webhook outbox (docs/DESIGN.md §7, §8) on a participant object's real SQLite in workerd: rows per
  * (event, URL), head-of-line order per URL, retries, settling, the alarm deadline, paging, purge.
  * Each test uses its own object and applies the object's schema migrations itself.
  */

@@ -1,5 +1,5 @@
 /**
- * The built-in simulator speaks the Dataspike protocol (DESIGN.md §3, §9) and checks what it receives:
+ * The built-in simulator speaks the Dataspike protocol (docs/DESIGN.md §3, §9) and checks what it receives:
  * the Authorization header, decodable JPEG, exactly 96 000 bytes of PCM. Anything else gets ERROR.
  */
 import { env } from "cloudflare:workers";

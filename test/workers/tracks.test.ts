@@ -1,5 +1,5 @@
 /**
- * Detection state per track in the participant object (DESIGN §4): the alarm makes a silent track
+ * Detection state per track in the participant object (docs/DESIGN.md §4): the alarm makes a silent track
  * stop counting on time, a leaving socket closes its tracks, a restart resumes per-track levels,
  * and a failing transaction leaves memory and events untouched.
  */

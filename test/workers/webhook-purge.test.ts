@@ -1,5 +1,5 @@
 /**
- * DELETE during an in-flight webhook delivery (DESIGN.md §7, §8), on workerd's real SQLite: the
+ * DELETE during an in-flight webhook delivery (docs/DESIGN.md §7, §8), on workerd's real SQLite: the
  * purge (the object's storage.deleteAll()) empties the outbox and restarts its seqs, so the next
  * session's first event reuses the seq of the row whose request is still out. That request ending
  * afterwards, accepted or refused, must never settle or move the new event's row: the new event

@@ -1,5 +1,5 @@
 /**
- * Webhook delivery in the participant object (DESIGN.md §6, §7, §8) on workerd's real SQLite and
+ * Webhook delivery in the participant object (docs/DESIGN.md §6, §7, §8) on workerd's real SQLite and
  * alarm: the retry window failing a dead consumer's backlog together, retention running once nothing
  * is pending, runs bounded in time whatever the consumer does, redelivery, and the schema migration
  * that made redelivery rows possible. The pool's consumer is http://127.0.0.1:9/hook (nothing listens).

@@ -1,5 +1,5 @@
 /**
- * The `audio` hint of one connection (DESIGN.md §5): after a chunk is sent upstream the service
+ * The `audio` hint of one connection (docs/DESIGN.md §5): after a chunk is sent upstream the service
  * discards that connection's speech for the audio interval (AUDIO_INTERVAL_S, ./chunker.ts), so it
  * tells the client not to send any (`wanted: false` until then) and, once the pause is over, that
  * it wants speech again (`wanted: true`). Clients that honour it send no audio while it is false.
@@ -9,7 +9,7 @@
  * resumes on its own after `resume_in_ms` (its own clock, so clock skew never withholds speech).
  * No timer: nothing here keeps the object awake. Pure.
  *
- * While an on-demand check waits for its speech chunk (DESIGN.md §13), speech is wanted even
+ * While an on-demand check waits for its speech chunk (docs/DESIGN.md §13), speech is wanted even
  * inside the pause (`checkWaiting`); the check's chunk starts a new pause.
  */
 import type { AudioHintEvent } from "../../protocol/events.js";

@@ -1,5 +1,5 @@
 /**
- * The audio path of one socket (DESIGN.md §2, §4): validate -> s16le to mono -> resample to
+ * The audio path of one socket (docs/DESIGN.md §4.4, §5.6): validate -> s16le to mono -> resample to
  * 16 kHz -> speaking gate -> 48000-sample chunks. Pure; one instance per feeding socket of a
  * participant (src/session/media-intake.ts keeps them), with one resampler, voice gate and chunk
  * buffer per audio track.

@@ -1,5 +1,5 @@
 /**
- * Speech-gated upstream chunks (DESIGN.md §3, §4, §10): gathers 16 kHz mono samples while the
+ * Speech-gated upstream chunks (docs/DESIGN.md §3, §4.4, §11): gathers 16 kHz mono samples while the
  * participant speaks and emits exactly AUDIO_CHUNK_SAMPLES (48000) samples as s16le bytes (96000).
  *
  * - A full buffer is emitted at once, mid-utterance.
@@ -9,7 +9,7 @@
  *   last emitted chunk, speech is discarded, not buffered. Gathering resumes with the first speech
  *   after the interval, so the next chunk is fresh audio rather than audio that waited a minute.
  *   Consecutive chunks are therefore at least intervalMs apart (plus the time to gather one).
- * - An on-demand check (DESIGN.md §13) may let the next chunk through inside the interval
+ * - An on-demand check (docs/DESIGN.md §13) may let the next chunk through inside the interval
  *   (allowNextChunk): one chunk, after which the interval applies again from that chunk.
  * - Each instance owns its buffer (the reference shared one buffer across instances).
  * - Samples are converted to s16le as they arrive, so completing a chunk costs no 48000-sample

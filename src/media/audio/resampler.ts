@@ -1,5 +1,5 @@
 /**
- * Streaming resampler from any input rate to 16 kHz (DESIGN.md §2 audio path) with a real
+ * Streaming resampler from any input rate to 16 kHz (docs/DESIGN.md §4.4) with a real
  * anti-aliasing filter: a Kaiser-windowed sinc evaluated in polyphase form.
  *
  * Output sample n sits at input position n * rateIn / 16000, kept as an exact integer base plus

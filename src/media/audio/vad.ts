@@ -1,5 +1,5 @@
 /**
- * Built-in voice-activity gate (DESIGN.md §4) for clients that never send Speaking messages.
+ * Built-in voice-activity gate (docs/DESIGN.md §4.4) for clients that never send Speaking messages.
  *
  * Energy-based on the 16 kHz mono signal, in 20 ms windows:
  * - level: RMS of the window after removing its mean (so a DC offset is not energy), in dBFS

@@ -1,5 +1,5 @@
 /**
- * The operations view's calls to its own origin, with the admin key (DESIGN.md §12): asked once,
+ * The operations view's calls to its own origin, with the admin key (docs/DESIGN.md §12): asked once,
  * kept in sessionStorage for this tab only, sent as `Authorization: Bearer` on requests and as the
  * `bearer.<key>` subprotocol on the watch socket, never in a URL. In development mode on loopback
  * the routes are open and no key is asked for.

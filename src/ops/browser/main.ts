@@ -1,5 +1,5 @@
 /**
- * The operations view (DESIGN.md §12), GET /rooms and GET /rooms/:room: one page whose script picks
+ * The operations view (docs/DESIGN.md §12), GET /rooms and GET /rooms/:room: one page whose script picks
  * the view from the path. It asks for the admin key only when the service answers 401 (development
  * mode on loopback is open), keeps it for this tab, and restarts the view once it has one.
  * Bundled by scripts/build-playground.mjs into src/ops/generated/assets.ts.

@@ -1,5 +1,5 @@
 /**
- * The room's watch socket (DESIGN.md §12), kept open on its own: it reconnects with backoff after
+ * The room's watch socket (docs/DESIGN.md §12), kept open on its own: it reconnects with backoff after
  * any close (1 s doubling to 10 s, with jitter), at once when the browser comes back online or the
  * tab becomes visible with the socket down, and reports its state for the page's connection pill.
  * A refused upgrade is invisible to a browser, so after a socket that never opened it asks the room

@@ -1,5 +1,5 @@
 /**
- * The operations view reads the room API (DESIGN.md §12, §13) and trusts none of it: every answer
+ * The operations view reads the room API (docs/DESIGN.md §12, §13) and trusts none of it: every answer
  * and every watch-socket message goes through these parsers, which keep what they recognise and
  * report the rest. Pure: no DOM, no Workers imports (unit-tested in Node).
  */

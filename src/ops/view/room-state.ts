@@ -1,5 +1,5 @@
 /**
- * The operations view's model of one room: a pure reducer from the watch socket's events (DESIGN.md
+ * The operations view's model of one room: a pure reducer from the watch socket's events (docs/DESIGN.md
  * §12, §13) and the room's history to what the page shows. Nothing here touches the DOM, so the
  * whole behaviour is unit-tested in Node; the browser code only renders a RoomView.
  *

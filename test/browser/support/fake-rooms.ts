@@ -1,5 +1,5 @@
 /**
- * A stand-in for the rooms backend that speaks the DESIGN.md §12/§13 shapes, for developing the
+ * A stand-in for the rooms backend that speaks the docs/DESIGN.md §12/§13 shapes, for developing the
  * operations view before the real one exists. It serves the committed page assets and answers
  * GET /v1/rooms, /v1/rooms/:room, /events, the watch socket and POST …/checks, with the admin key
  * required on all of them. Test-only: the browser test of record runs against `wrangler dev`.

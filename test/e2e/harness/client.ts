@@ -1,5 +1,5 @@
 /**
- * A small `ws` client for the service's participant stream (DESIGN.md §5): sends protobuf
+ * A small `ws` client for the service's participant stream (docs/DESIGN.md §5): sends protobuf
  * ClientMessages, collects the JSON events the service pushes back, with receipt times.
  */
 import WebSocket from "ws";

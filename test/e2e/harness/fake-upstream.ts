@@ -1,5 +1,5 @@
 /**
- * A fake Dataspike streaming API (DESIGN.md §3) for end-to-end tests, in plain Node with `ws`.
+ * A fake Dataspike streaming API (docs/DESIGN.md §3) for end-to-end tests, in plain Node with `ws`.
  *
  * It records every upgrade attempt and every FrameRequest it receives (JPEGs are decoded to check
  * their size; the bytes themselves are never logged), checks the Bearer key, and can be steered:

@@ -1,5 +1,5 @@
 /**
- * Hostile input for the fuzz, flood and CPU measurements (DESIGN.md §5): malformed ClientMessages
+ * Hostile input for the fuzz, flood and CPU measurements (docs/DESIGN.md §5): malformed ClientMessages
  * of every kind from a seeded generator, and the CPU time workerd spends, read from /proc.
  */
 import { readdirSync, readFileSync } from "node:fs";

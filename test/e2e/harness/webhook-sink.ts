@@ -1,5 +1,5 @@
 /**
- * A webhook consumer for end-to-end tests (DESIGN.md §7): a plain Node HTTP server on 127.0.0.1
+ * A webhook consumer for end-to-end tests (docs/DESIGN.md §7): a plain Node HTTP server on 127.0.0.1
  * that verifies every POST with the official `standardwebhooks` package, exactly as a real
  * consumer would, and records what arrived and what it answered.
  *
