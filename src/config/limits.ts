@@ -242,7 +242,7 @@ const times = (count: number, delayMs: number): number[] => Array.from({ length:
  * failed attempt, so even with the jitter no gap in the first 2 minutes exceeds 11 s and none in
  * the first hour exceeds 55 s (README, Webhooks). It runs past 3 days on purpose: the retry window
  * (WEBHOOK_RETRY_WINDOW_MS) ends it, so retries go on until the window closes, the last one less
- * than 7 h before. The same as wrangler.toml's "1s,2s,4s,8s,10s*12,50s*78,2m,5m,10m,20m,30m,1h,2h,4h,6h*12".
+ * than 7 h before. As a WEBHOOK_RETRY_SCHEDULE value: "1s,2s,4s,8s,10s*12,50s*78,2m,5m,10m,20m,30m,1h,2h,4h,6h*12".
  */
 export const WEBHOOK_RETRY_SCHEDULE_MS: readonly number[] = Object.freeze([
   1 * SECOND_MS,
