@@ -83,7 +83,8 @@ for (const route of ["stream", "sfu/video", "sfu/audio"]) {
     if (!protocol.ok) return jsonError(c, 400, "bad_subprotocol", protocol.message);
     const rates = route === "stream" ? parseRateOverrides(new URL(c.req.url).searchParams, c.var.config.video) : null;
     if (rates && !rates.ok) return jsonError(c, 400, "bad_rate", rates.message);
-    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") return jsonError(c, 426, "upgrade_required", "this endpoint is a WebSocket: send Upgrade: websocket");
+    if (c.req.header("upgrade")?.toLowerCase() !== "websocket")
+      return jsonError(c, 426, "upgrade_required", "this endpoint is a WebSocket: send Upgrade: websocket");
     return participant(c.env, id).fetch(c.req.raw);
   });
 }
@@ -92,9 +93,15 @@ for (const route of ["stream", "sfu/video", "sfu/audio"]) {
 const management = new Hono<AppEnv>();
 management.use("*", requireAdmin);
 management.get("/:id", async (c) => reply(c, await participant(c.env, c.req.param("id")).snapshot()));
-management.get("/:id/events", eventsQuery, async (c) => reply(c, await participant(c.env, c.req.param("id")).history(c.req.valid("query"))));
-management.get("/:id/webhooks", webhooksQuery, async (c) => reply(c, await participant(c.env, c.req.param("id")).webhooks(c.req.valid("query"))));
-management.post("/:id/webhooks/:seq/redeliver", webhookSeq, async (c) => reply(c, await participant(c.env, c.req.param("id")).redeliver(c.req.valid("param").seq)));
+management.get("/:id/events", eventsQuery, async (c) =>
+  reply(c, await participant(c.env, c.req.param("id")).history(c.req.valid("query"))),
+);
+management.get("/:id/webhooks", webhooksQuery, async (c) =>
+  reply(c, await participant(c.env, c.req.param("id")).webhooks(c.req.valid("query"))),
+);
+management.post("/:id/webhooks/:seq/redeliver", webhookSeq, async (c) =>
+  reply(c, await participant(c.env, c.req.param("id")).redeliver(c.req.valid("param").seq)),
+);
 management.delete("/:id", async (c) => reply(c, await participant(c.env, c.req.param("id")).end()));
 
 app.route("/v1/participants", sockets);
@@ -105,27 +112,50 @@ app.post("/v1/tokens", requireAdmin, async (c) => {
   try {
     body = await c.req.json();
   } catch {
-    return jsonError(c, 400, "bad_json", 'body must be JSON: {"participant_id": "...", "ttl_s": 3600, "scope": "stream" | "sfu"}');
+    return jsonError(
+      c,
+      400,
+      "bad_json",
+      'body must be JSON: {"participant_id": "...", "ttl_s": 3600, "scope": "stream" | "sfu"}',
+    );
   }
-  const { participant_id: participantId, ttl_s: ttlRaw, scope } = (typeof body === "object" && body !== null ? body : {}) as Record<string, unknown>;
-  if (!isParticipantId(participantId)) return jsonError(c, 400, "bad_participant_id", PARTICIPANT_ID_MESSAGE.replace("participant id", "participant_id"));
+  const {
+    participant_id: participantId,
+    ttl_s: ttlRaw,
+    scope,
+  } = (typeof body === "object" && body !== null ? body : {}) as Record<string, unknown>;
+  if (!isParticipantId(participantId))
+    return jsonError(c, 400, "bad_participant_id", PARTICIPANT_ID_MESSAGE.replace("participant id", "participant_id"));
   const ttlS = ttlRaw === undefined ? CONNECT_TOKEN_DEFAULT_TTL_S : ttlRaw;
   if (typeof ttlS !== "number" || !Number.isInteger(ttlS) || ttlS < 1 || ttlS > CONNECT_TOKEN_MAX_TTL_S) {
     return jsonError(c, 400, "bad_ttl", `ttl_s must be an integer from 1 to ${CONNECT_TOKEN_MAX_TTL_S}`);
   }
-  if (scope !== undefined && !isTokenScope(scope)) return jsonError(c, 400, "bad_scope", 'scope must be "stream" (client sockets) or "sfu" (Realtime SFU adapter feeds), or absent for both');
+  if (scope !== undefined && !isTokenScope(scope))
+    return jsonError(
+      c,
+      400,
+      "bad_scope",
+      'scope must be "stream" (client sockets) or "sfu" (Realtime SFU adapter feeds), or absent for both',
+    );
   const secret = signingSecret(c.var.config, c.req.raw);
-  if (!secret) return jsonError(c, 503, "misconfigured", "CONNECT_TOKEN_SECRET is not set, so no connect token can be minted");
+  if (!secret)
+    return jsonError(c, 503, "misconfigured", "CONNECT_TOKEN_SECRET is not set, so no connect token can be minted");
   const issuedAt = Math.floor(Date.now() / 1000);
   const expiresAt = issuedAt + ttlS;
-  const token = await signConnectToken(secret, { participantId, issuedAtS: issuedAt, expiresAtS: expiresAt, ...(scope !== undefined ? { scope } : {}) });
+  const token = await signConnectToken(secret, {
+    participantId,
+    issuedAtS: issuedAt,
+    expiresAtS: expiresAt,
+    ...(scope !== undefined ? { scope } : {}),
+  });
   return c.json({ token, expires_at: expiresAt, ...(scope !== undefined ? { scope } : {}) });
 });
 
 // Development-only simulator controls (docs/DESIGN.md §9): 404 unless the simulator is active.
 const simulator = new Hono<AppEnv>();
 simulator.use("*", async (c, next) => {
-  if (!c.var.config.simulated) return jsonError(c, 404, "not_found", "the simulator only exists in DEV_MODE without DATASPIKE_API_KEY");
+  if (!c.var.config.simulated)
+    return jsonError(c, 404, "not_found", "the simulator only exists in DEV_MODE without DATASPIKE_API_KEY");
   await next();
 });
 // Open on a loopback host without secrets (the playground's buttons); the admin key anywhere else.

@@ -14,20 +14,37 @@
  * injected through ChecksHost.
  */
 import { CHECK_RATE_MAX, CHECK_RATE_WINDOW_S } from "../config/limits.js";
-import { newCheckId, newEventId, type CheckCompleted, type CheckOutcome, type CheckStarted } from "../protocol/events.js";
+import {
+  newCheckId,
+  newEventId,
+  type CheckCompleted,
+  type CheckOutcome,
+  type CheckStarted,
+} from "../protocol/events.js";
 import type { Level } from "../protocol/levels.js";
 import { refuse, type Answer } from "../shared/http.js";
 import { errorMessage, type log as Log } from "../shared/log.js";
 import type { Capability } from "../session/capability.js";
 import type { CheckLedger } from "./store.js";
-import { checkDuration, isAnswered, openWindow, outcomeAtEnd, withResult, withSent, type CheckRecord } from "./window.js";
+import {
+  checkDuration,
+  isAnswered,
+  openWindow,
+  outcomeAtEnd,
+  withResult,
+  withSent,
+  type CheckRecord,
+} from "./window.js";
 
 /** A completion whose commit failed is tried again this much later (from the alarm). */
 const COMPLETE_RETRY_MS = 1_000;
 
 export type CheckEvent = CheckStarted | CheckCompleted;
 
-/** What `POST /v1/participants/:id/checks` and the `Check` message get: the running check, and whether it was joined. */
+/**
+ * What `POST /v1/participants/:id/checks` and the `Check` message get: the running check, and
+ * whether it was joined.
+ */
 export interface CheckAccepted {
   check_id: string;
   until_ms: number;
@@ -90,7 +107,8 @@ export class Checks implements Capability {
     if (!duration.ok) return refuse(400, "bad_check", duration.message);
     const ledger = this.ledger();
     const participantId = this.host.participantId();
-    if (!ledger || !participantId) return refuse(404, "unknown_participant", "no session is stored for this participant");
+    if (!ledger || !participantId)
+      return refuse(404, "unknown_participant", "no session is stored for this participant");
     if ((this.#current()?.untilMs ?? Infinity) <= nowMs) this.onDeadline(nowMs); // its alarm has not run yet
     const running = this.#current();
     if (running) return { ok: true, value: { check_id: running.checkId, until_ms: running.untilMs, joined: true } };
@@ -111,7 +129,11 @@ export class Checks implements Capability {
     }
     this.#running = record;
     this.host.count("checks_started");
-    this.host.log("info", "check started", { participant: participantId, check: record.checkId, until_ms: record.untilMs });
+    this.host.log("info", "check started", {
+      participant: participantId,
+      check: record.checkId,
+      until_ms: record.untilMs,
+    });
     const started = this.#startedEvent(record);
     this.host.broadcast(started);
     this.host.samplingChanged(true, nowMs);
@@ -185,7 +207,10 @@ export class Checks implements Capability {
       if (this.#running) this.ledger()?.progress(this.#running);
     } catch (err) {
       // Memory keeps the results; only a restart before the window ends would lose them.
-      this.host.log("warn", "saving a check's progress failed", { participant: this.host.participantId(), reason: errorMessage(err) });
+      this.host.log("warn", "saving a check's progress failed", {
+        participant: this.host.participantId(),
+        reason: errorMessage(err),
+      });
     }
   }
 
@@ -217,7 +242,11 @@ export class Checks implements Capability {
       });
     } catch (err) {
       this.host.count("storage_errors");
-      this.host.log("error", "storing a completed check failed; retrying", { participant: participantId, check: record.checkId, reason: errorMessage(err) });
+      this.host.log("error", "storing a completed check failed; retrying", {
+        participant: participantId,
+        check: record.checkId,
+        reason: errorMessage(err),
+      });
       this.#retryAtMs = nowMs + COMPLETE_RETRY_MS;
       this.host.rearm();
       return;
@@ -225,7 +254,12 @@ export class Checks implements Capability {
     this.#running = null;
     this.#retryAtMs = null;
     this.host.count("checks_completed");
-    this.host.log("info", "check completed", { participant: participantId, check: record.checkId, outcome, results: record.results });
+    this.host.log("info", "check completed", {
+      participant: participantId,
+      check: record.checkId,
+      outcome,
+      results: record.results,
+    });
     this.host.broadcast(event);
     this.host.samplingChanged(false, nowMs);
     this.host.deliverWebhooks();

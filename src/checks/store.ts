@@ -42,7 +42,10 @@ export class CheckStore implements CheckLedger {
 
   running(): CheckRecord | null {
     const row = this.sql
-      .exec("SELECT check_id, started_ms, until_ms, results, tracks, sent FROM checks WHERE event_id IS NULL ORDER BY started_ms DESC LIMIT 1")
+      .exec(
+        "SELECT check_id, started_ms, until_ms, results, tracks, sent FROM checks WHERE event_id IS NULL ORDER BY " +
+          "started_ms DESC LIMIT 1",
+      )
       .toArray()[0];
     if (!row) return null;
     return {

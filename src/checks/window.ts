@@ -63,7 +63,12 @@ export function checkDuration(raw: unknown): DurationResult {
   if (raw === undefined || raw === null || raw === 0) return { ok: true, durationS: CHECK_DEFAULT_DURATION_S };
   if (typeof raw !== "number" || !Number.isInteger(raw) || raw < 1 || raw > CHECK_MAX_DURATION_S) {
     const shown = JSON.stringify(raw)?.slice(0, 32) ?? String(raw);
-    return { ok: false, message: `duration_s must be a whole number of seconds from 1 to ${CHECK_MAX_DURATION_S} (0 or absent: ${CHECK_DEFAULT_DURATION_S}), got ${shown}` };
+    return {
+      ok: false,
+      message:
+        `duration_s must be a whole number of seconds from 1 to ${CHECK_MAX_DURATION_S} (0 or absent: ` +
+        `${CHECK_DEFAULT_DURATION_S}), got ${shown}`,
+    };
   }
   return { ok: true, durationS: raw };
 }
@@ -82,7 +87,8 @@ export function parseCheckRequest(text: string): DurationResult & { error?: stri
   } catch {
     return { ok: false, error: "bad_json", message: usage };
   }
-  if (typeof body !== "object" || body === null || Array.isArray(body)) return { ok: false, error: "bad_json", message: usage };
+  if (typeof body !== "object" || body === null || Array.isArray(body))
+    return { ok: false, error: "bad_json", message: usage };
   const duration = checkDuration((body as { duration_s?: unknown }).duration_s);
   return duration.ok ? duration : { ...duration, error: "bad_duration" };
 }

@@ -52,7 +52,8 @@ export class AudioBatcher {
     const first = this.#pending[0];
     if (first && !sameStream(first, frame)) out.push(...this.flush());
     // A frame that would take the batch past the per-message maximum goes out on its own next batch.
-    if (this.#pending.length > 0 && durationMs(frame, this.#pendingBytes + frame.data.byteLength) > AUDIO_MAX_FRAME_MS) out.push(...this.flush());
+    if (this.#pending.length > 0 && durationMs(frame, this.#pendingBytes + frame.data.byteLength) > AUDIO_MAX_FRAME_MS)
+      out.push(...this.flush());
     this.#pending.push(frame);
     this.#pendingBytes += frame.data.byteLength;
     if (this.pendingMs >= this.#batchMs) out.push(...this.flush());
@@ -113,10 +114,11 @@ export class TimedAudioBatcher {
   push(frame: PcmFrame): void {
     for (const batch of this.#batcher.push(frame)) this.send(batch);
     if (this.#batcher.pendingMs === 0) this.stop();
-    else this.#timer ??= this.timers.setTimeout(() => {
-      this.#timer = null;
-      this.flush();
-    }, this.#batcher.batchMs);
+    else
+      this.#timer ??= this.timers.setTimeout(() => {
+        this.#timer = null;
+        this.flush();
+      }, this.#batcher.batchMs);
   }
 
   flush(): void {

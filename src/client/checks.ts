@@ -43,7 +43,9 @@ export class CheckWaiters {
   /** Sends a Check with `send` and resolves with its check_completed. */
   request(durationS: number, send: () => SendResult): Promise<CheckCompletedEvent> {
     if (!Number.isInteger(durationS) || durationS < 0 || durationS > CHECK_MAX_DURATION_S) {
-      return Promise.reject(new RangeError(`durationS must be a whole number from 0 (the default) to ${CHECK_MAX_DURATION_S}`));
+      return Promise.reject(
+        new RangeError(`durationS must be a whole number from 0 (the default) to ${CHECK_MAX_DURATION_S}`),
+      );
     }
     const sent = send();
     if (sent !== "sent") return Promise.reject(new CheckError("not_sent", `the check could not be sent (${sent})`));
@@ -65,7 +67,8 @@ export class CheckWaiters {
   }
 
   completed(event: CheckCompletedEvent): void {
-    for (const waiter of this.#waiters.filter((w) => w.checkId === event.check_id)) this.#settle(waiter, () => waiter.resolve(event));
+    for (const waiter of this.#waiters.filter((w) => w.checkId === event.check_id))
+      this.#settle(waiter, () => waiter.resolve(event));
   }
 
   /** An `error` event: a check refusal rejects the oldest request not yet started. */
@@ -83,14 +86,25 @@ export class CheckWaiters {
     for (const waiter of [...this.#waiters]) {
       if (closed || waiter.checkId === null) {
         const code = closed ? "closed" : "disconnected";
-        this.#settle(waiter, () => waiter.reject(new CheckError(code, `the connection ${closed ? "was closed" : "dropped"} before the check ${closed ? "completed" : "started"}`)));
+        this.#settle(waiter, () =>
+          waiter.reject(
+            new CheckError(
+              code,
+              `the connection ${closed ? "was closed" : "dropped"} before the check ` +
+                `${closed ? "completed" : "started"}`,
+            ),
+          ),
+        );
       }
     }
   }
 
   #expireIn(waiter: Waiter, ms: number, message: string): void {
     if (waiter.timer !== null) this.timers.clearTimeout(waiter.timer);
-    waiter.timer = this.timers.setTimeout(() => this.#settle(waiter, () => waiter.reject(new CheckError("timeout", message))), ms);
+    waiter.timer = this.timers.setTimeout(
+      () => this.#settle(waiter, () => waiter.reject(new CheckError("timeout", message))),
+      ms,
+    );
   }
 
   #settle(waiter: Waiter, settle: () => void): void {

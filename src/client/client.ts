@@ -4,19 +4,27 @@
  * reconnects with backoff, and never sends while disconnected (it drops and counts instead).
  */
 import { deepfake_edge } from "../gen/ingest.js";
-import { MAX_CLIENT_MESSAGE_BYTES, RECONNECT_INITIAL_MS, RECONNECT_JITTER_RATIO, RECONNECT_MAX_MS } from "../config/limits.js";
+import {
+  MAX_CLIENT_MESSAGE_BYTES, RECONNECT_INITIAL_MS, RECONNECT_JITTER_RATIO, RECONNECT_MAX_MS,
+} from "../config/limits.js";
 import { Backoff } from "../shared/backoff.js";
 import { realTimers, type Timers } from "../shared/timers.js";
 import type { ServerEvent } from "../protocol/events.js";
 import { parseServerEvent, type CheckCompletedEvent, type ReadyEvent } from "./events.js";
 import { ClientEmitter } from "./emitter.js";
 import { RateGate } from "./rate-gate.js";
-import { AuthError, SOCKET_OPEN, browserSocketFactory, refusedUpgradeStatus, streamUrl, tokenClaims } from "./socket.js";
+import {
+  AuthError, SOCKET_OPEN, browserSocketFactory, probeTokenRefusal, refusedUpgradeStatus, streamUrl, tokenClaims,
+} from "./socket.js";
 import type { SocketFactory, WebSocketLike } from "./socket.js";
 import { AUDIO_BATCH_MS, TimedAudioBatcher, type PcmFrame } from "./audio-batcher.js";
-import { audioMessage, videoMessage, type AudioFrameInput, type VideoFrameInput, type VideoFrameMeta } from "./messages.js";
+import {
+  audioMessage, videoMessage, type AudioFrameInput, type VideoFrameInput, type VideoFrameMeta,
+} from "./messages.js";
 import { CLIENT_HEALTHY_AFTER_MS, CLIENT_MAX_BUFFERED_BYTES, TERMINAL_CLOSE_CODES } from "./options.js";
-import type { ClientOptions, ClientStats, ConnectionState, DropReason, RenderedFrame, SendResult, StateChange } from "./options.js";
+import { emptyClientStats } from "./options.js";
+import type { ClientOptions, ClientStats, ConnectionState, DropReason } from "./options.js";
+import type { RenderedFrame, SendResult, StateChange } from "./options.js";
 import { CheckWaiters } from "./checks.js";
 
 const v1 = deepfake_edge.v1;
@@ -51,14 +59,7 @@ export class DeepfakeEdgeClient extends ClientEmitter {
   #healthyTimer: unknown = null;
   #deferred: Deferred | null = null;
   #speaking: boolean | null = null;
-  #stats: ClientStats = {
-    connects: 0,
-    reconnects: 0,
-    sent: { messages: 0, bytes: 0, videoFrames: 0, videoBytes: 0, audioFrames: 0, audioBytes: 0 },
-    dropped: { disconnected: 0, not_ready: 0, rate_limited: 0, backpressure: 0, too_large: 0, audio_rejected: 0, audio_not_wanted: 0 },
-    serverErrors: 0,
-    badEvents: 0,
-  };
+  #stats: ClientStats = emptyClientStats();
 
   constructor(options: ClientOptions) {
     super();
@@ -76,7 +77,8 @@ export class DeepfakeEdgeClient extends ClientEmitter {
     this.#healthyAfterMs = reconnect.healthyAfterMs ?? CLIENT_HEALTHY_AFTER_MS;
     this.#maxBuffered = options.maxBufferedBytes ?? CLIENT_MAX_BUFFERED_BYTES;
     this.#maxMessage = options.maxMessageBytes ?? MAX_CLIENT_MESSAGE_BYTES;
-    this.#audio = new TimedAudioBatcher(options.audioBatchMs ?? AUDIO_BATCH_MS, this.#timers, (audio) => this.#send("audio", { audio }));
+    const batchMs = options.audioBatchMs ?? AUDIO_BATCH_MS;
+    this.#audio = new TimedAudioBatcher(batchMs, this.#timers, (audio) => this.#send("audio", { audio }));
     this.#checks = new CheckWaiters(this.#timers);
   }
 
@@ -132,11 +134,15 @@ export class DeepfakeEdgeClient extends ClientEmitter {
   sendHello(): SendResult {
     const hello = this.#options.hello ?? {};
     return this.#send("other", {
-      hello: { client: hello.client ?? "deepfake-edge-sdk", vad: hello.vad ?? false, honorsRate: this.#options.honorRate ?? true },
+      hello: {
+        client: hello.client ?? "deepfake-edge-sdk",
+        vad: hello.vad ?? false,
+        honorsRate: this.#options.honorRate ?? true,
+      },
     });
   }
 
-  /** Tells the server whether the participant speaks (for hosts with a VAD; set hello.vad). Resent after a reconnect. */
+  /** Tells the server whether the participant speaks (hosts with a VAD; set hello.vad). Resent on reconnect. */
   setSpeaking(speaking: boolean): SendResult {
     this.#speaking = speaking;
     this.#audio.flush(); // the audio before the marker reaches the server before it
@@ -191,7 +197,8 @@ export class DeepfakeEdgeClient extends ClientEmitter {
     if (!socket || socket.readyState !== SOCKET_OPEN) return this.#drop("disconnected");
     if (!this.#ready) return this.#drop("not_ready");
     if (socket.bufferedAmount > this.#maxBuffered) return this.#drop("backpressure");
-    if ((this.#options.honorRate ?? true) && !this.#gate.take(trackId || "camera", this.#timers.now())) return this.#drop("rate_limited");
+    const honor = this.#options.honorRate ?? true;
+    if (honor && !this.#gate.take(trackId || "camera", this.#timers.now())) return this.#drop("rate_limited");
     return "sent";
   }
 
@@ -304,7 +311,9 @@ export class DeepfakeEdgeClient extends ClientEmitter {
       case "error":
         this.#stats.serverErrors++;
         // A server without the audio path answers unsupported_format to each audio frame: stop sending audio here.
-        if (event.code === "unsupported_format" && /audio/i.test(event.message) && this.#audioSentHere > 0) this.#audioRejected = true;
+        if (event.code === "unsupported_format" && /audio/i.test(event.message) && this.#audioSentHere > 0) {
+          this.#audioRejected = true;
+        }
         this.#checks.error(event);
         return this.emit("error", event);
       case "check_started":
@@ -322,7 +331,7 @@ export class DeepfakeEdgeClient extends ClientEmitter {
     }
   }
 
-  async #onGone(opened: boolean, status: number | null, code: number, reason: string, token: string | undefined): Promise<void> {
+  async #onGone(opened: boolean, status: number | null, code: number, reason: string, token?: string): Promise<void> {
     this.#socket = null;
     this.#ready = false;
     this.#checks.lost(false);
@@ -330,26 +339,18 @@ export class DeepfakeEdgeClient extends ClientEmitter {
     this.#clearTimers();
     if (!this.#wanted) return;
     const attemptId = this.#attemptId;
-    if (!opened && status === null && (this.#options.probeAuth ?? typeof fetch === "function")) status = await this.#probe(token);
+    const probe = this.#options.probeAuth ?? typeof fetch === "function";
+    if (!opened && status === null && probe) status = await probeTokenRefusal(this.url, token);
     if (attemptId !== this.#attemptId || !this.#wanted) return;
-    if (status === 401) return this.#failAuth(new AuthError(`connect token rejected (HTTP 401) for ${this.#options.participantId}`, 401));
+    if (status === 401) {
+      return this.#failAuth(new AuthError(`connect token rejected (HTTP 401) for ${this.#options.participantId}`, 401));
+    }
     const shouldReconnect = this.#options.shouldReconnect ?? ((c: number) => !TERMINAL_CLOSE_CODES.includes(c));
     if (this.#options.reconnect === false || (opened && !shouldReconnect(code, reason))) {
       return this.#finish(new Error(`socket closed (${code}${reason ? ` ${reason}` : ""})`), { code, reason });
     }
-    this.#retry({ code, reason: reason || (opened ? "socket closed" : `upgrade failed${status ? ` with HTTP ${status}` : ""}`) });
-  }
-
-  /** A GET without Upgrade: a server that checks the token first answers 401 for a bad one. */
-  async #probe(token: string | undefined): Promise<number | null> {
-    try {
-      const url = this.url.replace(/^ws/, "http");
-      const res = await fetch(url, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
-      await res.body?.cancel();
-      return res.status === 401 ? 401 : null;
-    } catch {
-      return null;
-    }
+    const why = reason || (opened ? "socket closed" : `upgrade failed${status ? ` with HTTP ${status}` : ""}`);
+    this.#retry({ code, reason: why });
   }
 
   #retry(info: { code?: number; reason: string }): void {

@@ -2,7 +2,14 @@
  * Typed events of DeepfakeEdgeClient: the server's events by `type`, plus connection state and
  * refused auth. A listener that throws is reported and does not stop the others.
  */
-import type { AudioEvent, ReadyEvent, RateEvent, ServerErrorEvent, UpstreamErrorEvent, UpstreamEvent } from "./events.js";
+import type {
+  AudioEvent,
+  ReadyEvent,
+  RateEvent,
+  ServerErrorEvent,
+  UpstreamErrorEvent,
+  UpstreamEvent,
+} from "./events.js";
 import type { CheckCompletedEvent, CheckStartedEvent } from "./events.js";
 import type { DeepfakeAlert } from "../protocol/events.js";
 import type { AuthError } from "./socket.js";

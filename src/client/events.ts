@@ -5,7 +5,6 @@
 import { isLevel } from "../protocol/levels.js";
 import type { ServerEvent } from "../protocol/events.js";
 
-
 export type ServerEventType = ServerEvent["type"];
 /** The event of one `type`, e.g. `EventOf<"rate">` is `{ type: "rate"; video_fps: number }`. */
 export type EventOf<T extends ServerEventType> = Extract<ServerEvent, { type: T }>;
@@ -35,7 +34,8 @@ const CHECKS: { [T in ServerEventType]: (e: Fields) => boolean } = {
     isBoolean(e.dev_mode) &&
     (e.notice === undefined || isString(e.notice)),
   rate: (e) => isFiniteNumber(e.video_fps) && e.video_fps >= 0,
-  audio: (e) => isBoolean(e.wanted) && isFiniteNumber(e.until_ms) && isFiniteNumber(e.resume_in_ms) && e.resume_in_ms >= 0,
+  audio: (e) =>
+    isBoolean(e.wanted) && isFiniteNumber(e.until_ms) && isFiniteNumber(e.resume_in_ms) && e.resume_in_ms >= 0,
   deepfake_alert: (e) =>
     isString(e.id) &&
     isLevel(e.level) &&
@@ -45,7 +45,8 @@ const CHECKS: { [T in ServerEventType]: (e: Fields) => boolean } = {
     isString(e.message) &&
     isFiniteNumber(e.timestamp_ms),
   upstream: (e) =>
-    (e.status === "connected" || e.status === "reconnecting") && (e.retry_in_ms === undefined || isFiniteNumber(e.retry_in_ms)),
+    (e.status === "connected" || e.status === "reconnecting") &&
+    (e.retry_in_ms === undefined || isFiniteNumber(e.retry_in_ms)),
   upstream_error: (e) => isString(e.track_id) && isString(e.message),
   error: (e) => isString(e.code) && isString(e.message),
   check_started: (e) => isString(e.check_id) && isString(e.participant_id) && isFiniteNumber(e.until_ms),
@@ -57,7 +58,10 @@ const CHECKS: { [T in ServerEventType]: (e: Fields) => boolean } = {
     (e.outcome === "answered" || e.outcome === "window_ended" || e.outcome === "no_media") &&
     isFiniteNumber(e.results) &&
     Array.isArray(e.tracks) &&
-    e.tracks.every((t: unknown) => typeof t === "object" && t !== null && isString((t as Fields).track_id) && isLevel((t as Fields).level)),
+    e.tracks.every(
+      (t: unknown) =>
+        typeof t === "object" && t !== null && isString((t as Fields).track_id) && isLevel((t as Fields).level),
+    ),
 };
 
 export type ParsedEvent = { ok: true; event: ServerEvent } | { ok: false; reason: string };
@@ -70,11 +74,13 @@ export function parseServerEvent(text: string): ParsedEvent {
   } catch {
     return { ok: false, reason: "not JSON" };
   }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return { ok: false, reason: "not a JSON object" };
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    return { ok: false, reason: "not a JSON object" };
   const fields = value as Fields;
   const type = fields.type;
   if (!isString(type)) return { ok: false, reason: "no string `type`" };
-  if (!Object.hasOwn(CHECKS, type)) return { ok: false, reason: `unknown event type ${JSON.stringify(type.slice(0, 40))}` };
+  if (!Object.hasOwn(CHECKS, type))
+    return { ok: false, reason: `unknown event type ${JSON.stringify(type.slice(0, 40))}` };
   if (!CHECKS[type as ServerEventType](fields)) return { ok: false, reason: `malformed ${type} event` };
   return { ok: true, event: fields as unknown as ServerEvent };
 }

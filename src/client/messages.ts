@@ -37,7 +37,10 @@ export interface AudioFrameInput {
   sampleRate: number;
   /** 1 or 2 (interleaved). */
   channels: number;
-  /** s16 samples, or their little-endian bytes; at most 1 s (20 ms is typical; the client joins them into audioBatchMs messages). */
+  /**
+   * s16 samples, or their little-endian bytes; at most 1 s (20 ms is typical; the client joins them
+   * into audioBatchMs messages).
+   */
   data: Int16Array | Uint8Array;
   timestampMs?: number;
 }
@@ -49,7 +52,8 @@ export function videoMessage(frame: VideoFrameInput): deepfake_edge.v1.ClientMes
   }
   if (format !== "JPEG") {
     const expected = expectedByteLength(format, width, height);
-    if (data.byteLength !== expected) throw new RangeError(`${format} ${width}x${height} needs ${expected} bytes, got ${data.byteLength}`);
+    if (data.byteLength !== expected)
+      throw new RangeError(`${format} ${width}x${height} needs ${expected} bytes, got ${data.byteLength}`);
   } else if (data.byteLength < 4 || data[0] !== 0xff || data[1] !== 0xd8) {
     throw new RangeError("format JPEG but data does not start with a JPEG SOI marker");
   }
@@ -70,5 +74,13 @@ export function audioMessage(frame: AudioFrameInput): deepfake_edge.v1.ClientMes
   const { sampleRate, channels } = frame;
   const data = frame.data instanceof Int16Array ? s16ToLeBytes(frame.data) : frame.data;
   validatePcmFrame({ sampleRate, channels, data });
-  return { audio: { trackId: frame.trackId ?? "microphone", sampleRate, channels, timestampMs: frame.timestampMs ?? Date.now(), data } };
+  return {
+    audio: {
+      trackId: frame.trackId ?? "microphone",
+      sampleRate,
+      channels,
+      timestampMs: frame.timestampMs ?? Date.now(),
+      data,
+    },
+  };
 }

@@ -49,7 +49,10 @@ export interface ClientOptions {
   participantId: string;
   /** A connect token, or a function called before every attempt (so it can mint a fresh one). */
   token?: string | TokenProvider;
-  /** Defaults to the browser's WebSocket (token as the subprotocol `bearer.<token>`); in Node use nodeSocketFactory(WebSocket). */
+  /**
+   * Defaults to the browser's WebSocket (token as the subprotocol `bearer.<token>`); in Node use
+   * nodeSocketFactory(WebSocket).
+   */
   socketFactory?: SocketFactory;
   /** Sent as Hello on every connection. `vad: true` promises Speaking messages (setSpeaking). */
   hello?: { client?: string; vad?: boolean };
@@ -85,11 +88,34 @@ export interface ClientOptions {
 export interface ClientStats {
   connects: number;
   reconnects: number;
-  /** Messages on the wire: audioFrames counts AudioFrame messages (each up to audioBatchMs of the frames given to sendAudio). */
-  sent: { messages: number; bytes: number; videoFrames: number; videoBytes: number; audioFrames: number; audioBytes: number };
+  /**
+   * Messages on the wire: audioFrames counts AudioFrame messages (each up to audioBatchMs of the
+   * frames given to sendAudio).
+   */
+  sent: {
+    messages: number;
+    bytes: number;
+    videoFrames: number;
+    videoBytes: number;
+    audioFrames: number;
+    audioBytes: number;
+  };
   dropped: Record<DropReason, number>;
   /** `error` events received from the server. */
   serverErrors: number;
   /** Text the client could not parse as a known event (logged nowhere, counted here). */
   badEvents: number;
+}
+
+/** Statistics of a client that has sent and dropped nothing yet. */
+export function emptyClientStats(): ClientStats {
+  const dropped = { disconnected: 0, not_ready: 0, rate_limited: 0, backpressure: 0, too_large: 0 } as const;
+  return {
+    connects: 0,
+    reconnects: 0,
+    sent: { messages: 0, bytes: 0, videoFrames: 0, videoBytes: 0, audioFrames: 0, audioBytes: 0 },
+    dropped: { ...dropped, audio_rejected: 0, audio_not_wanted: 0 },
+    serverErrors: 0,
+    badEvents: 0,
+  };
 }

@@ -9,7 +9,11 @@ import { LITTLE_ENDIAN } from "../shared/endian.js";
 export const AUDIO_FRAME_MS = 20;
 
 /** Web Audio float samples ([-1, 1]) to s16, clamped, rounded to nearest. */
-export function floatToS16(input: Float32Array, out: Int16Array = new Int16Array(input.length), offset = 0): Int16Array {
+export function floatToS16(
+  input: Float32Array,
+  out: Int16Array = new Int16Array(input.length),
+  offset = 0,
+): Int16Array {
   for (let i = 0; i < input.length; i++) {
     const s = input[i] as number;
     const clamped = s > 1 ? 1 : s < -1 ? -1 : Number.isNaN(s) ? 0 : s;
@@ -42,7 +46,8 @@ export class PcmFramer {
   #filled = 0;
 
   constructor(frameSamples: number) {
-    if (!Number.isInteger(frameSamples) || frameSamples <= 0) throw new RangeError(`frameSamples must be an integer > 0, got ${frameSamples}`);
+    if (!Number.isInteger(frameSamples) || frameSamples <= 0)
+      throw new RangeError(`frameSamples must be an integer > 0, got ${frameSamples}`);
     this.#frameSamples = frameSamples;
     this.#frame = new Int16Array(frameSamples);
   }

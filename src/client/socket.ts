@@ -43,7 +43,10 @@ export type BrowserWebSocketConstructor = new (url: string, protocols?: string |
 export function browserSocketFactory(ctor?: BrowserWebSocketConstructor): SocketFactory {
   return (url, token) => {
     const Ctor = ctor ?? (globalThis as { WebSocket?: BrowserWebSocketConstructor }).WebSocket;
-    if (!Ctor) throw new Error("no WebSocket implementation: pass socketFactory (in Node: nodeSocketFactory(WebSocket) from `ws`)");
+    if (!Ctor)
+      throw new Error(
+        "no WebSocket implementation: pass socketFactory (in Node: nodeSocketFactory(WebSocket) from `ws`)",
+      );
     return new Ctor(url, clientProtocols(token)) as WebSocketLike;
   };
 }
@@ -60,7 +63,10 @@ export type NodeWebSocketConstructor = new (
  */
 export function nodeSocketFactory(ctor: NodeWebSocketConstructor): SocketFactory {
   return (url, token) =>
-    new ctor(url, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` }, maxPayload: CLIENT_MAX_EVENT_BYTES }) as WebSocketLike;
+    new ctor(url, {
+      headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+      maxPayload: CLIENT_MAX_EVENT_BYTES,
+    }) as WebSocketLike;
 }
 
 /** `ws(s)://host/v1/participants/<id>/stream` from the service's base URL (http(s) or ws(s)). */
@@ -68,7 +74,8 @@ export function streamUrl(baseUrl: string, participantId: string): string {
   const url = new URL(baseUrl);
   if (url.protocol === "http:") url.protocol = "ws:";
   else if (url.protocol === "https:") url.protocol = "wss:";
-  else if (url.protocol !== "ws:" && url.protocol !== "wss:") throw new TypeError(`baseUrl must be http(s) or ws(s), got ${baseUrl}`);
+  else if (url.protocol !== "ws:" && url.protocol !== "wss:")
+    throw new TypeError(`baseUrl must be http(s) or ws(s), got ${baseUrl}`);
   url.pathname = `${url.pathname.replace(/\/+$/, "")}/v1/participants/${encodeURIComponent(participantId)}/stream`;
   url.search = "";
   url.hash = "";
@@ -84,6 +91,21 @@ export class AuthError extends Error {
     readonly status: number,
   ) {
     super(message);
+  }
+}
+
+/**
+ * Whether the server refuses this token: a GET without Upgrade to the socket's URL, which a server that
+ * checks the token first answers 401 for a bad one. 401, or null for any other answer or a failure.
+ */
+export async function probeTokenRefusal(wsUrl: string, token: string | undefined): Promise<number | null> {
+  try {
+    const url = wsUrl.replace(/^ws/, "http");
+    const res = await fetch(url, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
+    await res.body?.cancel();
+    return res.status === 401 ? 401 : null;
+  } catch {
+    return null;
   }
 }
 

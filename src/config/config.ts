@@ -119,7 +119,13 @@ export const SECRET_VARS = [
  */
 function webhookProblems(err: unknown): string[] {
   const text = (err instanceof Error ? err.message : String(err)).replace(/^Invalid webhook configuration: /, "");
-  return text.split("; ").map((problem) => problem.replace(/(e\.g\. |like )?"(?:[^"\\]|\\.)*"/g, (quoted, example: string | undefined) => (example ? quoted : "<value hidden>")));
+  return text
+    .split("; ")
+    .map((problem) =>
+      problem.replace(/(e\.g\. |like )?"(?:[^"\\]|\\.)*"/g, (quoted, example: string | undefined) =>
+        example ? quoted : "<value hidden>",
+      ),
+    );
 }
 
 /** The fixed key the participant object presents to the built-in simulator. */
@@ -163,18 +169,30 @@ export function parseConfig(vars: ConfigVars): Config {
   const adminApiKey = (vars.ADMIN_API_KEY ?? "").trim() || null;
   const adminApiKeyPrevious = (vars.ADMIN_API_KEY_PREVIOUS ?? "").trim() || null;
   if (adminApiKeyPrevious && !adminApiKey) problems.push("ADMIN_API_KEY_PREVIOUS is set without ADMIN_API_KEY");
-  const secretsConfigured = SECRET_VARS.some((name) => ((vars as Record<string, unknown>)[name] ?? "").toString().trim() !== "");
+  const secretsConfigured = SECRET_VARS.some(
+    (name) => ((vars as Record<string, unknown>)[name] ?? "").toString().trim() !== "",
+  );
   if (!devMode) {
     // Fail closed: production needs every secret.
-    if (!apiKey) problems.push("DATASPIKE_API_KEY is not set (set it with `wrangler secret put DATASPIKE_API_KEY`, or DEV_MODE=true for the simulator)");
-    if (!connectTokenSecret) problems.push("CONNECT_TOKEN_SECRET is not set (`wrangler secret put CONNECT_TOKEN_SECRET`)");
+    if (!apiKey)
+      problems.push(
+        "DATASPIKE_API_KEY is not set (set it with `wrangler secret put DATASPIKE_API_KEY`, or DEV_MODE=true for " +
+          "the simulator)",
+      );
+    if (!connectTokenSecret)
+      problems.push("CONNECT_TOKEN_SECRET is not set (`wrangler secret put CONNECT_TOKEN_SECRET`)");
     if (!adminApiKey) problems.push("ADMIN_API_KEY is not set (`wrangler secret put ADMIN_API_KEY`)");
   }
-  if (connectTokenSecret && connectTokenSecret.length < CONNECT_TOKEN_SECRET_MIN_CHARS) problems.push(`CONNECT_TOKEN_SECRET must be at least ${CONNECT_TOKEN_SECRET_MIN_CHARS} characters`);
+  if (connectTokenSecret && connectTokenSecret.length < CONNECT_TOKEN_SECRET_MIN_CHARS)
+    problems.push(`CONNECT_TOKEN_SECRET must be at least ${CONNECT_TOKEN_SECRET_MIN_CHARS} characters`);
   if (connectTokenSecretPrevious && connectTokenSecretPrevious.length < CONNECT_TOKEN_SECRET_MIN_CHARS) {
     problems.push(`CONNECT_TOKEN_SECRET_PREVIOUS must be at least ${CONNECT_TOKEN_SECRET_MIN_CHARS} characters`);
   }
-  if (connectTokenSecretPrevious && !connectTokenSecret) problems.push("CONNECT_TOKEN_SECRET_PREVIOUS is set without CONNECT_TOKEN_SECRET (the new secret signs; the previous one only verifies)");
+  if (connectTokenSecretPrevious && !connectTokenSecret)
+    problems.push(
+      "CONNECT_TOKEN_SECRET_PREVIOUS is set without CONNECT_TOKEN_SECRET (the new secret signs; the previous one " +
+        "only verifies)",
+    );
 
   const normalFps = num("VIDEO_NORMAL_FPS", VIDEO_NORMAL_FPS, 0, 30);
   const burstFps = num("VIDEO_BURST_FPS", VIDEO_BURST_FPS, 0, 30);
@@ -182,7 +200,15 @@ export function parseConfig(vars: ConfigVars): Config {
   const maxMs = num("RECONNECT_MAX_MS", RECONNECT_MAX_MS, 10, 3_600_000, true);
   if (maxMs < initialMs) problems.push("RECONNECT_MAX_MS must be >= RECONNECT_INITIAL_MS");
 
-  let webhooks: WebhookConfig = { urls: [], secretKey: null, previousSecretKey: null, scheduleMs: [], windowMs: 0, timeoutMs: 0, runBudgetMs: 0 };
+  let webhooks: WebhookConfig = {
+    urls: [],
+    secretKey: null,
+    previousSecretKey: null,
+    scheduleMs: [],
+    windowMs: 0,
+    timeoutMs: 0,
+    runBudgetMs: 0,
+  };
   try {
     webhooks = parseWebhookConfig(vars);
   } catch (err) {

@@ -187,7 +187,9 @@ export const AUDIO_INTERVAL_S = 60;
  * Accepted client input rates (AudioFrame.sample_rate): the common set only, so the resampler
  * kernels are a fixed set built once per isolate and no client can make an object design new ones.
  */
-export const AUDIO_INPUT_RATES_HZ: readonly number[] = [8_000, 11_025, 12_000, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000];
+export const AUDIO_INPUT_RATES_HZ: readonly number[] = [
+  8_000, 11_025, 12_000, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000,
+];
 export const AUDIO_MIN_INPUT_RATE_HZ = 8_000;
 export const AUDIO_MAX_INPUT_RATE_HZ = 48_000;
 /** Mono or interleaved stereo. */

@@ -20,7 +20,6 @@
 import type { AlertReason } from "../protocol/events.js";
 import { LEVELS, isLevel, levelRank, type Level, type ResultKind } from "../protocol/levels.js";
 
-
 /** A change of the participant's level, caused by `trackId`. */
 export interface Transition {
   previous: Level;
@@ -73,7 +72,8 @@ export class DetectionState {
     this.#level = options.initialLevel;
     this.#trackTtlMs = options.trackTtlMs;
     for (const t of options.tracks ?? []) {
-      if (isLevel(t.level) || t.level === null) this.#tracks.set(t.trackId, { level: t.level, lastActivityMs: t.lastActivityMs });
+      if (isLevel(t.level) || t.level === null)
+        this.#tracks.set(t.trackId, { level: t.level, lastActivityMs: t.lastActivityMs });
     }
   }
 
@@ -144,7 +144,8 @@ export class DetectionState {
       if (!this.#isExpired(entry, nowMs)) continue;
       this.#tracks.delete(trackId);
       expired.push(trackId);
-      if (entry.level !== null && (cause === null || levelRank(entry.level) > levelRank(cause.level))) cause = { trackId, level: entry.level };
+      if (entry.level !== null && (cause === null || levelRank(entry.level) > levelRank(cause.level)))
+        cause = { trackId, level: entry.level };
     }
     if (cause === null) return { expired, transition: null };
     const seconds = Math.round(this.#trackTtlMs / 1000);
@@ -174,7 +175,11 @@ export class DetectionState {
   }
 
   #rows(): TrackState[] {
-    return [...this.#tracks].map(([trackId, entry]) => ({ trackId, level: entry.level, lastActivityMs: entry.lastActivityMs }));
+    return [...this.#tracks].map(([trackId, entry]) => ({
+      trackId,
+      level: entry.level,
+      lastActivityMs: entry.lastActivityMs,
+    }));
   }
 
   /**

@@ -41,7 +41,8 @@ export function readJpegHeader(bytes: Uint8Array): JpegHeader {
     }
     if (i + 3 >= bytes.byteLength) throw new Error("truncated JPEG segment");
     const length = (bytes[i + 2]! << 8) | bytes[i + 3]!;
-    if (length < 2 || i + 2 + length > bytes.byteLength) throw new Error(`truncated JPEG segment 0xFF${marker.toString(16).toUpperCase()}`);
+    if (length < 2 || i + 2 + length > bytes.byteLength)
+      throw new Error(`truncated JPEG segment 0xFF${marker.toString(16).toUpperCase()}`);
     if (isStartOfFrame(marker)) {
       if (length < 8) throw new Error("corrupt JPEG frame header");
       const height = (bytes[i + 5]! << 8) | bytes[i + 6]!;

@@ -18,7 +18,13 @@ type InitWithModule = (module: WebAssembly.Module) => Promise<void>;
 let decoderReady: Promise<void> | undefined;
 
 /** Encodes raw pixels (validated by the caller) as a baseline JPEG. Synchronous inside; ~4 ms at 640x480. */
-export async function encodeJpeg(pixels: Uint8Array, width: number, height: number, format: RawPixelFormat, quality: number): Promise<Uint8Array> {
+export async function encodeJpeg(
+  pixels: Uint8Array,
+  width: number,
+  height: number,
+  format: RawPixelFormat,
+  quality: number,
+): Promise<Uint8Array> {
   initTurbo(turboWasm);
   return encodeTurbo(pixels, width, height, format, quality);
 }
@@ -34,7 +40,10 @@ export async function decodeJpegSize(bytes: Uint8Array): Promise<{ width: number
   await decoderReady;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`JPEG decode did not finish within ${JPEG_DECODE_TIMEOUT_MS} ms`)), JPEG_DECODE_TIMEOUT_MS);
+    timer = setTimeout(
+      () => reject(new Error(`JPEG decode did not finish within ${JPEG_DECODE_TIMEOUT_MS} ms`)),
+      JPEG_DECODE_TIMEOUT_MS,
+    );
   });
   try {
     const image = await Promise.race([decode(bytes.slice().buffer), timeout]);

@@ -17,7 +17,13 @@ export interface EncodeBudget {
   take(amount: number, nowMs: number): boolean;
 }
 /** Encodes raw pixels of a validated frame as a baseline JPEG (src/media/jpeg.ts). */
-export type JpegEncoder = (pixels: Uint8Array, width: number, height: number, format: RawPixelFormat, quality: number) => Promise<Uint8Array>;
+export type JpegEncoder = (
+  pixels: Uint8Array,
+  width: number,
+  height: number,
+  format: RawPixelFormat,
+  quality: number,
+) => Promise<Uint8Array>;
 
 export interface VideoIngestOptions {
   fps: number;
@@ -38,16 +44,21 @@ export interface VideoIngestOptions {
 export type VideoOutcome =
   | { kind: "screen" }
   | { kind: "skipped" }
-  /** Sampled while another frame of this participant was still being encoded, or while the isolate runs late: dropped. */
+  /**
+   * Sampled while another frame of this participant was still being encoded, or while the isolate
+   * runs late: dropped.
+   */
   | { kind: "busy" }
   /** Due, but its connection's encode budget is spent: dropped before any pixel work. */
   | { kind: "throttled" }
   | { kind: "jpeg"; trackId: string; data: Uint8Array; passthrough: boolean };
 
-
 export class VideoIngest {
   readonly #samplers: TrackSamplers;
-  /** One frame of the participant is encoded at a time (its pixels are copied once, into the encoder's reused WASM buffer). */
+  /**
+   * One frame of the participant is encoded at a time (its pixels are copied once, into the
+   * encoder's reused WASM buffer).
+   */
   #encoding = false;
 
   constructor(private readonly options: VideoIngestOptions) {
@@ -102,7 +113,10 @@ export class VideoIngest {
       }
     }
     if (!this.#samplers.has(frame.trackId) && this.#samplers.size >= this.options.maxTracks) {
-      throw new ClientInputError("bad_track_id", `too many video tracks (at most ${this.options.maxTracks} per participant)`);
+      throw new ClientInputError(
+        "bad_track_id",
+        `too many video tracks (at most ${this.options.maxTracks} per participant)`,
+      );
     }
     if (frame.format !== "JPEG" && this.#encoding) {
       // A frame the sampler would take is dropped as busy without using up its slot.
@@ -116,14 +130,18 @@ export class VideoIngest {
     this.#encoding = true;
     try {
       if ((await this.options.beforeEncode?.()) === false) return { kind: "busy" };
-      const data = await this.options.encode(frame.data, frame.width, frame.height, frame.format, this.options.jpegQuality);
+      const data = await this.options.encode(
+        frame.data,
+        frame.width,
+        frame.height,
+        frame.format,
+        this.options.jpegQuality,
+      );
       return { kind: "jpeg", trackId: frame.trackId, data, passthrough: false };
     } finally {
       this.#encoding = false;
     }
   }
-
-
 }
 
 function asClientError(err: unknown): Error {

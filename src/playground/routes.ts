@@ -40,7 +40,12 @@ const COMMON_HEADERS: Record<string, string> = {
   "referrer-policy": "no-referrer",
 };
 
-function asset(c: Context<{ Bindings: Env }>, body: string, contentType: string, extra: Record<string, string> = {}): Response {
+function asset(
+  c: Context<{ Bindings: Env }>,
+  body: string,
+  contentType: string,
+  extra: Record<string, string> = {},
+): Response {
   const headers = { ...COMMON_HEADERS, "content-type": contentType, ...extra };
   if (c.req.header("if-none-match") === ETAG) return new Response(null, { status: 304, headers });
   return new Response(body, { status: 200, headers });
@@ -58,4 +63,7 @@ playground.get("/playground/app.js", (c) => asset(c, APP_JS, "text/javascript; c
 playground.get("/playground/audio-worklet.js", (c) => asset(c, AUDIO_WORKLET_JS, "text/javascript; charset=utf-8"));
 playground.get("/playground/app.css", (c) => asset(c, APP_CSS, "text/css; charset=utf-8"));
 // Browsers ask for it on every page load; an empty answer keeps the console and the logs quiet.
-playground.get("/favicon.ico", () => new Response(null, { status: 204, headers: { "cache-control": "max-age=86400" } }));
+playground.get(
+  "/favicon.ico",
+  () => new Response(null, { status: 204, headers: { "cache-control": "max-age=86400" } }),
+);

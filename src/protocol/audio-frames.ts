@@ -43,7 +43,8 @@ export function validatePcmFrame(frame: PcmFrame, maxFrameMs = AUDIO_MAX_FRAME_M
   if (!isAcceptedSampleRate(sampleRate)) {
     const shown = Number.isFinite(sampleRate) ? String(sampleRate) : "not a number";
     throw new AudioError(
-      `sample_rate must be one of ${AUDIO_INPUT_RATES_HZ.join(", ")} Hz (${AUDIO_MIN_INPUT_RATE_HZ}-${AUDIO_MAX_INPUT_RATE_HZ}), got ${shown}`,
+      `sample_rate must be one of ${AUDIO_INPUT_RATES_HZ.join(", ")} Hz ` +
+        `(${AUDIO_MIN_INPUT_RATE_HZ}-${AUDIO_MAX_INPUT_RATE_HZ}), got ${shown}`,
     );
   }
   if (!Number.isInteger(channels) || channels < 1 || channels > AUDIO_MAX_CHANNELS) {
@@ -60,7 +61,8 @@ export function validatePcmFrame(frame: PcmFrame, maxFrameMs = AUDIO_MAX_FRAME_M
   const maxSamples = Math.floor((sampleRate * maxFrameMs) / 1000);
   if (samples > maxSamples) {
     throw new AudioError(
-      `audio frame of ${samples} samples at ${sampleRate} Hz is longer than the ${maxFrameMs} ms limit (${maxSamples} samples)`,
+      `audio frame of ${samples} samples at ${sampleRate} Hz is longer than the ${maxFrameMs} ms limit ` +
+        `(${maxSamples} samples)`,
     );
   }
   return samples;

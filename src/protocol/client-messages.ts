@@ -65,7 +65,10 @@ const TRACK_ID_PATTERN = /^[\x21-\x7e]+$/;
 function trackId(raw: string, fallback: string): string {
   const id = raw === "" ? fallback : raw;
   if (id.length > MAX_TRACK_ID_CHARS || !TRACK_ID_PATTERN.test(id)) {
-    throw new ClientInputError("bad_track_id", `track_id must be 1-${MAX_TRACK_ID_CHARS} printable ASCII characters without spaces`);
+    throw new ClientInputError(
+      "bad_track_id",
+      `track_id must be 1-${MAX_TRACK_ID_CHARS} printable ASCII characters without spaces`,
+    );
   }
   return id;
 }
@@ -73,10 +76,16 @@ function trackId(raw: string, fallback: string): string {
 /** Decodes one client WebSocket message. Text messages are rejected: the ingest protocol is binary protobuf. */
 export function parseClientMessage(message: ArrayBuffer | string, maxBytes = MAX_CLIENT_MESSAGE_BYTES): ClientInput {
   if (typeof message === "string") {
-    throw new ClientInputError("text_not_supported", "text messages are not accepted: send binary deepfake_edge.v1.ClientMessage protobuf");
+    throw new ClientInputError(
+      "text_not_supported",
+      "text messages are not accepted: send binary deepfake_edge.v1.ClientMessage protobuf",
+    );
   }
   if (message.byteLength > maxBytes) {
-    throw new ClientInputError("message_too_large", `message of ${message.byteLength} bytes exceeds the ${maxBytes}-byte limit`);
+    throw new ClientInputError(
+      "message_too_large",
+      `message of ${message.byteLength} bytes exceeds the ${maxBytes}-byte limit`,
+    );
   }
   let decoded: ReturnType<typeof v1.ClientMessage.decode>;
   try {
@@ -92,7 +101,11 @@ export function parseClientMessage(message: ArrayBuffer | string, maxBytes = MAX
     case "video": {
       const v = decoded.video as deepfake_edge.v1.VideoFrame;
       const format = FORMATS[v.format];
-      if (!format) throw new ClientInputError("unsupported_format", `pixel format ${v.format} is not supported: use RGB24, RGBA, I420 or JPEG`);
+      if (!format)
+        throw new ClientInputError(
+          "unsupported_format",
+          `pixel format ${v.format} is not supported: use RGB24, RGBA, I420 or JPEG`,
+        );
       if (v.data.byteLength === 0) throw new ClientInputError("empty_message", "video frame has no data");
       return {
         kind: "video",
@@ -120,10 +133,17 @@ export function parseClientMessage(message: ArrayBuffer | string, maxBytes = MAX
       return { kind: "speaking", speaking: (decoded.speaking as deepfake_edge.v1.Speaking).speaking };
     case "check": {
       const durationS = (decoded.check as deepfake_edge.v1.Check).durationS;
-      if (durationS > CHECK_MAX_DURATION_S) throw new ClientInputError("bad_check", `a check lasts at most ${CHECK_MAX_DURATION_S} s, asked ${durationS} s`);
+      if (durationS > CHECK_MAX_DURATION_S)
+        throw new ClientInputError(
+          "bad_check",
+          `a check lasts at most ${CHECK_MAX_DURATION_S} s, asked ${durationS} s`,
+        );
       return { kind: "check", durationS };
     }
     default:
-      throw new ClientInputError("empty_message", "ClientMessage has no payload (expected hello, video, audio, speaking or check)");
+      throw new ClientInputError(
+        "empty_message",
+        "ClientMessage has no payload (expected hello, video, audio, speaking or check)",
+      );
   }
 }

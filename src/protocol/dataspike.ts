@@ -24,7 +24,13 @@ export function encodeFrameRequest(fields: FrameRequestFields): Uint8Array {
 
 export function decodeFrameRequest(bytes: Uint8Array): FrameRequestFields {
   const m = Schema.FrameRequest.decode(bytes);
-  return { participantId: m.participantId, trackId: m.trackId, timestampMs: Number(m.timestampMs), format: m.format, data: m.data };
+  return {
+    participantId: m.participantId,
+    trackId: m.trackId,
+    timestampMs: Number(m.timestampMs),
+    format: m.format,
+    data: m.data,
+  };
 }
 
 export interface ResultEventFields {

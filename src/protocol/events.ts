@@ -46,7 +46,10 @@ export interface CheckStarted {
   until_ms: number;
 }
 
-/** An on-demand check ended: pushed to the sockets and POSTed to the webhooks like a transition (docs/DESIGN.md §13). */
+/**
+ * An on-demand check ended: pushed to the sockets and POSTed to the webhooks like a transition
+ * (docs/DESIGN.md §13).
+ */
 export interface CheckCompleted {
   type: "check_completed";
   id: string;

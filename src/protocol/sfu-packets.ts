@@ -19,10 +19,16 @@ export interface SfuPacket {
 /** Decodes one adapter message. Text, oversize, undecodable and payload-less messages are rejected. */
 export function parseSfuPacket(message: ArrayBuffer | string, maxBytes = MAX_CLIENT_MESSAGE_BYTES): SfuPacket {
   if (typeof message === "string") {
-    throw new ClientInputError("text_not_supported", "text messages are not accepted: the SFU adapter sends binary Packet protobuf");
+    throw new ClientInputError(
+      "text_not_supported",
+      "text messages are not accepted: the SFU adapter sends binary Packet protobuf",
+    );
   }
   if (message.byteLength > maxBytes) {
-    throw new ClientInputError("message_too_large", `message of ${message.byteLength} bytes exceeds the ${maxBytes}-byte limit`);
+    throw new ClientInputError(
+      "message_too_large",
+      `message of ${message.byteLength} bytes exceeds the ${maxBytes}-byte limit`,
+    );
   }
   let decoded: ReturnType<typeof Packet.decode>;
   try {
@@ -35,6 +41,9 @@ export function parseSfuPacket(message: ArrayBuffer | string, maxBytes = MAX_CLI
 }
 
 /** The AudioFrame an adapter PCM packet stands for (outputCodec "pcm": 48 kHz, stereo, s16le). */
-export function sfuPcmFrame(packet: SfuPacket, trackId: string): { trackId: string; sampleRate: number; channels: number; data: Uint8Array } {
+export function sfuPcmFrame(
+  packet: SfuPacket,
+  trackId: string,
+): { trackId: string; sampleRate: number; channels: number; data: Uint8Array } {
   return { trackId, sampleRate: SFU_AUDIO_SAMPLE_RATE_HZ, channels: SFU_AUDIO_CHANNELS, data: packet.payload };
 }

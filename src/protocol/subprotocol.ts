@@ -7,7 +7,6 @@
  */
 import { CONNECT_TOKEN_MAX_CHARS, WS_BEARER_PROTOCOL_PREFIX, WS_SUBPROTOCOL } from "../config/limits.js";
 
-
 /** The protocols a client offers (the comma-separated Sec-WebSocket-Protocol request header). */
 export function offeredProtocols(header: string | null | undefined): string[] {
   if (!header) return [];
@@ -31,10 +30,17 @@ export function bearerFromProtocols(protocols: readonly string[]): string | null
  * What a server answers to the offered protocols: `deepfake-edge.v1` when offered, nothing when no
  * protocol was offered, and a refusal when only others were (a browser would fail the socket).
  */
-export function selectProtocol(protocols: readonly string[]): { ok: true; protocol: string | null } | { ok: false; message: string } {
+export function selectProtocol(
+  protocols: readonly string[],
+): { ok: true; protocol: string | null } | { ok: false; message: string } {
   if (protocols.length === 0) return { ok: true, protocol: null };
   if (protocols.includes(WS_SUBPROTOCOL)) return { ok: true, protocol: WS_SUBPROTOCOL };
-  return { ok: false, message: `offer the ${WS_SUBPROTOCOL} subprotocol (Sec-WebSocket-Protocol: ${WS_SUBPROTOCOL}, ${WS_BEARER_PROTOCOL_PREFIX}<token>)` };
+  return {
+    ok: false,
+    message:
+      `offer the ${WS_SUBPROTOCOL} subprotocol (Sec-WebSocket-Protocol: ${WS_SUBPROTOCOL}, ` +
+      `${WS_BEARER_PROTOCOL_PREFIX}<token>)`,
+  };
 }
 
 /** Headers for the 101 answer to an upgrade request: the selected subprotocol, if any. */

@@ -38,7 +38,11 @@ export function bearer(request: Request): string | null {
 
 /** The connect token of a socket upgrade, from the header, the subprotocol or the query, in that order. */
 export function carriedToken(request: Request): string | null {
-  return bearer(request) ?? bearerFromProtocols(offeredProtocols(request.headers.get("sec-websocket-protocol"))) ?? new URL(request.url).searchParams.get("token");
+  return (
+    bearer(request) ??
+    bearerFromProtocols(offeredProtocols(request.headers.get("sec-websocket-protocol"))) ??
+    new URL(request.url).searchParams.get("token")
+  );
 }
 
 /** The secret that signs new tokens, or null when tokens cannot be minted for this request. */
@@ -53,19 +57,38 @@ function verifyingSecrets(config: Config, request: Request): string[] {
   return [config.connectTokenSecret, ...(config.connectTokenSecretPrevious ? [config.connectTokenSecretPrevious] : [])];
 }
 
-const MISSING = "a connect token is required (Authorization: Bearer <token>, the subprotocol bearer.<token>, or ?token= for SFU adapters); mint one with POST /v1/tokens";
+const MISSING =
+  "a connect token is required (Authorization: Bearer <token>, the subprotocol bearer.<token>, or ?token= for SFU " +
+  "adapters); mint one with POST /v1/tokens";
 
 /** A participant socket upgrade for `endpoint` (`stream` or `sfu`). A token that is presented is always checked. */
-export async function authorizeParticipant(config: Config, request: Request, participantId: string, endpoint: TokenScope): Promise<AuthResult> {
+export async function authorizeParticipant(
+  config: Config,
+  request: Request,
+  participantId: string,
+  endpoint: TokenScope,
+): Promise<AuthResult> {
   const token = carriedToken(request);
   if (!token) {
     if (isLocalDev(config, request) && !config.connectTokenSecret) return { ok: true };
     return { ok: false, status: 401, message: MISSING, failure: "missing" };
   }
   const secrets = verifyingSecrets(config, request);
-  if (secrets.length === 0) return { ok: false, status: 401, message: "connect tokens are not configured (CONNECT_TOKEN_SECRET is not set)", failure: "bad_signature" };
-  const check = await verifyConnectToken(secrets, token, { participantId, endpoint, nowS: Math.floor(Date.now() / 1000) });
-  return check.ok ? { ok: true } : { ok: false, status: 401, message: `connect token rejected: ${check.reason}`, failure: check.failure };
+  if (secrets.length === 0)
+    return {
+      ok: false,
+      status: 401,
+      message: "connect tokens are not configured (CONNECT_TOKEN_SECRET is not set)",
+      failure: "bad_signature",
+    };
+  const check = await verifyConnectToken(secrets, token, {
+    participantId,
+    endpoint,
+    nowS: Math.floor(Date.now() / 1000),
+  });
+  return check.ok
+    ? { ok: true }
+    : { ok: false, status: 401, message: `connect token rejected: ${check.reason}`, failure: check.failure };
 }
 
 /**
@@ -74,7 +97,8 @@ export async function authorizeParticipant(config: Config, request: Request, par
  */
 export async function authorizeAdmin(config: Config, request: Request): Promise<AuthResult> {
   if (isLocalDev(config, request) && !config.secretsConfigured) return { ok: true };
-  if (!config.adminApiKey) return { ok: false, status: 401, message: "ADMIN_API_KEY is not configured, so management routes are closed" };
+  if (!config.adminApiKey)
+    return { ok: false, status: 401, message: "ADMIN_API_KEY is not configured, so management routes are closed" };
   const key = bearer(request);
   if (key && (await safeEqual(key, config.adminApiKey))) return { ok: true };
   if (key && config.adminApiKeyPrevious && (await safeEqual(key, config.adminApiKeyPrevious))) return { ok: true };
@@ -84,5 +108,8 @@ export async function authorizeAdmin(config: Config, request: Request): Promise<
 /** The warning a Worker in development mode logs when it starts, or null in production. */
 export function devModeWarning(vars: { DEV_MODE?: string }): string | null {
   if ((vars.DEV_MODE ?? "").trim().toLowerCase() !== "true") return null;
-  return "DEV_MODE=true: development mode. Authentication is relaxed for requests to 127.0.0.1, localhost and [::1] while no secret is set; every other host is treated as production. Never deploy with DEV_MODE set.";
+  return (
+    "DEV_MODE=true: development mode. Authentication is relaxed for requests to 127.0.0.1, localhost and " +
+    "[::1] while no secret is set; every other host is treated as production. Never deploy with DEV_MODE set."
+  );
 }

@@ -15,7 +15,8 @@ export type AppEnv = { Bindings: Env; Variables: { config: Config } };
 type ErrorStatus = 400 | 401 | 404 | 409 | 426 | 429 | 500 | 503;
 
 /** The one error envelope: `{"error": "<code>", "message": "…"}`. */
-export const jsonError = (c: Context<AppEnv>, status: ErrorStatus, error: string, message: string) => c.json({ error, message }, status);
+export const jsonError = (c: Context<AppEnv>, status: ErrorStatus, error: string, message: string) =>
+  c.json({ error, message }, status);
 
 /** An RPC answer from an object, as the HTTP response. */
 export function reply<T>(c: Context<AppEnv>, answer: Answer<T>) {
@@ -26,7 +27,8 @@ const PARTICIPANT_ID_MESSAGE = "participant id must be 1-128 characters of [A-Za
 
 /** The one participant-id check, for every route with an `:id`. */
 export const validParticipantId: MiddlewareHandler<AppEnv> = async (c, next) => {
-  if (!PARTICIPANT_ID_PATTERN.test(c.req.param("id") ?? "")) return jsonError(c, 400, "bad_participant_id", PARTICIPANT_ID_MESSAGE);
+  if (!PARTICIPANT_ID_PATTERN.test(c.req.param("id") ?? ""))
+    return jsonError(c, 400, "bad_participant_id", PARTICIPANT_ID_MESSAGE);
   await next();
 };
 
@@ -53,7 +55,9 @@ function queryValidator<T>(parse: (params: URLSearchParams) => QueryResult<T>) {
 /** `:seq` of a webhook outbox row: a positive integer. */
 export const webhookSeq = validator("param", (value: Record<string, string>, c: Context<AppEnv>) => {
   const seq = Number(value.seq);
-  return /^[1-9][0-9]{0,15}$/.test(value.seq ?? "") && Number.isSafeInteger(seq) ? { seq } : jsonError(c, 400, "bad_seq", "seq must be a positive integer (a seq from GET …/webhooks)");
+  return /^[1-9][0-9]{0,15}$/.test(value.seq ?? "") && Number.isSafeInteger(seq)
+    ? { seq }
+    : jsonError(c, 400, "bad_seq", "seq must be a positive integer (a seq from GET …/webhooks)");
 });
 
 export const eventsQuery = queryValidator(parseEventsQuery);

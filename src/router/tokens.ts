@@ -89,7 +89,11 @@ export interface VerifyRequest {
  * Verifies a token against the secrets in order (the current one, then the one being rotated out)
  * and checks its claims for this participant and endpoint.
  */
-export async function verifyConnectToken(secrets: readonly string[], token: string, want: VerifyRequest): Promise<TokenCheck> {
+export async function verifyConnectToken(
+  secrets: readonly string[],
+  token: string,
+  want: VerifyRequest,
+): Promise<TokenCheck> {
   if (token.length === 0 || token.length > CONNECT_TOKEN_MAX_CHARS) return fail("malformed");
   let verified: { payload: unknown } | null = null;
   for (const secret of secrets) {
@@ -113,7 +117,8 @@ export function checkClaims(payload: Record<string, unknown>, want: VerifyReques
   const leeway = CONNECT_TOKEN_LEEWAY_S;
   const time = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
   if (exp === undefined) return fail("no_expiry");
-  if (typeof sub !== "string" || !time(exp) || (nbf !== undefined && !time(nbf)) || (iat !== undefined && !time(iat))) return fail("malformed");
+  if (typeof sub !== "string" || !time(exp) || (nbf !== undefined && !time(nbf)) || (iat !== undefined && !time(iat)))
+    return fail("malformed");
   if (scope !== undefined && !isTokenScope(scope)) return fail("malformed");
   if (exp + leeway <= want.nowS) return fail("expired");
   if (nbf !== undefined && nbf - leeway > want.nowS) return fail("not_yet_valid");
@@ -155,7 +160,9 @@ function libraryFailure(err: unknown): TokenFailure {
 /** Constant-time comparison for API keys (both sides hashed, so lengths leak nothing either). */
 export async function safeEqual(a: string, b: string): Promise<boolean> {
   const encoder = new TextEncoder();
-  const [x, y] = await Promise.all([a, b].map(async (s) => new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(s)))));
+  const [x, y] = await Promise.all(
+    [a, b].map(async (s) => new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(s)))),
+  );
   let diff = 0;
   for (let i = 0; i < 32; i++) diff |= (x![i] as number) ^ (y![i] as number);
   return diff === 0;

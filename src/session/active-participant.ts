@@ -3,7 +3,12 @@
  * state and the media intake, built from the configuration and the persisted row. Pure.
  */
 import type { Config } from "../config/config.js";
-import { MAX_VIDEO_TRACKS, SAMPLER_TOLERANCE_RATIO, TRACK_ACTIVITY_PERSIST_MS, VIDEO_BUSY_AFTER_MS } from "../config/limits.js";
+import {
+  MAX_VIDEO_TRACKS,
+  SAMPLER_TOLERANCE_RATIO,
+  TRACK_ACTIVITY_PERSIST_MS,
+  VIDEO_BUSY_AFTER_MS,
+} from "../config/limits.js";
 import { DetectionState, type TrackState } from "../detection/state-machine.js";
 import type { Level } from "../protocol/levels.js";
 import type { JpegEncoder } from "../media/video-ingest.js";
@@ -42,7 +47,10 @@ export function activateParticipant(
   outputs: IntakeOutputs,
 ): ActiveParticipant {
   const video = config.video;
-  const tracks = storedTracks.map((t) => ({ ...t, lastActivityMs: Math.min(nowMs, t.lastActivityMs + TRACK_ACTIVITY_PERSIST_MS) }));
+  const tracks = storedTracks.map((t) => ({
+    ...t,
+    lastActivityMs: Math.min(nowMs, t.lastActivityMs + TRACK_ACTIVITY_PERSIST_MS),
+  }));
   return {
     participantId: row.participantId,
     sinceMs: row.sinceMs,
@@ -62,7 +70,9 @@ export function activateParticipant(
         // the isolate longer than VIDEO_BUSY_AFTER_MS it is overloaded, and the frame is not encoded.
         beforeEncode: () => {
           const start = Date.now();
-          return new Promise<boolean>((resolve) => setTimeout(() => resolve(Date.now() - start <= VIDEO_BUSY_AFTER_MS), 0));
+          return new Promise<boolean>((resolve) =>
+            setTimeout(() => resolve(Date.now() - start <= VIDEO_BUSY_AFTER_MS), 0),
+          );
         },
       },
       outputs,

@@ -300,7 +300,8 @@ export class SocketBudget {
       return this.#refuse("audio", "socket", clock.paced, why, nowMs);
     }
     if (shared.bucket.available(nowMs) < seconds) {
-      const why = `the participant's audio (all its sockets and tracks) arrives faster than ${shared.ratePerS}x real time`;
+      const why = `the participant's audio (all its sockets and tracks) arrives faster than ${shared.ratePerS}x ` +
+        `real time`;
       return this.#refuse("audio", "participant", shared, why, nowMs);
     }
     clock.take(how, seconds, nowMs);

@@ -15,7 +15,11 @@
 export type SocketRole = "client" | "sfu-video" | "sfu-audio";
 export const SOCKET_ROLES: readonly SocketRole[] = ["client", "sfu-video", "sfu-audio"];
 
-const ROLE_BY_PATH: ReadonlyArray<[string, SocketRole]> = [["/stream", "client"], ["/sfu/video", "sfu-video"], ["/sfu/audio", "sfu-audio"]];
+const ROLE_BY_PATH: ReadonlyArray<[string, SocketRole]> = [
+  ["/stream", "client"],
+  ["/sfu/video", "sfu-video"],
+  ["/sfu/audio", "sfu-audio"],
+];
 
 /** The socket role an upgrade path asks for (`…/stream`, `…/sfu/video`, `…/sfu/audio`), or undefined. */
 export function roleForPath(path: string): SocketRole | undefined {
@@ -69,7 +73,10 @@ export class Connections<S extends AttachableSocket & { send(text: string): void
     return this.host.getTags(ws).find((t): t is SocketRole => SOCKET_ROLES.includes(t as SocketRole)) ?? "client";
   }
 
-  /** True once the socket was forgotten (closed by this object, or gone) while the runtime may still deliver its messages. */
+  /**
+   * True once the socket was forgotten (closed by this object, or gone) while the runtime may still
+   * deliver its messages.
+   */
   isGone(ws: S): boolean {
     return this.#gone.has(ws);
   }
@@ -98,7 +105,12 @@ export class Connections<S extends AttachableSocket & { send(text: string): void
     let info = this.#info.get(ws);
     if (!info) {
       const stored = ws.deserializeAttachment() as Partial<ConnectionInfo> | null;
-      info = { role: this.role(ws), joinedAtMs: 0, ...(stored ?? {}), id: typeof stored?.id === "string" ? stored.id : this.newId() } as ConnectionInfo;
+      info = {
+        role: this.role(ws),
+        joinedAtMs: 0,
+        ...(stored ?? {}),
+        id: typeof stored?.id === "string" ? stored.id : this.newId(),
+      } as ConnectionInfo;
       if (!stored?.id) ws.serializeAttachment(info);
       this.#info.set(ws, info);
     }
@@ -183,12 +195,18 @@ export function readyEvent(
     dev_mode: config.devMode,
     jpeg_quality: config.video.jpegQuality,
     audio_interval_s: config.audioIntervalMs / 1000,
-    ...(config.simulated ? { notice: "SIMULATED RESULTS: no DATASPIKE_API_KEY is set, a local simulator answers" } : {}),
+    ...(config.simulated
+      ? { notice: "SIMULATED RESULTS: no DATASPIKE_API_KEY is set, a local simulator answers" }
+      : {}),
   };
 }
 
 /** The video rate for one connection at a level: the deployment's, lowered by the connection's override. */
-export function connectionFps(level: "clear" | "suspicious" | "alert", deployment: { normalFps: number; burstFps: number }, own: RateOverrides): number {
+export function connectionFps(
+  level: "clear" | "suspicious" | "alert",
+  deployment: { normalFps: number; burstFps: number },
+  own: RateOverrides,
+): number {
   return level === "suspicious"
     ? Math.min(deployment.burstFps, own.burstFps ?? Infinity)
     : Math.min(deployment.normalFps, own.normalFps ?? Infinity);
@@ -211,7 +229,12 @@ export function parseRateOverrides(
     if (raw === null) continue;
     const fps = raw.trim() === "" ? NaN : Number(raw);
     if (!Number.isFinite(fps) || fps < 0 || fps > max) {
-      return { ok: false, message: `${param} must be a number from 0 to ${max} (the deployment's rate; a connection can only lower it), got ${JSON.stringify(raw.slice(0, 32))}` };
+      return {
+        ok: false,
+        message:
+          `${param} must be a number from 0 to ${max} (the deployment's rate; a connection can only lower ` +
+          `it), got ${JSON.stringify(raw.slice(0, 32))}`,
+      };
     }
     value[key] = fps;
   }

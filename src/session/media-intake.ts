@@ -21,7 +21,12 @@ import type { AudioHintEvent } from "../protocol/events.js";
 import type { ClientInput } from "../protocol/client-messages.js";
 import { sfuPcmFrame, type SfuPacket } from "../protocol/sfu-packets.js";
 
-const SKIP_COUNTERS = { screen: "screen_frames_dropped", busy: "frames_busy", throttled: "frames_throttled", skipped: "frames_skipped" } as const;
+const SKIP_COUNTERS = {
+  screen: "screen_frames_dropped",
+  busy: "frames_busy",
+  throttled: "frames_throttled",
+  skipped: "frames_skipped",
+} as const;
 
 /** Track ids used for SFU adapter feeds (the adapter carries none). */
 export const SFU_VIDEO_TRACK = "sfu-video";
@@ -143,7 +148,16 @@ export class MediaIntake {
       this.#sendAudio(feed, audio.pushFrame(sfuPcmFrame(packet, SFU_AUDIO_TRACK), nowMs), nowMs);
       return SFU_AUDIO_TRACK;
     }
-    const frame: ClientInput = { kind: "video", trackId: SFU_VIDEO_TRACK, width: 0, height: 0, format: "JPEG", source: "camera", timestampMs: nowMs, data: packet.payload };
+    const frame: ClientInput = {
+      kind: "video",
+      trackId: SFU_VIDEO_TRACK,
+      width: 0,
+      height: 0,
+      format: "JPEG",
+      source: "camera",
+      timestampMs: nowMs,
+      data: packet.payload,
+    };
     await this.ingestClientMessage(feed, frame, nowMs);
     return SFU_VIDEO_TRACK;
   }
@@ -191,7 +205,13 @@ export class MediaIntake {
     for (const chunk of chunks) {
       this.options.outputs.count("audio_chunks_sent");
       this.options.outputs.send(
-        encodeFrameRequest({ participantId: this.options.participantId, trackId: chunk.trackId, timestampMs: nowMs, format: FrameFormat.PCM, data: chunk.pcm }),
+        encodeFrameRequest({
+          participantId: this.options.participantId,
+          trackId: chunk.trackId,
+          timestampMs: nowMs,
+          format: FrameFormat.PCM,
+          data: chunk.pcm,
+        }),
         chunk.trackId,
       );
     }

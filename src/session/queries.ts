@@ -33,7 +33,8 @@ export function parseEventsQuery(params: URLSearchParams): QueryResult<EventsQue
   const limit = parseLimit(params.get("limit"));
   if (!limit.ok) return limit;
   const after = params.get("after");
-  if (after !== null && after !== "" && !EVENT_ID_PATTERN.test(after)) return { ok: false, message: "after must be an event id (evt_…)" };
+  if (after !== null && after !== "" && !EVENT_ID_PATTERN.test(after))
+    return { ok: false, message: "after must be an event id (evt_…)" };
   return { ok: true, value: { after: after || null, limit: limit.value } };
 }
 
@@ -47,6 +48,10 @@ export function parseWebhooksQuery(params: URLSearchParams): QueryResult<Webhook
   }
   const afterRaw = params.get("after");
   const afterSeq = afterRaw === null || afterRaw === "" ? 0 : Number(afterRaw);
-  if (!Number.isInteger(afterSeq) || afterSeq < 0) return { ok: false, message: "after must be a non-negative integer (a seq from a previous page)" };
-  return { ok: true, value: { status: (status || undefined) as OutboxStatus | undefined, afterSeq, limit: limit.value } };
+  if (!Number.isInteger(afterSeq) || afterSeq < 0)
+    return { ok: false, message: "after must be a non-negative integer (a seq from a previous page)" };
+  return {
+    ok: true,
+    value: { status: (status || undefined) as OutboxStatus | undefined, afterSeq, limit: limit.value },
+  };
 }

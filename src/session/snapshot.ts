@@ -60,10 +60,16 @@ export interface HistoryPage {
 export function historyPage(store: SessionStore, query: EventsQuery): Answer<HistoryPage> {
   const events = store.listHistory(query.after, query.limit);
   if (!events) return refuse(400, "unknown_event", `no event ${query.after} in this participant's history`);
-  return { ok: true, value: { events, next_after: events.length === query.limit ? events[events.length - 1]!.id : null } };
+  return {
+    ok: true,
+    value: { events, next_after: events.length === query.limit ? events[events.length - 1]!.id : null },
+  };
 }
 
-export type OutboxPage = ReturnType<WebhookOutbox["statusCounts"]> & { webhooks: WebhookOutboxEntry[]; next_after: number | null };
+export type OutboxPage = ReturnType<WebhookOutbox["statusCounts"]> & {
+  webhooks: WebhookOutboxEntry[];
+  next_after: number | null;
+};
 
 export function outboxPage(outbox: WebhookOutbox, query: WebhooksQuery): Answer<OutboxPage> {
   const entries = outbox.list(query);

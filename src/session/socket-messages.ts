@@ -53,7 +53,10 @@ export interface SocketMessagesDeps<S extends Socket> {
   tracksClosed(trackIds: readonly string[], nowMs: number): void;
   /** A socket left; `remaining` are still open. */
   left(remaining: number): void;
-  /** A client's Check message (docs/DESIGN.md §13): starts or joins the participant's check; throws ClientInputError when refused. */
+  /**
+   * A client's Check message (docs/DESIGN.md §13): starts or joins the participant's check; throws
+   * ClientInputError when refused.
+   */
   check?(ws: S, durationS: number, nowMs: number): void;
   /** Per-socket budgets (the participant's sockets together get one socket's worth); by default those of
    * config/limits.ts, the encode budget from the deployment's video settings. */
@@ -92,19 +95,33 @@ export class SocketMessages<S extends Socket> {
       let fedTrack: string | null;
       if (info.role === "client") {
         const input = parseClientMessage(message, config.maxClientMessageBytes);
-        // Audio is checked (cheaply) before it is held to the audio clock: a malformed frame is bad_audio, not over budget.
+        // Audio is checked (cheaply) before it is held to the audio clock: a malformed frame is
+        // bad_audio, not over budget.
         if (input.kind === "audio") validatePcmFrame(input);
-        const audio = input.kind === "audio" && budget.admitAudio(input.trackId, audioSeconds(input.data.byteLength, input.sampleRate, input.channels), nowMs);
+        const audio =
+          input.kind === "audio" &&
+          budget.admitAudio(
+            input.trackId,
+            audioSeconds(input.data.byteLength, input.sampleRate, input.channels),
+            nowMs,
+          );
         if (audio) return this.#overBudget(ws, audio);
         this.deps.wantUpstream();
-        if (input.kind === "hello") info = sockets.update(ws, { client: input.client, vad: input.vad, honorsRate: input.honorsRate });
+        if (input.kind === "hello")
+          info = sockets.update(ws, { client: input.client, vad: input.vad, honorsRate: input.honorsRate });
         else if (input.kind === "speaking") info = sockets.update(ws, { vad: true });
         else if (input.kind === "check") this.#check(ws, input.durationS, nowMs);
         fedTrack = await live.intake.ingestClientMessage(this.#feed(info, live, budget), input, nowMs);
       } else {
         const packet = parseSfuPacket(message, config.maxClientMessageBytes);
         const kind = info.role === "sfu-audio" ? "audio" : "video";
-        const audio = kind === "audio" && budget.admitAudio(SFU_AUDIO_TRACK, audioSeconds(packet.payload.byteLength, SFU_AUDIO_SAMPLE_RATE_HZ, SFU_AUDIO_CHANNELS), nowMs);
+        const audio =
+          kind === "audio" &&
+          budget.admitAudio(
+            SFU_AUDIO_TRACK,
+            audioSeconds(packet.payload.byteLength, SFU_AUDIO_SAMPLE_RATE_HZ, SFU_AUDIO_CHANNELS),
+            nowMs,
+          );
         if (audio) return this.#overBudget(ws, audio);
         this.deps.wantUpstream();
         fedTrack = await live.intake.ingestSfuPacket(this.#feed(info, live, budget), kind, packet, nowMs);
@@ -121,7 +138,10 @@ export class SocketMessages<S extends Socket> {
   /** Why a new socket is refused now (a socket of this participant was closed for policy moments ago), or null. */
   cooldown(nowMs: number): string | null {
     if (nowMs >= this.#cooldownUntilMs) return null;
-    return `a socket of this participant was closed for sending too much or too many bad messages; retry in ${Math.ceil((this.#cooldownUntilMs - nowMs) / 1000)} s`;
+    return (
+      `a socket of this participant was closed for sending too much or too many bad messages; retry in ` +
+      `${Math.ceil((this.#cooldownUntilMs - nowMs) / 1000)} s`
+    );
   }
 
   /** The socket closed or failed: flush its utterance, stop the tracks nobody else feeds. */
@@ -146,7 +166,8 @@ export class SocketMessages<S extends Socket> {
     for (const ws of sockets.live("client")) {
       const info = sockets.get(ws);
       const after = connectionFps(level, config.video, info);
-      if (after !== connectionFps(previous, config.video, info)) sendEvent(ws, { type: "rate", video_fps: after } satisfies ServerEvent);
+      if (after !== connectionFps(previous, config.video, info))
+        sendEvent(ws, { type: "rate", video_fps: after } satisfies ServerEvent);
     }
   }
 
@@ -188,10 +209,18 @@ export class SocketMessages<S extends Socket> {
   #overBudget(ws: S, over: Refusal): void {
     this.deps.count("rate_limited");
     if (over.notify && this.deps.sockets.role(ws) === "client") {
-      sendEvent(ws, { type: "error", code: "rate_limited", message: `message dropped: ${over.message}` } satisfies ServerEvent);
+      sendEvent(ws, {
+        type: "error",
+        code: "rate_limited",
+        message: `message dropped: ${over.message}`,
+      } satisfies ServerEvent);
     }
     if (!over.close) return;
-    log("warn", "closing client that stays over its budget", { participant: this.deps.live()?.participantId, budget: over.kind, scope: over.scope });
+    log("warn", "closing client that stays over its budget", {
+      participant: this.deps.live()?.participantId,
+      budget: over.kind,
+      scope: over.scope,
+    });
     this.#policyClose(ws, `over the ${over.kind} budget`);
   }
 
@@ -200,9 +229,14 @@ export class SocketMessages<S extends Socket> {
     const participant = this.deps.live()?.participantId;
     this.deps.count("bad_messages");
     const known = err instanceof ClientInputError;
-    if (!known) log("error", "client message failed", { class: "ParticipantSession", participant, reason: errorMessage(err) });
+    if (!known)
+      log("error", "client message failed", { class: "ParticipantSession", participant, reason: errorMessage(err) });
     if (sockets.role(ws) === "client") {
-      sendEvent(ws, { type: "error", code: known ? err.code : "internal", message: known ? err.message : "the message could not be processed" } satisfies ServerEvent);
+      sendEvent(ws, {
+        type: "error",
+        code: known ? err.code : "internal",
+        message: known ? err.message : "the message could not be processed",
+      } satisfies ServerEvent);
     }
     const streak = sockets.rejected(ws);
     if (streak < MAX_CONSECUTIVE_BAD_MESSAGES) return;

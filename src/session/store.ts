@@ -1,6 +1,7 @@
 /**
  * The participant object's SQLite storage: the current level, the transition history, counters and
- * durable deadlines (the schema and its migrations are in ./schema.ts). Never media. Takes the SqlStorage structurally so it can be
+ * durable deadlines (the schema and its migrations are in ./schema.ts). Never media. Takes the
+ * SqlStorage structurally so it can be
  * exercised outside the object.
  */
 import type { TrackState } from "../detection/state-machine.js";
@@ -31,7 +32,8 @@ export const STORE_TABLES_DDL = `CREATE TABLE participant (
 export const DEADLINES_DDL = `CREATE TABLE deadlines (name TEXT PRIMARY KEY, at_ms INTEGER NOT NULL);`;
 
 /** Per-track levels and last activity (docs/DESIGN.md §4.2), and why each transition happened. */
-export const TRACKS_DDL = `CREATE TABLE tracks (track_id TEXT PRIMARY KEY, level TEXT NOT NULL, last_activity_ms INTEGER NOT NULL);
+export const TRACKS_DDL = `CREATE TABLE tracks (track_id TEXT PRIMARY KEY, level TEXT NOT NULL, ` +
+  `last_activity_ms INTEGER NOT NULL);
    ALTER TABLE history ADD COLUMN reason TEXT NOT NULL DEFAULT 'result';
    ALTER TABLE history ADD COLUMN simulated INTEGER NOT NULL DEFAULT 0;`;
 
@@ -68,7 +70,9 @@ export class SessionStore {
   constructor(private readonly sql: SqlLike) {}
 
   loadParticipant(): ParticipantRow | null {
-    const row = this.sql.exec("SELECT participant_id, level, since_ms FROM participant WHERE singleton = 1").toArray()[0];
+    const row = this.sql
+      .exec("SELECT participant_id, level, since_ms FROM participant WHERE singleton = 1")
+      .toArray()[0];
     if (!row) return null;
     const level = isLevel(row.level) ? row.level : "clear";
     return { participantId: String(row.participant_id), level, sinceMs: Number(row.since_ms) };
@@ -77,7 +81,8 @@ export class SessionStore {
   /** Records the participant id on first contact (the level starts CLEAR). */
   ensureParticipant(participantId: string, nowMs: number): ParticipantRow {
     this.sql.exec(
-      "INSERT INTO participant (singleton, participant_id, level, since_ms) VALUES (1, ?, 'clear', ?) ON CONFLICT (singleton) DO NOTHING",
+      "INSERT INTO participant (singleton, participant_id, level, since_ms) VALUES (1, ?, 'clear', ?) ON CONFLICT " +
+        "(singleton) DO NOTHING",
       participantId,
       nowMs,
     );
@@ -86,9 +91,14 @@ export class SessionStore {
 
   /** Writes a transition: the new level and its history row. Call inside transactionSync. */
   recordTransition(alert: DeepfakeAlert): void {
-    this.sql.exec("UPDATE participant SET level = ?, since_ms = ? WHERE singleton = 1", alert.level, alert.timestamp_ms);
     this.sql.exec(
-      "INSERT INTO history (event_id, previous_level, level, track_id, message, timestamp_ms, reason, simulated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      "UPDATE participant SET level = ?, since_ms = ? WHERE singleton = 1",
+      alert.level,
+      alert.timestamp_ms,
+    );
+    this.sql.exec(
+      "INSERT INTO history (event_id, previous_level, level, track_id, message, timestamp_ms, reason, simulated) " +
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
       alert.id,
       alert.previous_level,
       alert.level,
@@ -106,14 +116,19 @@ export class SessionStore {
       .exec("SELECT track_id, level, last_activity_ms FROM tracks ORDER BY track_id")
       .toArray()
       .filter((row) => isLevel(row.level))
-      .map((row) => ({ trackId: String(row.track_id), level: row.level as Level, lastActivityMs: Number(row.last_activity_ms) }));
+      .map((row) => ({
+        trackId: String(row.track_id),
+        level: row.level as Level,
+        lastActivityMs: Number(row.last_activity_ms),
+      }));
   }
 
   /** Writes track changes. Call inside the same transactionSync as the transition they belong to. */
   saveTracks(changes: TrackChanges): void {
     for (const t of changes.upsert) {
       this.sql.exec(
-        "INSERT INTO tracks (track_id, level, last_activity_ms) VALUES (?, ?, ?) ON CONFLICT (track_id) DO UPDATE SET level = excluded.level, last_activity_ms = excluded.last_activity_ms",
+        "INSERT INTO tracks (track_id, level, last_activity_ms) VALUES (?, ?, ?) ON CONFLICT (track_id) DO UPDATE " +
+          "SET level = excluded.level, last_activity_ms = excluded.last_activity_ms",
         t.trackId,
         t.level,
         t.lastActivityMs,
@@ -124,7 +139,11 @@ export class SessionStore {
 
   /** Moves a stored track's last activity forward (throttled by the caller). */
   saveTrackActivity(trackId: string, lastActivityMs: number): void {
-    this.sql.exec("UPDATE tracks SET last_activity_ms = MAX(last_activity_ms, ?) WHERE track_id = ?", lastActivityMs, trackId);
+    this.sql.exec(
+      "UPDATE tracks SET last_activity_ms = MAX(last_activity_ms, ?) WHERE track_id = ?",
+      lastActivityMs,
+      trackId,
+    );
   }
 
   /** Transition history, oldest first, after the event with id `afterEventId` (exclusive). */
@@ -163,12 +182,18 @@ export class SessionStore {
 
   setDeadline(name: string, atMs: number | null): void {
     if (atMs === null) this.sql.exec("DELETE FROM deadlines WHERE name = ?", name);
-    else this.sql.exec("INSERT INTO deadlines (name, at_ms) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET at_ms = excluded.at_ms", name, atMs);
+    else
+      this.sql.exec(
+        "INSERT INTO deadlines (name, at_ms) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET at_ms = excluded.at_ms",
+        name,
+        atMs,
+      );
   }
 
   loadCounters(): Record<string, number> {
     const counters: Record<string, number> = {};
-    for (const row of this.sql.exec("SELECT name, value FROM counters").toArray()) counters[String(row.name)] = Number(row.value);
+    for (const row of this.sql.exec("SELECT name, value FROM counters").toArray())
+      counters[String(row.name)] = Number(row.value);
     return counters;
   }
 
@@ -177,7 +202,8 @@ export class SessionStore {
     const entries = Object.entries(counters);
     if (entries.length === 0) return;
     this.sql.exec(
-      `INSERT INTO counters (name, value) VALUES ${entries.map(() => "(?, ?)").join(", ")} ON CONFLICT (name) DO UPDATE SET value = excluded.value`,
+      `INSERT INTO counters (name, value) VALUES ${entries.map(() => "(?, ?)").join(", ")} ON CONFLICT (name) DO ` +
+        `UPDATE SET value = excluded.value`,
       ...entries.flat(),
     );
   }
@@ -187,7 +213,14 @@ export class SessionStore {
  * One committed detection change (call inside transactionSync): the transition's level and history
  * row and one outbox row per webhook URL, and the track rows it changed.
  */
-export function recordChange(store: SessionStore, outbox: WebhookOutbox, urls: readonly string[], alert: DeepfakeAlert | null, tracks: TrackChanges, nowMs: number): void {
+export function recordChange(
+  store: SessionStore,
+  outbox: WebhookOutbox,
+  urls: readonly string[],
+  alert: DeepfakeAlert | null,
+  tracks: TrackChanges,
+  nowMs: number,
+): void {
   if (alert) {
     store.recordTransition(alert);
     outbox.enqueue(alert, urls, nowMs);

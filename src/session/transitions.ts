@@ -20,7 +20,10 @@ import type { CounterName } from "./counters.js";
 import type { TrackChanges } from "./store.js";
 
 export interface TransitionOutputs {
-  /** Writes a change durably, in one transaction: the transition (if any) and the track rows. Throws when storage fails. */
+  /**
+   * Writes a change durably, in one transaction: the transition (if any) and the track rows. Throws
+   * when storage fails.
+   */
   commit(alert: DeepfakeAlert | null, tracks: TrackChanges, nowMs: number): void;
   /** Moves a stored track's last activity forward (outside any transition). */
   persistActivity(trackId: string, lastActivityMs: number): void;
@@ -52,7 +55,11 @@ export class Transitions {
         result = decodeResultEvent(new Uint8Array(data));
       } catch (err) {
         out.count("upstream_undecodable");
-        out.log("warn", "skipped an undecodable upstream message", { participant: live.participantId, bytes: data.byteLength, reason: errorMessage(err) });
+        out.log("warn", "skipped an undecodable upstream message", {
+          participant: live.participantId,
+          bytes: data.byteLength,
+          reason: errorMessage(err),
+        });
         return;
       }
       if (result.participantId && result.participantId !== live.participantId) {
@@ -65,7 +72,11 @@ export class Transitions {
       const message = capUtf8(result.message, UPSTREAM_MESSAGE_MAX_BYTES);
       if (result.kind === "error") {
         out.count("upstream_errors");
-        out.log("warn", "upstream reported an error", { participant: live.participantId, track: trackId, message: message.slice(0, 500) });
+        out.log("warn", "upstream reported an error", {
+          participant: live.participantId,
+          track: trackId,
+          message: message.slice(0, 500),
+        });
         return out.broadcast({ type: "upstream_error", track_id: trackId, message });
       }
       if (result.kind === "unknown") return out.count("results_unknown");
@@ -76,7 +87,11 @@ export class Transitions {
         return outcome.kind === "transition" ? outcome.transition : null;
       });
     } catch (err) {
-      out.log("error", "upstream result failed", { class: "ParticipantSession", participant: live.participantId, reason: errorMessage(err) });
+      out.log("error", "upstream result failed", {
+        class: "ParticipantSession",
+        participant: live.participantId,
+        reason: errorMessage(err),
+      });
     }
   }
 
@@ -103,7 +118,11 @@ export class Transitions {
       this.out.persistActivity(trackId, nowMs);
       this.#persistedActivity.set(trackId, nowMs);
     } catch (err) {
-      this.out.log("error", "saving track activity failed", { participant: live.participantId, track: trackId, reason: errorMessage(err) });
+      this.out.log("error", "saving track activity failed", {
+        participant: live.participantId,
+        track: trackId,
+        reason: errorMessage(err),
+      });
     }
   }
 
@@ -131,7 +150,11 @@ export class Transitions {
         out.commit(alert, tracks, nowMs);
       } catch (err) {
         out.count("storage_errors");
-        out.log("error", "storing a detection change failed; state unchanged", { participant: live.participantId, event: alert?.id, reason: errorMessage(err) });
+        out.log("error", "storing a detection change failed; state unchanged", {
+          participant: live.participantId,
+          event: alert?.id,
+          reason: errorMessage(err),
+        });
         return;
       }
       for (const t of tracks.upsert) this.#persistedActivity.set(t.trackId, t.lastActivityMs);
@@ -142,7 +165,14 @@ export class Transitions {
     if (!alert || !transition) return;
     live.sinceMs = nowMs;
     out.count("events");
-    out.log("info", "level changed", { participant: alert.participant_id, event: alert.id, previous_level: alert.previous_level, new_level: alert.level, track: alert.track_id, reason: alert.reason });
+    out.log("info", "level changed", {
+      participant: alert.participant_id,
+      event: alert.id,
+      previous_level: alert.previous_level,
+      new_level: alert.level,
+      track: alert.track_id,
+      reason: alert.reason,
+    });
     out.broadcast(alert);
     out.levelChanged(transition.previous, transition.level, nowMs);
     out.deliverWebhooks();

@@ -40,7 +40,11 @@ export function participantLink(config: Config, wiring: UpstreamWiring): Upstrea
         wiring.broadcast({ type: "upstream", status: "connected" });
       },
       reconnecting: (retryInMs, reason) => {
-        log("warn", "upstream reconnecting", { participant: wiring.participantId(), retry_in_ms: Math.round(retryInMs), reason });
+        log("warn", "upstream reconnecting", {
+          participant: wiring.participantId(),
+          retry_in_ms: Math.round(retryInMs),
+          reason,
+        });
         wiring.broadcast({ type: "upstream", status: "reconnecting", retry_in_ms: Math.round(retryInMs) });
       },
       message: (data) => wiring.message(data),
@@ -53,7 +57,8 @@ export function participantLink(config: Config, wiring: UpstreamWiring): Upstrea
       // Each fault is counted (upstream_refused, _closed, _stalled, _text, _send_failed); the link carries on.
       fault: (kind, reason) => {
         wiring.count(`upstream_${kind}`);
-        if (kind === "text" || kind === "send_failed") log("warn", "upstream fault", { participant: wiring.participantId(), fault: kind, reason });
+        if (kind === "text" || kind === "send_failed")
+          log("warn", "upstream fault", { participant: wiring.participantId(), fault: kind, reason });
       },
     },
   });

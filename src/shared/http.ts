@@ -15,7 +15,12 @@ export interface Refusal extends ErrorBody {
 
 export type Answer<T> = { ok: true; value: T } | ({ ok: false } & Refusal);
 
-export const refuse = (status: Refusal["status"], error: string, message: string): { ok: false } & Refusal => ({ ok: false, status, error, message });
+export const refuse = (status: Refusal["status"], error: string, message: string): { ok: false } & Refusal => ({
+  ok: false,
+  status,
+  error,
+  message,
+});
 
 export function jsonError(status: number, error: string, message: string): Response {
   return Response.json({ error, message } satisfies ErrorBody, { status });

@@ -17,7 +17,6 @@ import { errorMessage, log } from "../shared/log.js";
 export type SimulatedLevel = "clear" | "suspicious" | "alert" | "error";
 export const SIMULATED_LEVELS: readonly SimulatedLevel[] = ["clear", "suspicious", "alert", "error"];
 
-
 export interface SimulatorStats {
   level: SimulatedLevel;
   jpeg_frames: number;
@@ -35,7 +34,7 @@ export class UpstreamSimulator extends DurableObject<ConfigVars> {
   constructor(ctx: DurableObjectState, env: ConfigVars) {
     super(ctx, env);
     this.#stats = {
-      level: (ctx.storage.kv.get<SimulatedLevel>("level") ?? "clear"),
+      level: ctx.storage.kv.get<SimulatedLevel>("level") ?? "clear",
       jpeg_frames: 0,
       pcm_chunks: 0,
       rejected: 0,
@@ -50,10 +49,13 @@ export class UpstreamSimulator extends DurableObject<ConfigVars> {
       if (request.headers.get("authorization") !== `Bearer ${SIMULATOR_API_KEY}`) {
         return new Response("missing or wrong Authorization: Bearer header", { status: 401 });
       }
-      if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return new Response("expected a WebSocket upgrade", { status: 426 });
+      if (request.headers.get("upgrade")?.toLowerCase() !== "websocket")
+        return new Response("expected a WebSocket upgrade", { status: 426 });
       const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
       this.ctx.acceptWebSocket(server);
-      log("warn", "SIMULATED upstream connected: results are not real detections", { participant: url.searchParams.get("participant") });
+      log("warn", "SIMULATED upstream connected: results are not real detections", {
+        participant: url.searchParams.get("participant"),
+      });
       return new Response(null, { status: 101, webSocket: client });
     }
     return new Response("not found", { status: 404 });
@@ -100,7 +102,10 @@ export class UpstreamSimulator extends DurableObject<ConfigVars> {
         this.#stats.last_jpeg = { ...size, bytes: frame.data.byteLength, at_ms: Date.now() };
       } else if (frame.format === FrameFormat.PCM) {
         if (frame.data.byteLength !== AUDIO_CHUNK_BYTES) {
-          throw new Error(`PCM chunk of ${frame.data.byteLength} bytes; the API expects exactly ${AUDIO_CHUNK_BYTES} (48000 samples of s16le)`);
+          throw new Error(
+            `PCM chunk of ${frame.data.byteLength} bytes; the API expects exactly ${AUDIO_CHUNK_BYTES} (48000 ` +
+              `samples of s16le)`,
+          );
         }
         this.#stats.pcm_chunks++;
       } else {
@@ -112,7 +117,14 @@ export class UpstreamSimulator extends DurableObject<ConfigVars> {
       this.#stats.rejected++;
       this.#stats.last_rejection = text;
     }
-    ws.send(encodeResultEvent({ kind, participantId: frame?.participantId ?? "", trackId: frame?.trackId ?? "", message: text }));
+    ws.send(
+      encodeResultEvent({
+        kind,
+        participantId: frame?.participantId ?? "",
+        trackId: frame?.trackId ?? "",
+        message: text,
+      }),
+    );
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {

@@ -12,10 +12,16 @@ export interface SimulatorNamespace {
   get(id: DurableObjectId): { fetch(input: string, init?: RequestInit): Promise<Response> };
 }
 
-export async function connectUpstream(config: Config, participantId: string, simulator: SimulatorNamespace): Promise<UpstreamSocket> {
+export async function connectUpstream(
+  config: Config,
+  participantId: string,
+  simulator: SimulatorNamespace,
+): Promise<UpstreamSocket> {
   const headers = { Upgrade: "websocket", Authorization: `Bearer ${config.dataspikeApiKey}` };
   const response = config.simulated
-    ? await simulator.get(simulator.idFromName(participantId)).fetch(`https://simulator.internal/stream?participant=${encodeURIComponent(participantId)}`, { headers })
+    ? await simulator
+        .get(simulator.idFromName(participantId))
+        .fetch(`https://simulator.internal/stream?participant=${encodeURIComponent(participantId)}`, { headers })
     : await fetch(upgradeUrl(config.dataspikeWsUrl), { headers });
   const socket = response.webSocket;
   if (!socket) {

@@ -17,7 +17,6 @@ import type { Backoff } from "../shared/backoff.js";
 import type { SendQueue } from "./send-queue.js";
 import { realTimers, type Timers } from "../shared/timers.js";
 
-
 /** One serialized FrameRequest waiting for the socket, with the track it feeds. */
 export interface Outgoing {
   data: Uint8Array;
@@ -50,7 +49,6 @@ export interface UpstreamHooks {
   fault?(kind: UpstreamFault, reason: string): void;
 }
 
-
 export interface UpstreamLinkOptions {
   connect: () => Promise<UpstreamSocket>;
   backoff: Backoff;
@@ -67,7 +65,6 @@ export interface UpstreamLinkOptions {
 const MAX_FRESH_SEND_FAILURES = 3;
 
 class ConnectTimeout extends Error {}
-
 
 export class UpstreamLink {
   #socket: UpstreamSocket | null = null;
@@ -148,7 +145,10 @@ export class UpstreamLink {
       const timer = this.#timers.setTimeout(() => {
         reject(new ConnectTimeout(`timed out after ${this.options.connectTimeoutMs} ms`));
         // A socket that arrives after the timeout is closed, not leaked.
-        connecting.then((late) => late.close(1000, "connect timeout"), () => undefined);
+        connecting.then(
+          (late) => late.close(1000, "connect timeout"),
+          () => undefined,
+        );
       }, this.options.connectTimeoutMs);
       connecting.then(
         (socket) => {
@@ -178,8 +178,11 @@ export class UpstreamLink {
       if (event.data instanceof ArrayBuffer) this.options.hooks.message(event.data);
       else if (ArrayBuffer.isView(event.data)) {
         const view = event.data;
-        this.options.hooks.message(view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength) as ArrayBuffer);
-      } else this.options.hooks.fault?.("text", "the upstream sent a text frame (skipped: the API speaks binary protobuf)");
+        this.options.hooks.message(
+          view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength) as ArrayBuffer,
+        );
+      } else
+        this.options.hooks.fault?.("text", "the upstream sent a text frame (skipped: the API speaks binary protobuf)");
     });
     const lost = (why: string) => () => {
       if (this.#socket !== socket) return;

@@ -44,7 +44,12 @@ export class SendQueue<T> {
 
   /** @param limits the maximum number of pending items (an integer >= 1), or all the limits. */
   constructor(limits: number | SendQueueLimits<T>) {
-    const { maxItems, maxBytes = Infinity, maxAgeMs = Infinity, sizeOf = defaultSize } = typeof limits === "number" ? { maxItems: limits } : limits;
+    const {
+      maxItems,
+      maxBytes = Infinity,
+      maxAgeMs = Infinity,
+      sizeOf = defaultSize,
+    } = typeof limits === "number" ? { maxItems: limits } : limits;
     if (!Number.isInteger(maxItems) || maxItems < 1) {
       throw new RangeError(`SendQueue capacity must be an integer >= 1, got ${maxItems}`);
     }
@@ -80,7 +85,8 @@ export class SendQueue<T> {
   /** Removes the items queued more than maxAgeMs before nowMs (all at the head); counted in `droppedStale`. */
   dropStale(nowMs: number): T[] {
     const stale: T[] = [];
-    while (this.#length > 0 && nowMs - this.#slots[this.#head]!.queuedAtMs > this.#maxAgeMs) stale.push(this.#removeHead());
+    while (this.#length > 0 && nowMs - this.#slots[this.#head]!.queuedAtMs > this.#maxAgeMs)
+      stale.push(this.#removeHead());
     this.#droppedStale += stale.length;
     return stale;
   }

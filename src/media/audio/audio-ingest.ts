@@ -6,8 +6,9 @@
  *
  * Who decides "speaking" (per socket):
  * - client VAD (Hello.vad = true, or as soon as any Speaking message arrives): the client's
- *   Speaking markers are trusted and apply to every track of that socket. While not speaking, frames are validated
- *   and dropped without resampling; speaking(false) drains the resampler's lookahead and flushes.
+ *   Speaking markers are trusted and apply to every track of that socket. While not speaking,
+ *   frames are validated and dropped without resampling; speaking(false) drains the resampler's
+ *   lookahead and flushes.
  * - otherwise the built-in VoiceGate runs on each track's 16 kHz signal. Its starts are back-dated
  *   by up to 80 ms; the last VAD_START_WINDOWS windows are kept so that audio is not lost.
  * Switching mode ends the current utterances (flushed as at speech end when a clock is given).
@@ -169,7 +170,10 @@ export class AudioIngest {
     return out;
   }
 
-  /** Ends the utterance on every track: drains resampler lookahead (client VAD) and flushes, or discards without a clock. */
+  /**
+   * Ends the utterance on every track: drains resampler lookahead (client VAD) and flushes, or
+   * discards without a clock.
+   */
   #endAll(nowMs: number | undefined): AudioChunk[] {
     const chunks: AudioChunk[] = [];
     for (const [trackId, track] of this.#tracks) {
@@ -178,7 +182,8 @@ export class AudioIngest {
         continue;
       }
       const out: Uint8Array[] = [];
-      if (this.#clientVad && this.#clientSpeaking) out.push(...track.chunker.push(track.resampler.flush(), true, nowMs));
+      if (this.#clientVad && this.#clientSpeaking)
+        out.push(...track.chunker.push(track.resampler.flush(), true, nowMs));
       out.push(...track.chunker.speechEnded(nowMs));
       chunks.push(...label(trackId, out));
     }

@@ -6,7 +6,6 @@ import { PCM_BYTES_PER_SAMPLE, validatePcmFrame, type PcmFrame } from "../../pro
 import { AUDIO_MAX_FRAME_MS } from "../../config/limits.js";
 import { LITTLE_ENDIAN } from "../../shared/endian.js";
 
-
 const BYTES_PER_SAMPLE = PCM_BYTES_PER_SAMPLE;
 const S16_SCALE = 32_768;
 
@@ -19,7 +18,10 @@ export function decodeS16leMono(data: Uint8Array, channels: number): Float32Arra
   const count = Math.floor(data.byteLength / frameBytes);
   const out = new Float32Array(count);
   // The usual case (mono or stereo, an aligned payload): read through an Int16Array view, not byte by byte.
-  const s = LITTLE_ENDIAN && data.byteOffset % 2 === 0 && channels <= 2 ? new Int16Array(data.buffer, data.byteOffset, count * channels) : null;
+  const s =
+    LITTLE_ENDIAN && data.byteOffset % 2 === 0 && channels <= 2
+      ? new Int16Array(data.buffer, data.byteOffset, count * channels)
+      : null;
   if (s && channels === 1) {
     for (let i = 0; i < count; i++) out[i] = (s[i] as number) / S16_SCALE;
   } else if (s) {
@@ -48,7 +50,10 @@ export function pcmFrameToMono(frame: PcmFrame, maxFrameMs = AUDIO_MAX_FRAME_MS)
  * Encodes floats as s16le bytes: x * 32768, rounded to nearest and clamped to [-32768, 32767],
  * so decodeS16leMono(encodeS16le(x)) round-trips every s16 value exactly.
  */
-export function encodeS16le(samples: Float32Array, out = new Uint8Array(samples.length * BYTES_PER_SAMPLE)): Uint8Array {
+export function encodeS16le(
+  samples: Float32Array,
+  out = new Uint8Array(samples.length * BYTES_PER_SAMPLE),
+): Uint8Array {
   if (LITTLE_ENDIAN && out.byteOffset % 2 === 0) {
     // The usual case (a 3 s chunk is 48 000 samples): store through an Int16Array view; NaN stores as 0.
     const s = new Int16Array(out.buffer, out.byteOffset, samples.length);

@@ -60,7 +60,8 @@ export class Resampler {
 
   /** inputRateHz: a positive integer; 16000 is passed through unchanged. */
   constructor(inputRateHz: number) {
-    if (!Number.isInteger(inputRateHz) || inputRateHz <= 0) throw new RangeError(`input rate must be a positive integer, got ${inputRateHz}`);
+    if (!Number.isInteger(inputRateHz) || inputRateHz <= 0)
+      throw new RangeError(`input rate must be a positive integer, got ${inputRateHz}`);
     this.inputRateHz = inputRateHz;
     this.#kernel = inputRateHz === AUDIO_SAMPLE_RATE_HZ ? null : kernelFor(inputRateHz);
     this.reset();

@@ -131,8 +131,18 @@ export function encode(
   quality: number,
   options: TurboEncodeOptions = {},
 ): Uint8Array {
-  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1 || width > MAX_DIMENSION || height > MAX_DIMENSION) {
-    throw new JpegEncodeError("bad_dimensions", `width and height must be integers in 1..${MAX_DIMENSION}, got ${width}x${height}`);
+  if (
+    !Number.isInteger(width) ||
+    !Number.isInteger(height) ||
+    width < 1 ||
+    height < 1 ||
+    width > MAX_DIMENSION ||
+    height > MAX_DIMENSION
+  ) {
+    throw new JpegEncodeError(
+      "bad_dimensions",
+      `width and height must be integers in 1..${MAX_DIMENSION}, got ${width}x${height}`,
+    );
   }
   if (typeof quality !== "number" || !Number.isFinite(quality) || quality < 0 || quality > 100) {
     throw new JpegEncodeError("bad_quality", `quality must be a number in 0..100, got ${quality}`);
@@ -142,7 +152,10 @@ export function encode(
   }
   const expected = inputByteLength(format, width, height);
   if (!(pixels instanceof Uint8Array || pixels instanceof Uint8ClampedArray) || pixels.byteLength !== expected) {
-    throw new JpegEncodeError("bad_frame_size", `${format} ${width}x${height} needs ${expected} bytes, got ${pixels?.byteLength}`);
+    throw new JpegEncodeError(
+      "bad_frame_size",
+      `${format} ${width}x${height} needs ${expected} bytes, got ${pixels?.byteLength}`,
+    );
   }
   if (!wasmModule) throw new Error("turbo-encoder: call init(module) before encode()");
   const wasm = (instance ??= instantiate(wasmModule));

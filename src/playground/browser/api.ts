@@ -25,7 +25,10 @@ export async function fetchHealth(): Promise<Health> {
 }
 
 /** POST /v1/tokens: open in dev mode without ADMIN_API_KEY. Null (with the reason) when refused. */
-export async function mintToken(participantId: string, ttlS = 3600): Promise<{ token: string } | { token: null; reason: string }> {
+export async function mintToken(
+  participantId: string,
+  ttlS = 3600,
+): Promise<{ token: string } | { token: null; reason: string }> {
   const res = await fetch("/v1/tokens", {
     method: "POST",
     headers: { "content-type": "application/json" },
@@ -74,5 +77,8 @@ export async function steerSimulator(participantId: string, level: string): Prom
     body: JSON.stringify({ level }),
   });
   const body = await json(res);
-  return { ok: res.ok, detail: res.ok ? `simulator now answers ${level}` : `HTTP ${res.status} ${String(body.message ?? "")}` };
+  return {
+    ok: res.ok,
+    detail: res.ok ? `simulator now answers ${level}` : `HTTP ${res.status} ${String(body.message ?? "")}`,
+  };
 }

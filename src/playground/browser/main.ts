@@ -56,7 +56,8 @@ async function init(): Promise<void> {
   if (params.token) {
     tokenInput.value = params.token;
     log("info", "using the connect token from the page address (removed from the address bar)");
-    if (params.fromQuery) log("error", "a token in ?token= reaches the server's request logs: open the page with #token= instead");
+    if (params.fromQuery)
+      log("error", "a token in ?token= reaches the server's request logs: open the page with #token= instead");
   }
   $("connect-form").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -78,7 +79,9 @@ async function init(): Promise<void> {
   mode.classList.toggle("dev", health.devMode);
   $("sim-banner").hidden = !health.simulated;
   $("sim-controls").hidden = !health.simulated;
-  tokenInput.placeholder = health.devMode ? "optional in dev mode: one is minted for you" : "paste a token from POST /v1/tokens, or open this page with #token=";
+  tokenInput.placeholder = health.devMode
+    ? "optional in dev mode: one is minted for you"
+    : "paste a token from POST /v1/tokens, or open this page with #token=";
   if (!health.ok) showProblem(`service misconfigured: ${health.problems.join("; ") || "see /healthz"}`);
 }
 
@@ -104,9 +107,11 @@ function tokenProvider(participantId: string): TokenProvider | null {
 
 async function start(): Promise<void> {
   const participantId = input("participant").value.trim();
-  if (!PARTICIPANT_ID_PATTERN.test(participantId)) return log("error", "participant id must be 1-128 characters of A-Z a-z 0-9 . _ : -");
+  if (!PARTICIPANT_ID_PATTERN.test(participantId))
+    return log("error", "participant id must be 1-128 characters of A-Z a-z 0-9 . _ : -");
   const sub = tokenClaims(input("token").value.trim())?.sub;
-  if (sub !== undefined && sub !== participantId) return log("error", `this token is for participant ${sub}, not ${participantId}`);
+  if (sub !== undefined && sub !== participantId)
+    return log("error", `this token is for participant ${sub}, not ${participantId}`);
   const token = tokenProvider(participantId);
   if (!token) return log("error", "a connect token is required: paste one, or open the page with #token=");
   setBusy(true);
@@ -161,7 +166,11 @@ function wire(sdk: DeepfakeEdgeClient): void {
   sdk.on("ready", (e) => {
     setBadge(e.level);
     setText("rate", fps(e.video_fps));
-    log(e.level, `ready: ${e.participant_id} is ${e.level.toUpperCase()}, video at ${e.video_fps} fps${e.simulated ? " · SIMULATED" : ""}`);
+    log(
+      e.level,
+      `ready: ${e.participant_id} is ${e.level.toUpperCase()}, video at ${e.video_fps} ` +
+        `fps${e.simulated ? " · SIMULATED" : ""}`,
+    );
     if (e.simulated) $("sim-banner").hidden = false;
     if (e.notice) log("info", e.notice);
   });
@@ -174,7 +183,8 @@ function wire(sdk: DeepfakeEdgeClient): void {
     log("info", `rate: video now ${e.video_fps} fps`);
   });
   sdk.on("upstream", (e) => {
-    const text = e.status === "connected" ? "connected" : `reconnecting (retry in ${((e.retry_in_ms ?? 0) / 1000).toFixed(1)} s)`;
+    const text =
+      e.status === "connected" ? "connected" : `reconnecting (retry in ${((e.retry_in_ms ?? 0) / 1000).toFixed(1)} s)`;
     setText("upstream", text);
     log("info", `upstream ${text}`);
   });
@@ -210,7 +220,8 @@ function showStats(sdk: DeepfakeEdgeClient): void {
     .join(", ");
   setText(
     "sent",
-    `${plural(sent.videoFrames, "video frame")} (${kb(sent.videoBytes)}) · ${plural(sent.audioFrames, "audio frame")} (${kb(sent.audioBytes)})` +
+    `${plural(sent.videoFrames, "video frame")} (${kb(sent.videoBytes)}) · ` +
+      `${plural(sent.audioFrames, "audio frame")} (${kb(sent.audioBytes)})` +
       (drops ? ` · dropped: ${drops}` : ""),
   );
 }
@@ -223,10 +234,16 @@ async function pollSnapshot(participantId: string): Promise<void> {
     const box = $("counters");
     if ("status" in snap) {
       snapshotRefused = snap.status === 401;
-      setText("counters-note", snap.status === 401 ? "(need the admin key: not shown in production)" : `(HTTP ${snap.status})`);
+      setText(
+        "counters-note",
+        snap.status === 401 ? "(need the admin key: not shown in production)" : `(HTTP ${snap.status})`,
+      );
       return;
     }
-    setText("counters-note", `level ${snap.level} · upstream ${snap.upstream}, ${snap.queued ?? 0} queued · ${snap.clients ?? 0} client(s)`);
+    setText(
+      "counters-note",
+      `level ${snap.level} · upstream ${snap.upstream}, ${snap.queued ?? 0} queued · ${snap.clients ?? 0} client(s)`,
+    );
     box.replaceChildren(
       ...snap.counters.map(([name, value]) => {
         const row = document.createElement("div");
