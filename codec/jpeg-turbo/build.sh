@@ -12,12 +12,16 @@
 #
 # Usage: codec/jpeg-turbo/build.sh [--check]   (--check: build, compare with the committed .wasm)
 # Environment: JT_SIMD=0 builds the portable C variant without jsimd-wasm.c (for comparison);
+#              JT_SELFTEST=1 builds the test variant with the jt_selftest_abort hook, written to
+#              test/support/jpeg-turbo-selftest.wasm (the unit tests' module; production has no hook);
 #              JT_OUT=path writes the module there instead of the committed location.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
-OUT="${JT_OUT:-$ROOT/src/media/codec/jpeg-turbo.wasm}"
+JT_SELFTEST="${JT_SELFTEST:-0}"
+if [ "$JT_SELFTEST" = 1 ]; then DEFAULT_OUT="$ROOT/test/support/jpeg-turbo-selftest.wasm"; else DEFAULT_OUT="$ROOT/src/media/codec/jpeg-turbo.wasm"; fi
+OUT="${JT_OUT:-$DEFAULT_OUT}"
 JT_SIMD="${JT_SIMD:-1}"
 WORK="$HERE/build"
 
@@ -94,16 +98,19 @@ fi
 cd ..
 
 # --- the module ---------------------------------------------------------------------------------
+EXPORTS=_jt_input,_jt_encode,_jt_output,_jt_output_size,_jt_release,_jt_stack_save,_jt_stack_restore
+WRAPPER_FLAGS=()
+if [ "$JT_SELFTEST" = 1 ]; then EXPORTS+=,_jt_selftest_abort; WRAPPER_FLAGS=(-DJT_SELFTEST); fi
 # Memory: 4 MB to start, at most 64 MB (1920x1080 RGBA needs ~12 MB; a Worker has 128 MB in all).
 # STANDALONE_WASM with --no-entry: no JS glue, no main. The only imports are env.jt_abort (throws
 # in JS), env.emscripten_notify_memory_growth, and whatever wasi calls the C library keeps
 # (stubbed by turbo-encoder.ts).
-emcc "${CFLAGS_COMMON[@]}" -I src -I lib "$HERE/wrapper.c" "${SIMD_OBJS[@]}" lib/libjpeg.a \
+emcc "${CFLAGS_COMMON[@]}" "${WRAPPER_FLAGS[@]}" -I src -I lib "$HERE/wrapper.c" "${SIMD_OBJS[@]}" lib/libjpeg.a \
   -o jpeg-turbo.wasm \
   --no-entry -sSTANDALONE_WASM=1 -sFILESYSTEM=0 \
   -sALLOW_MEMORY_GROWTH=1 -sINITIAL_MEMORY=4MB -sMAXIMUM_MEMORY=64MB -sTOTAL_STACK=256KB \
   -sERROR_ON_UNDEFINED_SYMBOLS=0 -Wl,--allow-undefined \
-  -sEXPORTED_FUNCTIONS=_jt_input,_jt_encode,_jt_output,_jt_output_size,_jt_release,_jt_selftest_abort,_jt_stack_save,_jt_stack_restore
+  -sEXPORTED_FUNCTIONS="$EXPORTS"
 
 if [ "${1:-}" = "--check" ]; then
   cmp jpeg-turbo.wasm "$OUT" && echo "build matches $OUT"
@@ -111,7 +118,7 @@ else
   mkdir -p "$(dirname "$OUT")"
   cp jpeg-turbo.wasm "$OUT"
   if [ -z "${JT_OUT:-}" ]; then
-    (cd "$(dirname "$OUT")" && sha256sum jpeg-turbo.wasm > jpeg-turbo.wasm.sha256)
+    (cd "$(dirname "$OUT")" && sha256sum "$(basename "$OUT")" > "$(basename "$OUT").sha256")
   fi
   echo "wrote $OUT ($(wc -c < "$OUT") bytes, sha256 $(sha256sum < "$OUT" | cut -d' ' -f1))"
 fi

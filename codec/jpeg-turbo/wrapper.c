@@ -290,8 +290,10 @@ EXPORT(jt_encode) int32_t jt_encode(uint32_t width, uint32_t height, uint32_t fo
   return (int32_t)out_len;
 }
 
-/* Test hook: fails inside libjpeg-turbo half-way through a compression, as running out of memory
- * there would, to exercise jt_abort, the stack restore in JS and the reset on the next call. */
+#ifdef JT_SELFTEST
+/* Test hook, only in the test build (JT_SELFTEST=1 build.sh -> test/support/jpeg-turbo-selftest.wasm):
+ * fails inside libjpeg-turbo half-way through a compression, as running out of memory there would,
+ * to exercise jt_abort, the stack restore in JS and the reset on the next call. */
 EXPORT(jt_selftest_abort) void jt_selftest_abort(void) {
   if (jt_input(64 * 64 * 3) == NULL || jt_encode(64, 64, JT_RGB24, 75) <= 0) return;
   busy = 1;
@@ -304,3 +306,4 @@ EXPORT(jt_selftest_abort) void jt_selftest_abort(void) {
   jpeg_start_compress(&cinfo, TRUE);
   ERREXIT1(&cinfo, JERR_OUT_OF_MEMORY, 99);
 }
+#endif

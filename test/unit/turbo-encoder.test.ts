@@ -9,7 +9,8 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { beforeAll, describe, expect, it } from "vitest";
 import decode, { init as initDecoder } from "@jsquash/jpeg/decode.js";
-import { encode, init, inputByteLength, JpegEncodeError, testing, type TurboPixelFormat } from "../../src/media/codec/turbo-encoder";
+import { encode, init, inputByteLength, JpegEncodeError, type TurboPixelFormat } from "../../src/media/codec/turbo-encoder";
+import { selftestModule, testing } from "../support/turbo-testing";
 import { readJpegHeader } from "../../src/media/jpeg-markers";
 import { toRgba } from "../support/pixels";
 import { cameraFrame, type Frame } from "../../bench/camera-frame";
@@ -19,7 +20,7 @@ const LIMITS = { maxWidth: 16384, maxHeight: 16384, maxPixels: 16384 * 16384 };
 const FORMATS: TurboPixelFormat[] = ["RGBA", "RGB24", "I420"];
 
 beforeAll(async () => {
-  init(new WebAssembly.Module(readFileSync(new URL("../../src/media/codec/jpeg-turbo.wasm", import.meta.url))));
+  init(selftestModule); // the production encoder plus a test hook (test/support/turbo-testing.ts)
   const decoderWasm = await WebAssembly.compile(readFileSync(require.resolve("@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm")));
   await (initDecoder as unknown as (m: WebAssembly.Module) => Promise<void>)(decoderWasm);
 });

@@ -47,7 +47,6 @@ interface Exports {
   jt_release(): void;
   jt_stack_save(): number;
   jt_stack_restore(sp: number): void;
-  jt_selftest_abort(): void;
 }
 
 const FORMAT_CODES = { RGBA: 0, RGB24: 1, I420: 2 } as const;
@@ -191,25 +190,3 @@ export function encode(
 export function release(): void {
   instance?.jt_release();
 }
-
-/** For tests: the WASM memory size, and a failure forced inside libjpeg-turbo (as out of memory). */
-export const testing = {
-  memoryBytes(): number {
-    return instance?.memory.buffer.byteLength ?? 0;
-  },
-  forceAbort(): void {
-    if (!instance) throw new Error("turbo-encoder: not initialised");
-    const wasm = instance;
-    const sp = wasm.jt_stack_save();
-    try {
-      wasm.jt_selftest_abort();
-    } catch (error) {
-      if (!(error instanceof WasmAbort)) throw error;
-      wasm.jt_stack_restore(sp);
-      throw new JpegEncodeError("encoder_failed", `JPEG encoder failed (${error.message})`);
-    }
-  },
-  stackPointer(): number {
-    return instance?.jt_stack_save() ?? 0;
-  },
-};
