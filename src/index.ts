@@ -14,7 +14,7 @@ import {
   PARTICIPANT_ID_MESSAGE,
   eventsQuery,
   isParticipantId,
-  jsonError,
+  replyError,
   reply,
   requireAdmin,
   validParticipantId,
@@ -40,9 +40,9 @@ const app = new Hono<AppEnv>();
 
 app.onError((err, c) => {
   log("error", "request failed", { path: new URL(c.req.url).pathname, reason: errorMessage(err) });
-  return jsonError(c, 500, "internal", "internal error");
+  return replyError(c, 500, "internal", "internal error");
 });
-app.notFound((c) => jsonError(c, 404, "not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
+app.notFound((c) => replyError(c, 404, "not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
 
 app.get("/healthz", (c) => {
   try {
@@ -61,7 +61,7 @@ app.use("/v1/*", async (c, next) => {
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     log("error", "refusing requests: invalid configuration", { problems: err.problems.join("; ") });
-    return jsonError(c, 503, "misconfigured", err.message);
+    return replyError(c, 503, "misconfigured", err.message);
   }
   await next();
 });
@@ -78,13 +78,13 @@ for (const route of ["stream", "sfu/video", "sfu/audio"]) {
     const id = c.req.param("id");
     // Auth first: a browser cannot see the status of a refused upgrade, so the SDK checks with a GET.
     const auth = await authorizeParticipant(c.var.config, c.req.raw, id, route === "stream" ? "stream" : "sfu");
-    if (!auth.ok) return jsonError(c, auth.status, "unauthorized", auth.message);
+    if (!auth.ok) return replyError(c, auth.status, "unauthorized", auth.message);
     const protocol = selectProtocol(offeredProtocols(c.req.header("sec-websocket-protocol")));
-    if (!protocol.ok) return jsonError(c, 400, "bad_subprotocol", protocol.message);
+    if (!protocol.ok) return replyError(c, 400, "bad_subprotocol", protocol.message);
     const rates = route === "stream" ? parseRateOverrides(new URL(c.req.url).searchParams, c.var.config.video) : null;
-    if (rates && !rates.ok) return jsonError(c, 400, "bad_rate", rates.message);
+    if (rates && !rates.ok) return replyError(c, 400, "bad_rate", rates.message);
     if (c.req.header("upgrade")?.toLowerCase() !== "websocket")
-      return jsonError(c, 426, "upgrade_required", "this endpoint is a WebSocket: send Upgrade: websocket");
+      return replyError(c, 426, "upgrade_required", "this endpoint is a WebSocket: send Upgrade: websocket");
     return participant(c.env, id).fetch(c.req.raw);
   });
 }
@@ -112,7 +112,7 @@ app.post("/v1/tokens", requireAdmin, async (c) => {
   try {
     body = await c.req.json();
   } catch {
-    return jsonError(
+    return replyError(
       c,
       400,
       "bad_json",
@@ -125,13 +125,13 @@ app.post("/v1/tokens", requireAdmin, async (c) => {
     scope,
   } = (typeof body === "object" && body !== null ? body : {}) as Record<string, unknown>;
   if (!isParticipantId(participantId))
-    return jsonError(c, 400, "bad_participant_id", PARTICIPANT_ID_MESSAGE.replace("participant id", "participant_id"));
+    return replyError(c, 400, "bad_participant_id", PARTICIPANT_ID_MESSAGE.replace("participant id", "participant_id"));
   const ttlS = ttlRaw === undefined ? CONNECT_TOKEN_DEFAULT_TTL_S : ttlRaw;
   if (typeof ttlS !== "number" || !Number.isInteger(ttlS) || ttlS < 1 || ttlS > CONNECT_TOKEN_MAX_TTL_S) {
-    return jsonError(c, 400, "bad_ttl", `ttl_s must be an integer from 1 to ${CONNECT_TOKEN_MAX_TTL_S}`);
+    return replyError(c, 400, "bad_ttl", `ttl_s must be an integer from 1 to ${CONNECT_TOKEN_MAX_TTL_S}`);
   }
   if (scope !== undefined && !isTokenScope(scope))
-    return jsonError(
+    return replyError(
       c,
       400,
       "bad_scope",
@@ -139,7 +139,7 @@ app.post("/v1/tokens", requireAdmin, async (c) => {
     );
   const secret = signingSecret(c.var.config, c.req.raw);
   if (!secret)
-    return jsonError(c, 503, "misconfigured", "CONNECT_TOKEN_SECRET is not set, so no connect token can be minted");
+    return replyError(c, 503, "misconfigured", "CONNECT_TOKEN_SECRET is not set, so no connect token can be minted");
   const issuedAt = Math.floor(Date.now() / 1000);
   const expiresAt = issuedAt + ttlS;
   const token = await signConnectToken(secret, {
@@ -155,7 +155,7 @@ app.post("/v1/tokens", requireAdmin, async (c) => {
 const simulator = new Hono<AppEnv>();
 simulator.use("*", async (c, next) => {
   if (!c.var.config.simulated)
-    return jsonError(c, 404, "not_found", "the simulator only exists in DEV_MODE without DATASPIKE_API_KEY");
+    return replyError(c, 404, "not_found", "the simulator only exists in DEV_MODE without DATASPIKE_API_KEY");
   await next();
 });
 // Open on a loopback host without secrets (the playground's buttons); the admin key anywhere else.
@@ -167,10 +167,10 @@ simulator.post("/:id", async (c) => {
   try {
     level = ((await c.req.json()) as { level?: unknown } | null)?.level;
   } catch {
-    return jsonError(c, 400, "bad_json", 'body must be JSON: {"level": "clear" | "suspicious" | "alert" | "error"}');
+    return replyError(c, 400, "bad_json", 'body must be JSON: {"level": "clear" | "suspicious" | "alert" | "error"}');
   }
   if (typeof level !== "string" || !SIMULATED_LEVELS.includes(level as SimulatedLevel)) {
-    return jsonError(c, 400, "bad_level", `level must be one of ${SIMULATED_LEVELS.join(", ")}`);
+    return replyError(c, 400, "bad_level", `level must be one of ${SIMULATED_LEVELS.join(", ")}`);
   }
   return c.json(await simulatorOf(c.env, c.req.param("id")).steer(level as SimulatedLevel));
 });

@@ -8,19 +8,19 @@ import type { Config } from "../config/config.js";
 import { PARTICIPANT_ID_PATTERN } from "../config/limits.js";
 import type { Env } from "../env.js";
 import { parseEventsQuery, parseWebhooksQuery, type QueryResult } from "../session/queries.js";
-import type { Answer } from "../shared/http.js";
+import type { Answer, ErrorBody } from "../shared/http.js";
 import { authorizeAdmin } from "./auth.js";
 
 export type AppEnv = { Bindings: Env; Variables: { config: Config } };
 type ErrorStatus = 400 | 401 | 404 | 409 | 426 | 429 | 500 | 503;
 
-/** The one error envelope: `{"error": "<code>", "message": "…"}`. */
-export const jsonError = (c: Context<AppEnv>, status: ErrorStatus, error: string, message: string) =>
-  c.json({ error, message }, status);
+/** The router's error response: the one envelope of src/shared/http.ts, `{"error": "<code>", "message": "…"}`. */
+export const replyError = (c: Context<AppEnv>, status: ErrorStatus, error: string, message: string) =>
+  c.json({ error, message } satisfies ErrorBody, status);
 
 /** An RPC answer from an object, as the HTTP response. */
 export function reply<T>(c: Context<AppEnv>, answer: Answer<T>) {
-  return answer.ok ? c.json(answer.value as object) : jsonError(c, answer.status, answer.error, answer.message);
+  return answer.ok ? c.json(answer.value as object) : replyError(c, answer.status, answer.error, answer.message);
 }
 
 const PARTICIPANT_ID_MESSAGE = "participant id must be 1-128 characters of [A-Za-z0-9._:-]";
@@ -28,7 +28,7 @@ const PARTICIPANT_ID_MESSAGE = "participant id must be 1-128 characters of [A-Za
 /** The one participant-id check, for every route with an `:id`. */
 export const validParticipantId: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (!PARTICIPANT_ID_PATTERN.test(c.req.param("id") ?? ""))
-    return jsonError(c, 400, "bad_participant_id", PARTICIPANT_ID_MESSAGE);
+    return replyError(c, 400, "bad_participant_id", PARTICIPANT_ID_MESSAGE);
   await next();
 };
 
@@ -41,14 +41,14 @@ export { PARTICIPANT_ID_MESSAGE };
 /** Management routes, token minting and simulator controls: `Authorization: Bearer <ADMIN_API_KEY>`. */
 export const requireAdmin: MiddlewareHandler<AppEnv> = async (c, next) => {
   const auth = await authorizeAdmin(c.var.config, c.req.raw);
-  if (!auth.ok) return jsonError(c, auth.status, "unauthorized", auth.message);
+  if (!auth.ok) return replyError(c, auth.status, "unauthorized", auth.message);
   await next();
 };
 
 function queryValidator<T>(parse: (params: URLSearchParams) => QueryResult<T>) {
   return validator("query", (_value, c: Context<AppEnv>) => {
     const parsed = parse(new URL(c.req.url).searchParams);
-    return parsed.ok ? parsed.value : jsonError(c, 400, "bad_query", parsed.message);
+    return parsed.ok ? parsed.value : replyError(c, 400, "bad_query", parsed.message);
   });
 }
 
@@ -57,7 +57,7 @@ export const webhookSeq = validator("param", (value: Record<string, string>, c: 
   const seq = Number(value.seq);
   return /^[1-9][0-9]{0,15}$/.test(value.seq ?? "") && Number.isSafeInteger(seq)
     ? { seq }
-    : jsonError(c, 400, "bad_seq", "seq must be a positive integer (a seq from GET …/webhooks)");
+    : replyError(c, 400, "bad_seq", "seq must be a positive integer (a seq from GET …/webhooks)");
 });
 
 export const eventsQuery = queryValidator(parseEventsQuery);
