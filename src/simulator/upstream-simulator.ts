@@ -8,10 +8,10 @@ import { DurableObject } from "cloudflare:workers";
 import type { ConfigVars } from "../config/config.js";
 import { SIMULATOR_API_KEY } from "../config/config.js";
 import { AUDIO_CHUNK_BYTES } from "../config/limits.js";
-import { decodeJpegSize } from "../media/jpeg.js";
 import { FrameFormat, decodeFrameRequest, encodeResultEvent, type FrameRequestFields } from "../protocol/dataspike.js";
 import type { ResultKind } from "../protocol/levels.js";
 import { errorMessage, log } from "../shared/log.js";
+import { checkJpeg } from "./jpeg-check.js";
 
 /** What a steered simulator answers: a detection level, or an upstream ERROR. */
 export type SimulatedLevel = "clear" | "suspicious" | "alert" | "error";
@@ -97,7 +97,7 @@ export class UpstreamSimulator extends DurableObject<ConfigVars> {
       if (!frame.participantId) throw new Error("FrameRequest.participant_id is empty");
       this.#lastFrame = { participantId: frame.participantId, trackId: frame.trackId };
       if (frame.format === FrameFormat.JPEG) {
-        const size = await decodeJpegSize(frame.data);
+        const size = await checkJpeg(frame.data);
         this.#stats.jpeg_frames++;
         this.#stats.last_jpeg = { ...size, bytes: frame.data.byteLength, at_ms: Date.now() };
       } else if (frame.format === FrameFormat.PCM) {

@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest";
 import turboWasm from "../../src/media/codec/jpeg-turbo.wasm";
 import { encode, init, JpegEncodeError } from "../../src/media/codec/turbo-encoder.js";
-import { decodeJpegSize } from "../../src/media/jpeg.js";
+import { decodeJpegSize } from "../../src/simulator/jpeg-decode.js";
 import { readJpegHeader } from "../../src/media/jpeg-markers.js";
 
 function gradient(width: number, height: number, channels: 3 | 4): Uint8Array {
