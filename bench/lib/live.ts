@@ -57,7 +57,9 @@ export interface LiveStack {
    * Mints a connect token and opens the participant's stream socket, without permessage-deflate
    * unless asked (deflating raw frames costs the client more CPU than the service spends on them).
    */
-  connect(participantId: string, options?: { deflate?: boolean }): Promise<ParticipantClient>;
+  connect(participantId: string, options?: { deflate?: boolean; token?: string }): Promise<ParticipantClient>;
+  /** Mints a connect token for the participant (a client that holds one can reconnect with it, but not mint). */
+  token(participantId: string): Promise<string>;
   snapshot(participantId: string): Promise<Snapshot>;
   /** The workerd process(es) of this wrangler dev: total RSS and CPU time so far. */
   workerd(): WorkerdReading;
@@ -91,8 +93,11 @@ export async function startLive(options: LiveOptions = {}): Promise<LiveStack> {
     dev,
     url,
     async connect(participantId, connectOptions = {}) {
-      const { token } = await mintConnectToken(url, ADMIN_KEY, participantId);
+      const token = connectOptions.token ?? (await mintConnectToken(url, ADMIN_KEY, participantId)).token;
       return connectParticipant(url, participantId, token, { perMessageDeflate: connectOptions.deflate ?? false });
+    },
+    async token(participantId) {
+      return (await mintConnectToken(url, ADMIN_KEY, participantId)).token;
     },
     async snapshot(participantId) {
       const res = await fetch(`${url}/v1/participants/${encodeURIComponent(participantId)}`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
