@@ -123,9 +123,21 @@ it("stops cleanly on SIGTERM, and a restarted bridge resumes streaming", async (
 
   const stoppedAt = Date.now();
   const before = (await simulator("S:frank")).jpeg_frames;
-  bridge = startBridge(["--room", ROOM]);
+  bridge = startBridge(["--room", ROOM, "--on-alert", "mute"]);
   await until(async () => (await simulator("S:frank")).jpeg_frames > before, 20_000, "frank's JPEGs after the restart");
   const resumed = (await simulator("S:frank")).last_jpeg!.at_ms;
   console.log(`[measure] bridge restart: frank streams again ${resumed - stoppedAt} ms after the old bridge stopped`);
   expect(bridge.output()).toContain("participant frank joined as S:frank");
+});
+
+it("--on-alert mute: the restarted command mutes every track of the participant in ALERT", async () => {
+  const body = JSON.stringify({ level: "alert" });
+  const steer = await fetch(`${dev.url}/v1/dev/simulator/S:frank`, { method: "POST", body });
+  expect(steer.status).toBe(200);
+  const tracksOf = async () => (await service.listParticipants(ROOM)).find((p) => p.identity === "frank")?.tracks ?? [];
+  await until(async () => (await tracksOf()).some((t) => t.muted), 15_000, "frank's tracks muted");
+  const tracks = await tracksOf();
+  expect(tracks.map((t) => [t.sid, t.muted])).toEqual([[frank.sids.camera, true]]);
+  expect(bridge!.output()).toContain("--on-alert mute: muted 1 track(s) of frank");
+  expect(frank.disconnectReason).toBeNull(); // muted, not removed
 });
