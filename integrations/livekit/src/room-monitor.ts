@@ -170,6 +170,8 @@ class LiveKitRoomMonitor implements RoomMonitor {
   async #join(): Promise<void> {
     if (this.#stopped) return;
     const lk = new Room();
+    // Every subscribed track adds a listener to its Room (@livekit/rtc-node): a room of many people is normal.
+    lk.setMaxListeners(0);
     this.#wire(lk);
     try {
       const token = await bridgeToken(this.#options.livekit, this.room, this.identity);
