@@ -164,7 +164,7 @@ try {
 
   table(
     `LiveKit bridge: one process, ${ROOM} with N participants (320x240 camera at 15 fps + microphone each)`,
-    ["participants", "bridge CPU %", "per participant %", "RSS MB", "per participant MB", "delivered", "p50 ms", "p99 ms"],
+    ["participants", "bridge CPU %", "per participant %", "RSS MB", "per participant MB", "delivered", "p50", "p99"],
     [
       ["0 (baseline)", idle.cpuPct, "", idle.rssMb, "", "", "", ""],
       ...rungs.map((r) => [
