@@ -22,6 +22,7 @@ let livekit: LiveKitServerProcess;
 let service: RoomServiceClient;
 let eve: Publisher;
 let frank: Publisher;
+let gina: Publisher | undefined;
 let bridge: Bridge | undefined;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -71,9 +72,16 @@ async function until(predicate: () => boolean | Promise<boolean>, timeoutMs: num
   }
 }
 
-async function simulator(participantId: string): Promise<{ jpeg_frames: number; last_jpeg: { at_ms: number } | null }> {
+interface SimulatorStats {
+  jpeg_frames: number;
+  pcm_chunks: number;
+  rejected: number;
+  last_jpeg: { at_ms: number } | null;
+}
+
+async function simulator(participantId: string): Promise<SimulatorStats> {
   const res = await fetch(`${dev.url}/v1/dev/simulator/${participantId}`);
-  return (await res.json()) as { jpeg_frames: number; last_jpeg: { at_ms: number } | null };
+  return (await res.json()) as SimulatorStats;
 }
 
 beforeAll(async () => {
@@ -87,6 +95,7 @@ afterAll(async () => {
   await bridge?.stop();
   await eve?.leave();
   await frank?.leave();
+  await gina?.leave();
   await livekit?.stop();
   await dev?.stop();
 });
@@ -111,7 +120,7 @@ it("--on-alert remove: the command removes the participant in ALERT from the Liv
   expect(frank.disconnectReason).toBeNull();
 });
 
-it("stops cleanly on SIGTERM, and a restarted bridge resumes streaming", async () => {
+it("stops cleanly on SIGTERM, and a restarted bridge (--all-rooms) resumes streaming", async () => {
   const running = (await service.listParticipants(ROOM)).map((p) => p.identity);
   const code = await bridge!.stop();
   expect(code).toBe(0);
@@ -123,7 +132,7 @@ it("stops cleanly on SIGTERM, and a restarted bridge resumes streaming", async (
 
   const stoppedAt = Date.now();
   const before = (await simulator("S:frank")).jpeg_frames;
-  bridge = startBridge(["--room", ROOM, "--on-alert", "mute"]);
+  bridge = startBridge(["--all-rooms", "--on-alert", "mute", "--speaking", "livekit"]);
   await until(async () => (await simulator("S:frank")).jpeg_frames > before, 20_000, "frank's JPEGs after the restart");
   const resumed = (await simulator("S:frank")).last_jpeg!.at_ms;
   console.log(`[measure] bridge restart: frank streams again ${resumed - stoppedAt} ms after the old bridge stopped`);
@@ -140,4 +149,13 @@ it("--on-alert mute: the restarted command mutes every track of the participant 
   expect(tracks.map((t) => [t.sid, t.muted])).toEqual([[frank.sids.camera, true]]);
   expect(bridge!.output()).toContain("--on-alert mute: muted 1 track(s) of frank");
   expect(frank.disconnectReason).toBeNull(); // muted, not removed
+});
+
+it("--speaking livekit: LiveKit's active speakers open the gate; gina's speech reaches the API in 3 s chunks", async () => {
+  gina = await startPublisher(livekit, ROOM, { identity: "gina", microphone: true });
+  await until(() => bridge!.output().includes("participant gina joined as S:gina"), 15_000, "gina joined");
+  await until(async () => (await simulator("S:gina")).pcm_chunks > 0, 20_000, "gina's first PCM chunk");
+  const stats = await simulator("S:gina");
+  expect(stats.pcm_chunks).toBeGreaterThanOrEqual(1);
+  expect(stats.rejected).toBe(0);
 });
