@@ -151,7 +151,7 @@ it("--on-alert mute: the restarted command mutes every track of the participant 
   expect(frank.disconnectReason).toBeNull(); // muted, not removed
 });
 
-it("--speaking livekit: LiveKit's active speakers open the gate; gina's speech reaches the API in 3 s chunks", async () => {
+it("--speaking livekit: LiveKit's active speakers open the gate, so gina's speech reaches the API", async () => {
   gina = await startPublisher(livekit, ROOM, { identity: "gina", microphone: true });
   await until(() => bridge!.output().includes("participant gina joined as S:gina"), 15_000, "gina joined");
   await until(async () => (await simulator("S:gina")).pcm_chunks > 0, 20_000, "gina's first PCM chunk");
