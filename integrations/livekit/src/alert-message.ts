@@ -1,6 +1,6 @@
 /**
  * A transition of this service, as the data message the bridge publishes into the LiveKit room
- * (DESIGN.md §14): the JSON the Dataspike LiveKit plugin publishes on topic `deepfake_alert`
+ * (docs/DESIGN.md §14): the JSON the Dataspike LiveKit plugin publishes on topic `deepfake_alert`
  * (`type`, `level`, `participant_id` = the LiveKit identity, `track_id` = the LiveKit track sid,
  * `message`, `timestamp_ms`), plus `reason`, `simulated` and `room_id`. An app that already listens
  * for the plugin's messages reads these unchanged.

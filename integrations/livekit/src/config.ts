@@ -1,5 +1,5 @@
 /**
- * The command's arguments and environment (DESIGN.md §14), checked before anything connects:
+ * The command's arguments and environment (docs/DESIGN.md §14), checked before anything connects:
  * `--room NAME` (repeatable) or `--all-rooms`, `--on-alert none|mute|remove`, `--speaking
  * service|livekit`, and LiveKit's usual LIVEKIT_URL / LIVEKIT_API_KEY / LIVEKIT_API_SECRET with this
  * service's DEEPFAKE_EDGE_URL and DEEPFAKE_EDGE_ADMIN_KEY (the names the Pipecat integration uses).

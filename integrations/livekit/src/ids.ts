@@ -1,5 +1,5 @@
 /**
- * LiveKit names to this service's ids (DESIGN.md §14): LiveKit participant `alice` in LiveKit room `R`
+ * LiveKit names to this service's ids (docs/DESIGN.md §14): LiveKit participant `alice` in LiveKit room `R`
  * becomes participant `R:alice` in room `R`. Both ids use the service's alphabet (1-128 characters
  * of [A-Za-z0-9._:-]); a name outside it is cleaned and given a short hash of the original, so the
  * id stays the same across restarts of the bridge and two names never share one id. The bridge keeps

@@ -1,5 +1,5 @@
 /**
- * @deepfake-edge/livekit: watch LiveKit rooms for deepfakes with deepfake-edge (DESIGN.md §14).
+ * @deepfake-edge/livekit: watch LiveKit rooms for deepfakes with deepfake-edge (docs/DESIGN.md §14).
  *
  *   import { monitorRoom } from "@deepfake-edge/livekit";
  *   const monitor = monitorRoom("my-room", { livekit: { url, apiKey, apiSecret }, edge: { url: edgeUrl } });

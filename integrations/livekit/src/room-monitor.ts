@@ -1,5 +1,5 @@
 /**
- * monitorRoom(room, options): the bridge for one LiveKit room (DESIGN.md §14). It joins as a hidden,
+ * monitorRoom(room, options): the bridge for one LiveKit room (docs/DESIGN.md §14). It joins as a hidden,
  * subscribe-only participant and subscribes only to camera and microphone tracks (a screen share is
  * never subscribed, so never decoded or sent). Each remote participant becomes participant
  * `<room>:<identity>` in room `<room>` of this service when its first track is subscribed, and

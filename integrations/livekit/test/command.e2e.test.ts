@@ -1,5 +1,5 @@
 /**
- * End-to-end (DESIGN.md §14): the `deepfake-edge-livekit` command as a user runs it, against a real
+ * End-to-end (docs/DESIGN.md §14): the `deepfake-edge-livekit` command as a user runs it, against a real
  * livekit-server and `wrangler dev` in development mode (the built-in simulator, no admin key: the
  * bridge names the room with `?room=`). eve and frank stream cameras in LiveKit room "S".
  * `--on-alert remove` removes eve from the LiveKit room when the simulator answers ALERT for her, and

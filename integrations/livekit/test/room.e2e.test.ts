@@ -1,5 +1,5 @@
 /**
- * End-to-end (DESIGN.md §14): monitorRoom against a real livekit-server, a real `wrangler dev` with
+ * End-to-end (docs/DESIGN.md §14): monitorRoom against a real livekit-server, a real `wrangler dev` with
  * the fake Dataspike API, a webhook sink, and @livekit/rtc-node people in LiveKit room "R":
  * alice (camera + microphone), bob (camera + screen share), carol (microphone only) and a watcher
  * that only listens for data messages. What the tests assert is what a user would see: JPEGs and PCM

@@ -1,4 +1,4 @@
-"""The typed form of the service's ``deepfake_alert`` event (DESIGN.md §7 payload)."""
+"""The typed form of the service's ``deepfake_alert`` event (docs/DESIGN.md §7 payload)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The drop-in for bots written against the Dataspike reference (DESIGN.md §10).
+"""The drop-in for bots written against the Dataspike reference (docs/DESIGN.md §10).
 
 A bot changes its imports and nothing else::
 

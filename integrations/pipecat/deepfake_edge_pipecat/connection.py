@@ -24,7 +24,7 @@ from loguru import logger
 #: Close codes after which reconnecting would only repeat the failure: normal end (the session was
 #: ended), unsupported data, policy violation, message too big.
 TERMINAL_CLOSE_CODES = frozenset({1000, 1003, 1008, 1009})
-#: Minted tokens open client sockets only (DESIGN.md §6): a leaked bot token cannot feed an SFU
+#: Minted tokens open client sockets only (docs/DESIGN.md §6): a leaked bot token cannot feed an SFU
 #: endpoint, and the admin key itself never leaves for the socket.
 MINTED_TOKEN_SCOPE = "stream"
 

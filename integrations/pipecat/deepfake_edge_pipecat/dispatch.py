@@ -1,4 +1,4 @@
-"""The processor's side of the service's events (DESIGN.md §5): each is validated first
+"""The processor's side of the service's events (docs/DESIGN.md §5): each is validated first
 (``events.parse_event``), then applied: rates, the audio pause, the detection level, and the
 notifications, which a task of their own delivers in order. A malformed event is counted and logged
 once per kind of problem; it never ends the receive loop.

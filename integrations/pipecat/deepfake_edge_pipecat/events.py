@@ -1,4 +1,4 @@
-"""The service's events (DESIGN.md §5), parsed and checked before anything uses them.
+"""The service's events (docs/DESIGN.md §5), parsed and checked before anything uses them.
 
 Every text message from the service is one JSON object with a ``type``. ``parse_event`` turns it into
 a typed, validated value, or raises ``BadEvent`` naming what is wrong: a ``rate`` event without a

@@ -1,6 +1,6 @@
 """DeepfakeEdgeProcessor: a Pipecat FrameProcessor that streams a bot's media to deepfake-edge.
 
-It stands in a pipeline where the reference's ``DataspikeDeepfakeProcessor`` stood (DESIGN.md §10;
+It stands in a pipeline where the reference's ``DataspikeDeepfakeProcessor`` stood (docs/DESIGN.md §10;
 ``deepfake_edge_pipecat.compat`` is that class's drop-in) and speaks the service's client protocol
 (§5). Every frame is pushed downstream unchanged, at once: the processor only looks at frames and
 puts references to the few it sends into a bounded buffer (drop-oldest, counted); JPEG encoding and

@@ -1,6 +1,6 @@
 """A bot's own limits on what it sends: lower video rates, a lower JPEG quality, a longer audio pause.
 
-The deployment's settings are the ceiling (DESIGN.md §4): a connection can lower its video rates
+The deployment's settings are the ceiling (docs/DESIGN.md §4): a connection can lower its video rates
 (``?normal_fps=&burst_fps=`` on the stream URL, the service then announces the lowered rate), and the
 processor keeps its own JPEG quality and audio pause at or below the service's. A value the service
 cannot honour (above its rate, above its quality, a pause shorter than its interval) is logged once

@@ -1,4 +1,4 @@
-"""Moving a reference bot over (DESIGN.md §10), against a real `wrangler dev` with the simulator.
+"""Moving a reference bot over (docs/DESIGN.md §10), against a real `wrangler dev` with the simulator.
 
 The bot in reference_bot.py is written as the reference's users wrote theirs, with only its imports
 changed; it runs under a stand-in SmallWebRTC transport that feeds a 640x480 camera at 15 fps and a
