@@ -30,7 +30,9 @@ const benchDir = join(root, "bench");
 const entries = readdirSync(benchDir)
   .filter((f) => f.endsWith(".bench.ts") && (words.length === 0 || words.some((w) => f.includes(w))))
   .sort();
-const workers = existsSync(join(benchDir, "lib")) ? readdirSync(join(benchDir, "lib")).filter((f) => f.endsWith(".worker.ts")) : [];
+const workers = existsSync(join(benchDir, "lib"))
+  ? readdirSync(join(benchDir, "lib")).filter((f) => f.endsWith(".worker.ts"))
+  : [];
 // Inside the project so the bundles resolve packages from node_modules.
 const out = join(root, "node_modules", ".cache", "bench");
 mkdirSync(out, { recursive: true });
@@ -41,10 +43,15 @@ const wasmModules = {
   setup(b) {
     b.onResolve({ filter: /\.wasm$/ }, (a) => {
       const require = createRequire(join(a.resolveDir, "index.js"));
-      return { path: a.path.startsWith(".") ? resolve(a.resolveDir, a.path) : require.resolve(a.path), namespace: "wasm-module" };
+      return {
+        path: a.path.startsWith(".") ? resolve(a.resolveDir, a.path) : require.resolve(a.path),
+        namespace: "wasm-module",
+      };
     });
     b.onLoad({ filter: /.*/, namespace: "wasm-module" }, (a) => ({
-      contents: `import { readFileSync } from "node:fs";\nexport default new WebAssembly.Module(readFileSync(${JSON.stringify(a.path)}));\n`,
+      contents:
+        `import { readFileSync } from "node:fs";\nexport default new ` +
+        `WebAssembly.Module(readFileSync(${JSON.stringify(a.path)}));\n`,
       loader: "js",
       resolveDir: dirname(a.path),
     }));
@@ -52,7 +59,16 @@ const wasmModules = {
 };
 
 async function bundle(src, outfile) {
-  await build({ entryPoints: [src], outfile, bundle: true, platform: "node", format: "esm", packages: "external", logLevel: "error", plugins: [wasmModules] });
+  await build({
+    entryPoints: [src],
+    outfile,
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    packages: "external",
+    logLevel: "error",
+    plugins: [wasmModules],
+  });
 }
 
 function git(...a) {
@@ -102,7 +118,11 @@ const results = {
   figures,
 };
 writeFileSync(jsonPath, JSON.stringify(results, null, 2) + "\n");
-console.log(`\nwrote ${jsonPath} (${figures.length} figures, ${results.wall_s} s; load average at start ${machine.loadavg_at_start.map((l) => l.toFixed(2)).join(" ")}, at end ${results.machine.loadavg_at_end.map((l) => l.toFixed(2)).join(" ")})`);
+console.log(
+  `\nwrote ${jsonPath} (${figures.length} figures, ${results.wall_s} s; load average at start ` +
+    `${machine.loadavg_at_start.map((l) => l.toFixed(2)).join(" ")}, at end ` +
+    `${results.machine.loadavg_at_end.map((l) => l.toFixed(2)).join(" ")})`,
+);
 if (failures.length > 0) {
   console.error(`failed: ${failures.join(", ")}`);
   process.exitCode = 1;
@@ -110,7 +130,11 @@ if (failures.length > 0) {
 
 function summary(list) {
   if (list.length === 0) return;
-  const show = (v, unit) => (typeof v === "number" ? `${Number.isInteger(v) ? v.toLocaleString("en-US") : Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(Math.abs(v) >= 1 ? 2 : 3)}` : String(v)) + (unit ? ` ${unit}` : "");
+  const number = (v) => {
+    if (Number.isInteger(v)) return v.toLocaleString("en-US");
+    return Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(Math.abs(v) >= 1 ? 2 : 3);
+  };
+  const show = (v, unit) => (typeof v === "number" ? number(v) : String(v)) + (unit ? ` ${unit}` : "");
   const rows = list.map((f) => [
     f.measure,
     show(f.value, f.unit),
@@ -122,7 +146,13 @@ function summary(list) {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   console.log(`\n=== summary${smoke ? " (smoke run: the numbers mean nothing)" : ""} ===`);
   for (const [n, row] of [header, ...rows].entries()) {
-    console.log("  " + row.map((c, i) => c.padEnd(widths[i])).join("   ").trimEnd());
+    console.log(
+      "  " +
+        row
+          .map((c, i) => c.padEnd(widths[i]))
+          .join("   ")
+          .trimEnd(),
+    );
     if (n === 0) console.log("  " + widths.map((w) => "-".repeat(w)).join("   "));
   }
 }

@@ -28,7 +28,8 @@ for (const dir of dirs) {
     const actual = createHash("sha256").update(bytes).digest("hex");
     if (actual !== expected) {
       console.error(
-        `wasm:check: ${wasmName} has SHA-256 ${actual}, ${sumFile} says ${expected}: rebuild with codec/jpeg-turbo/build.sh or restore the file`,
+        `wasm:check: ${wasmName} has SHA-256 ${actual}, ${sumFile} says ${expected}: rebuild with ` +
+          `codec/jpeg-turbo/build.sh or restore the file`,
       );
       failed++;
       continue;

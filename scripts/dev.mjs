@@ -10,7 +10,9 @@ const root = new URL("..", import.meta.url).pathname;
 const port = process.env.PORT ?? "8787";
 const ip = process.env.HOST ?? "127.0.0.1";
 const devVars = join(root, ".dev.vars");
-const hasKey = Boolean(process.env.DATASPIKE_API_KEY) || (existsSync(devVars) && /^\s*DATASPIKE_API_KEY\s*=\s*\S/m.test(readFileSync(devVars, "utf8")));
+const hasKey =
+  Boolean(process.env.DATASPIKE_API_KEY) ||
+  (existsSync(devVars) && /^\s*DATASPIKE_API_KEY\s*=\s*\S/m.test(readFileSync(devVars, "utf8")));
 
 const args = ["dev", "--ip", ip, "--port", port, "--var", "DEV_MODE:true", "--show-interactive-dev-session=false"];
 if (process.env.DATASPIKE_API_KEY) args.push("--var", `DATASPIKE_API_KEY:${process.env.DATASPIKE_API_KEY}`);
@@ -21,7 +23,8 @@ console.log(
     "  deepfake-edge: local development mode (DEV_MODE=true)",
     hasKey
       ? "  upstream: the real Dataspike API (DATASPIKE_API_KEY is set)"
-      : "  upstream: BUILT-IN SIMULATOR (no DATASPIKE_API_KEY): results are SIMULATED, steer them with\n            curl -X POST http://" + `${ip}:${port}` + "/v1/dev/simulator/<participant> -d '{\"level\":\"suspicious\"}'",
+      : "  upstream: BUILT-IN SIMULATOR (no DATASPIKE_API_KEY): results are SIMULATED, steer them with\n" +
+        `            curl -X POST http://${ip}:${port}/v1/dev/simulator/<participant> -d '{"level":"suspicious"}'`,
     `  playground: http://${ip}:${port}/`,
     `  stream:     ws://${ip}:${port}/v1/participants/<participant>/stream`,
     "",

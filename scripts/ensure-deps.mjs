@@ -21,7 +21,10 @@ if (process.argv.includes("--browser")) {
   const chromium = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
   if (!existsSync(chromium)) {
     if (process.getuid?.() !== 0) {
-      console.error(`[setup] ${chromium} is missing: install Debian's chromium (sudo apt-get install -y chromium) or set CHROMIUM_PATH.`);
+      console.error(
+        `[setup] ${chromium} is missing: install Debian's chromium (sudo apt-get install -y chromium) or set ` +
+          `CHROMIUM_PATH.`,
+      );
       process.exit(1);
     }
     console.log("[setup] installing Debian chromium for the browser test ...");

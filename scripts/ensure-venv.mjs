@@ -24,7 +24,9 @@ function findPython() {
   const candidates = process.env.PIPECAT_PYTHON ? [process.env.PIPECAT_PYTHON] : ["python3.11", "python3"];
   for (const candidate of candidates) {
     try {
-      const version = execFileSync(candidate, ["-c", "import sys; print('%d.%d' % sys.version_info[:2])"], { encoding: "utf8" }).trim();
+      const version = execFileSync(candidate, ["-c", "import sys; print('%d.%d' % sys.version_info[:2])"], {
+        encoding: "utf8",
+      }).trim();
       const [major, minor] = version.split(".").map(Number);
       if (major === 3 && minor >= 10) return { python: candidate, version };
     } catch {
@@ -42,7 +44,12 @@ const have = existsSync(marker) && existsSync(venvPython) ? readFileSync(marker,
 if (have !== wanted) {
   console.log(`[setup] creating integrations/pipecat/.venv (Python ${version}) from the pinned requirements.txt ...`);
   rmSync(venv, { recursive: true, force: true });
-  const run = (cmd, args) => execFileSync(cmd, args, { cwd: pkg, stdio: "inherit", env: { ...process.env, PIP_DISABLE_PIP_VERSION_CHECK: "1" } });
+  const run = (cmd, args) =>
+    execFileSync(cmd, args, {
+      cwd: pkg,
+      stdio: "inherit",
+      env: { ...process.env, PIP_DISABLE_PIP_VERSION_CHECK: "1" },
+    });
   run(python, ["-m", "venv", venv]);
   run(venvPython, ["-m", "pip", "install", "--quiet", "--no-input", "-r", requirements]);
   writeFileSync(marker, `${wanted}\n`);
