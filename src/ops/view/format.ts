@@ -3,7 +3,8 @@
  * order. Pure (unit-tested in Node). Times are shown in the browser's time zone.
  */
 import { levelRank } from "../../protocol/levels.js";
-import type { LastEvent, Level, RoomSummary, WatchEvent } from "./parse.js";
+import type { Level } from "../../protocol/levels.js";
+import type { LastEvent, RoomSummary, WatchEvent } from "./parse.js";
 
 export type LogKind = Level | "info" | "check";
 

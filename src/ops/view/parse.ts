@@ -5,8 +5,6 @@
  */
 import { isLevel, type Level } from "../../protocol/levels.js";
 
-export type { Level };
-
 export interface RoomSummary {
   roomId: string;
   level: Level;

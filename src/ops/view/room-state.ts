@@ -7,12 +7,11 @@
  * after every (re)connect) replaces the participants' server-side state but keeps what only this
  * page knows: a check still running, the last completed check, when a level last changed, the log.
  */
-import { levelRank } from "../../protocol/levels.js";
+import { levelRank, type Level } from "../../protocol/levels.js";
 import { describeEvent, type LogKind } from "./format.js";
 import type {
   AlertEvent,
   CheckCompleted,
-  Level,
   ParticipantEntry,
   RoomSnapshot,
   TrackLevel,
