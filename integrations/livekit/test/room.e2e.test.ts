@@ -6,6 +6,7 @@
  * chunks arriving at the API per LiveKit track, data messages in the LiveKit room, webhooks.
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { RoomServiceClient } from "livekit-server-sdk";
 import type { ReceivedFrame } from "../../../test/e2e/harness/fake-upstream.js";
 import { FakeUpstream, FrameFormat, productionVars } from "../../../test/e2e/harness/fake-upstream.js";
 import { WebhookSink } from "../../../test/e2e/harness/webhook-sink.js";
@@ -203,4 +204,20 @@ it("carol leaving LiveKit leaves the service: her socket closes", async () => {
   while ((await snapshot()).clients !== 0 && Date.now() < deadline) await sleep(200);
   expect((await snapshot()).clients).toBe(0);
   expect(monitor!.participants().map((p) => p.identity).sort()).toEqual(["alice", "bob"]);
+});
+
+it("rejoins LiveKit on its own after it was disconnected, and streams again", async () => {
+  const service = new RoomServiceClient(livekit.url.replace(/^ws/, "http"), livekit.apiKey, livekit.apiSecret);
+  const mark = events.length;
+  await service.removeParticipant(ROOM, monitor!.identity);
+  const since = () => events.slice(mark);
+  const rejoined = () => since().flatMap((e) => (e.type === "participant_joined" ? [e.participantId] : []));
+  await fake.waitFor(() => rejoined().length >= 2, 20_000, "alice and bob joined again");
+  expect(rejoined().sort()).toEqual(["R:alice", "R:bob"]);
+  const order = since().map((e) => e.type);
+  expect(order.indexOf("disconnected")).toBeLessThan(order.indexOf("connected"));
+  expect(since().find((e) => e.type === "disconnected")).toMatchObject({ reason: "PARTICIPANT_REMOVED" });
+  const back = Date.now();
+  const camera = people.alice!.sids.camera!;
+  await fake.waitFor(() => framesOf("R:alice", camera).some((f) => f.atMs > back), 15_000, "alice's JPEGs again");
 });
