@@ -1,6 +1,7 @@
 /**
- * What the participant's sockets send, and what happens when one leaves (docs/DESIGN.md §5.3, §5.5): hold each
- * message to its socket's budget (./budget.ts) before parsing it, parse, hand media to the intake
+ * What the participant's sockets send, and what happens when one leaves (docs/DESIGN.md §5.3, §5.5):
+ * hold each message to its socket's budget and to the one all the participant's sockets share
+ * (./budget.ts) before parsing it, parse, hand media to the intake
  * with the connection's own VAD flag and rate, count and answer bad input, close a socket that keeps
  * sending it or keeps over its budget, tell a client when its speech is (not) wanted (the `audio`
  * hint), and stop the tracks that only a leaving socket fed.
@@ -58,8 +59,10 @@ export interface SocketMessagesDeps<S extends Socket> {
    * ClientInputError when refused.
    */
   check?(ws: S, durationS: number, nowMs: number): void;
-  /** Per-socket budgets (the participant's sockets together get one socket's worth); by default those of
-   * config/limits.ts, the encode budget from the deployment's video settings. */
+  /**
+   * Per-socket budgets (the participant's sockets together get one socket's worth); by default those
+   * of config/limits.ts, the encode budget from the deployment's video settings.
+   */
   budget?: BudgetLimits;
 }
 
