@@ -6,6 +6,7 @@
 //   node scripts/build-playground.mjs           write src/playground/generated/assets.ts
 //   node scripts/build-playground.mjs --check   fail (exit 1) if a committed file is stale
 import { build } from "esbuild";
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -15,6 +16,10 @@ const check = process.argv.includes("--check");
 const src = (...parts) => join(root, "src", "playground", ...parts);
 const target = src("generated", "assets.ts");
 const relTarget = "src/playground/generated/assets.ts";
+
+// The playground imports the client SDK as a package (@deepfake-edge/client), as a user's app does:
+// build it first, so the bundle never takes a stale src/client/dist.
+execFileSync(process.execPath, [join(root, "scripts", "build-client.mjs")], { stdio: ["ignore", "ignore", "inherit"] });
 
 /** One self-contained, minified classic script (also valid as a worklet module). */
 async function bundle(entry, dir = src("browser")) {

@@ -4,7 +4,7 @@
  * controls. Bundled by scripts/build-playground.mjs into src/playground/generated/assets.ts.
  */
 import { PARTICIPANT_ID_PATTERN } from "../../config/limits.js";
-import { DeepfakeEdgeClient, tokenClaims, type SendResult, type TokenProvider } from "../../client/index.js";
+import { DeepfakeEdgeClient, tokenClaims, type SendResult, type TokenProvider } from "@deepfake-edge/client";
 import { fetchHealth, fetchSnapshot, mintToken, steerSimulator, type Health } from "./api.js";
 import { openCamera, openMicrophone, type Camera, type Microphone } from "./media.js";
 import { $, fps, input, kb, log, plural, setBadge, setText } from "./ui.js";
