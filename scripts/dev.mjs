@@ -1,37 +1,20 @@
 #!/usr/bin/env node
 // `npm start`: the service on http://127.0.0.1:8787 in local development mode.
 // With no DATASPIKE_API_KEY (in .dev.vars or the environment) objects stream to the built-in
-// simulator and every `ready` event says the results are simulated.
+// simulator and every `ready` event says the results are simulated. Bound to an address other
+// machines can reach (HOST=0.0.0.0), authentication is required and the banner says so
+// (scripts/dev-plan.mjs).
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { devPlan } from "./dev-plan.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
-const port = process.env.PORT ?? "8787";
-const ip = process.env.HOST ?? "127.0.0.1";
 const devVars = join(root, ".dev.vars");
-const hasKey =
-  Boolean(process.env.DATASPIKE_API_KEY) ||
-  (existsSync(devVars) && /^\s*DATASPIKE_API_KEY\s*=\s*\S/m.test(readFileSync(devVars, "utf8")));
+const plan = devPlan({ env: process.env, devVarsText: existsSync(devVars) ? readFileSync(devVars, "utf8") : null });
+console.log(plan.banner);
 
-const args = ["dev", "--ip", ip, "--port", port, "--var", "DEV_MODE:true", "--show-interactive-dev-session=false"];
-if (process.env.DATASPIKE_API_KEY) args.push("--var", `DATASPIKE_API_KEY:${process.env.DATASPIKE_API_KEY}`);
-
-console.log(
-  [
-    "",
-    "  deepfake-edge: local development mode (DEV_MODE=true)",
-    hasKey
-      ? "  upstream: the real Dataspike API (DATASPIKE_API_KEY is set)"
-      : "  upstream: BUILT-IN SIMULATOR (no DATASPIKE_API_KEY): results are SIMULATED, steer them with\n" +
-        `            curl -X POST http://${ip}:${port}/v1/dev/simulator/<participant> -d '{"level":"suspicious"}'`,
-    `  playground: http://${ip}:${port}/`,
-    `  stream:     ws://${ip}:${port}/v1/participants/<participant>/stream`,
-    "",
-  ].join("\n"),
-);
-
-const child = spawn(join(root, "node_modules", ".bin", "wrangler"), args, {
+const child = spawn(join(root, "node_modules", ".bin", "wrangler"), plan.args, {
   cwd: root,
   stdio: "inherit",
   env: { ...process.env, WRANGLER_SEND_METRICS: "false" },

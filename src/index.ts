@@ -17,6 +17,7 @@ import {
   replyError,
   reply,
   requireAdmin,
+  requireAllowedOrigin,
   validParticipantId,
   webhookSeq,
   webhooksQuery,
@@ -74,7 +75,8 @@ const participant = (env: Env, id: string) => env.PARTICIPANT_SESSION.get(env.PA
 // The request goes to the object unchanged, and its 101 response comes back unchanged.
 const sockets = new Hono<AppEnv>();
 for (const route of ["stream", "sfu/video", "sfu/audio"]) {
-  sockets.get(`/:id/${route}`, async (c) => {
+  // A page of a foreign origin is refused (403) before anything else; servers send no Origin.
+  sockets.get(`/:id/${route}`, requireAllowedOrigin, async (c) => {
     const id = c.req.param("id");
     // Auth first: a browser cannot see the status of a refused upgrade, so the SDK checks with a GET.
     const auth = await authorizeParticipant(c.var.config, c.req.raw, id, route === "stream" ? "stream" : "sfu");

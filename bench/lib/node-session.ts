@@ -56,7 +56,7 @@ export function benchVars(extra: Record<string, string> = {}): ConfigVars {
     DATASPIKE_API_KEY: "bench-key",
     DATASPIKE_WS_URL: "ws://127.0.0.1:9/api/v4/deepfake/stream",
     CONNECT_TOKEN_SECRET: "bench-connect-token-secret-0123456789",
-    ADMIN_API_KEY: "bench-admin",
+    ADMIN_API_KEY: "bench-admin-0123456789",
     ...extra,
   } as ConfigVars;
 }

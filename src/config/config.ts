@@ -3,6 +3,7 @@
  * in ./limits.ts; import them from there). Pure: no Workers imports.
  */
 import {
+  ADMIN_API_KEY_MIN_CHARS,
   AUDIO_INTERVAL_S,
   CONNECT_TOKEN_SECRET_MIN_CHARS,
   DEFAULT_DATASPIKE_WS_URL,
@@ -42,6 +43,11 @@ export interface Config {
    * admin key is required for management routes and token minting, even in development mode.
    */
   secretsConfigured: boolean;
+  /**
+   * Browser origins (`scheme://host[:port]`, normalised) besides the Worker's own whose pages may open
+   * participant and watch sockets (ALLOWED_ORIGINS); see src/router/origin.ts.
+   */
+  allowedOrigins: readonly string[];
   video: { normalFps: number; burstFps: number; jpegQuality: number; maxWidth: number; maxHeight: number };
   /** Largest client message accepted, in bytes (see maxClientMessageBytes). */
   maxClientMessageBytes: number;
@@ -76,6 +82,8 @@ export interface ConfigVars extends WebhookVars {
   ADMIN_API_KEY?: string;
   /** During a rotation: the old admin key, still accepted until it is deleted. */
   ADMIN_API_KEY_PREVIOUS?: string;
+  /** Comma-separated origins (besides the Worker's own) whose pages may open participant and watch sockets. */
+  ALLOWED_ORIGINS?: string;
   VIDEO_NORMAL_FPS?: string;
   VIDEO_BURST_FPS?: string;
   VIDEO_JPEG_QUALITY?: string;
@@ -188,6 +196,14 @@ export function parseConfig(vars: ConfigVars): Config {
   if (connectTokenSecretPrevious && connectTokenSecretPrevious.length < CONNECT_TOKEN_SECRET_MIN_CHARS) {
     problems.push(`CONNECT_TOKEN_SECRET_PREVIOUS must be at least ${CONNECT_TOKEN_SECRET_MIN_CHARS} characters`);
   }
+  for (const [name, key] of [
+    ["ADMIN_API_KEY", adminApiKey],
+    ["ADMIN_API_KEY_PREVIOUS", adminApiKeyPrevious],
+  ] as const) {
+    if (key && key.length < ADMIN_API_KEY_MIN_CHARS)
+      problems.push(`${name} must be at least ${ADMIN_API_KEY_MIN_CHARS} characters`);
+  }
+  const allowedOrigins = parseAllowedOrigins(vars.ALLOWED_ORIGINS, problems);
   if (connectTokenSecretPrevious && !connectTokenSecret)
     problems.push(
       "CONNECT_TOKEN_SECRET_PREVIOUS is set without CONNECT_TOKEN_SECRET (the new secret signs; the previous one " +
@@ -228,6 +244,7 @@ export function parseConfig(vars: ConfigVars): Config {
     adminApiKey,
     adminApiKeyPrevious,
     secretsConfigured,
+    allowedOrigins,
     video: {
       normalFps,
       burstFps,
@@ -252,6 +269,34 @@ export function parseConfig(vars: ConfigVars): Config {
   if (problems.length > 0) throw new ConfigError(problems);
   cache.set(vars, config);
   return config;
+}
+
+/**
+ * ALLOWED_ORIGINS: comma-separated `http(s)://host[:port]` origins, each normalised as a browser sends
+ * it (lower-case host, no default port, no trailing slash). An entry with a path, query, fragment,
+ * credentials, a wildcard or another scheme is a problem, named by its position, not its value. Empty
+ * entries (a trailing comma) are ignored.
+ */
+export function parseAllowedOrigins(raw: string | undefined, problems: string[]): string[] {
+  const origins: string[] = [];
+  const entries = (raw ?? "")
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== "");
+  entries.forEach((entry, index) => {
+    const rule = `ALLOWED_ORIGINS entry ${index + 1} must be an origin like https://shop.example (http or https, `;
+    let url: URL;
+    try {
+      url = new URL(entry);
+    } catch {
+      return problems.push(`${rule}not a URL)`);
+    }
+    const bare = url.pathname === "/" && !url.search && !url.hash && !url.username && !url.password;
+    if (!["http:", "https:"].includes(url.protocol) || !bare || entry.includes("*"))
+      return problems.push(`${rule}no path, query, credentials or wildcard)`);
+    if (!origins.includes(url.origin)) origins.push(url.origin);
+  });
+  return origins;
 }
 
 /** The http(s) URL that fetch() needs for an outgoing WebSocket upgrade. */

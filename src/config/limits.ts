@@ -161,13 +161,18 @@ export const CONNECT_TOKEN_DEFAULT_TTL_S = 3600;
 export const CONNECT_TOKEN_LEEWAY_S = 30;
 /** Shortest CONNECT_TOKEN_SECRET (and CONNECT_TOKEN_SECRET_PREVIOUS) accepted. */
 export const CONNECT_TOKEN_SECRET_MIN_CHARS = 16;
+/** Shortest ADMIN_API_KEY (and ADMIN_API_KEY_PREVIOUS) accepted. */
+export const ADMIN_API_KEY_MIN_CHARS = 16;
 /** Longest token considered at all (ours are about 200 characters). */
 export const CONNECT_TOKEN_MAX_CHARS = 4_096;
 /** The WebSocket subprotocol of the client contract; the server answers it. */
 export const WS_SUBPROTOCOL = "deepfake-edge.v1";
 /** A browser carries its token as the subprotocol `bearer.<token>` (it cannot set headers). */
 export const WS_BEARER_PROTOCOL_PREFIX = "bearer.";
-/** Hosts on which DEV_MODE relaxes authentication (the request URL's hostname). */
+/**
+ * Hosts on which DEV_MODE relaxes authentication (the request URL's hostname); the peer must be a
+ * loopback address too (CF-Connecting-IP, see src/router/auth.ts).
+ */
 export const LOOPBACK_HOSTS: readonly string[] = ["127.0.0.1", "localhost", "[::1]"];
 
 // ---- audio ----------------------------------------------------------------------------------

@@ -3,18 +3,20 @@
  *   - connect tokens for participant sockets, carried as `Authorization: Bearer`, as the subprotocol
  *     `bearer.<token>` (browsers) or as `?token=` (Realtime SFU adapters, which can do neither);
  *   - the admin key for management routes, token minting and the simulator controls.
- * Development mode relaxes this only for requests to a loopback host (judged by the request URL's
- * hostname), and only while no secret is configured; anywhere else it behaves like production.
+ * Development mode relaxes this only for a request that is addressed to a loopback host (the request
+ * URL's hostname) and comes from a loopback peer (CF-Connecting-IP), carries no foreign Origin, and
+ * only while neither CONNECT_TOKEN_SECRET nor ADMIN_API_KEY is set; anywhere else it behaves like
+ * production (isLocalDev).
  */
 import type { Config } from "../config/config.js";
 import { LOOPBACK_HOSTS } from "../config/limits.js";
+import { originAllowed } from "./origin.js";
 import { bearerFromProtocols, offeredProtocols } from "../protocol/subprotocol.js";
 import { safeEqual, verifyConnectToken, type TokenFailure, type TokenScope } from "./tokens.js";
 
 /**
- * Signs and verifies tokens on a loopback host in development mode when no CONNECT_TOKEN_SECRET is
- * set (the playground mints one). Never used for any other host, so it opens nothing: such requests
- * need no token at all.
+ * Signs and verifies tokens where development mode's open auth applies (isLocalDev: the playground
+ * mints one). Never used anywhere else, so it opens nothing: such requests need no token at all.
  */
 export const DEV_CONNECT_TOKEN_SECRET = "dev-mode-loopback-only-connect-token-secret";
 
@@ -25,9 +27,50 @@ export function isLoopbackRequest(request: Request): boolean {
   return LOOPBACK_HOSTS.includes(new URL(request.url).hostname.toLowerCase());
 }
 
-/** Development mode, and the request is for a loopback host: the only place auth is relaxed. */
+/** An IPv4 address in 127.0.0.0/8, or `::1` (any spelling), or `::ffff:127.x.x.x`; brackets allowed. */
+export function isLoopbackAddress(address: string): boolean {
+  const ip = address.trim().toLowerCase().replace(/^\[(.*)\]$/, "$1");
+  const v4 = /^(?:::ffff:)?(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(ip);
+  if (v4) return v4[1] === "127" && v4.slice(2).every((part) => Number(part) <= 255);
+  const halves = ip.split("::");
+  if (halves.length > 2) return false;
+  const groups = (half: string | undefined) => (half ? half.split(":") : []);
+  const head = groups(halves[0]);
+  const tail = groups(halves[1]);
+  const missing = 8 - head.length - tail.length;
+  if (halves.length === 2 ? missing < 1 : missing !== 0) return false;
+  const all = [...head, ...Array<string>(missing).fill("0"), ...tail];
+  if (!all.every((g) => /^[0-9a-f]{1,4}$/.test(g))) return false;
+  return all.every((g, i) => parseInt(g, 16) === (i === 7 ? 1 : 0));
+}
+
+/**
+ * The request comes from this machine: CF-Connecting-IP, the peer address the runtime sets, is a
+ * loopback address. Missing (a service binding, a test calling the Worker directly) counts as not
+ * loopback. Cloudflare's edge always overwrites the header; `wrangler dev` sets it from the socket but
+ * keeps one the client sent itself (measured with wrangler 4.86), so this check stops a LAN peer only
+ * together with the secrets `npm start` sets when it binds a non-loopback address (scripts/dev.mjs).
+ */
+export function isLoopbackPeer(request: Request): boolean {
+  const peer = request.headers.get("cf-connecting-ip");
+  return peer !== null && isLoopbackAddress(peer);
+}
+
+/**
+ * Development mode's open auth applies to this request: DEV_MODE, neither CONNECT_TOKEN_SECRET nor
+ * ADMIN_API_KEY set, addressed to a loopback host, from a loopback peer, and not sent by a page of a
+ * foreign origin (a site open in the developer's browser can reach 127.0.0.1 too). The only place
+ * auth is relaxed.
+ */
 export function isLocalDev(config: Config, request: Request): boolean {
-  return config.devMode && isLoopbackRequest(request);
+  return (
+    config.devMode &&
+    !config.connectTokenSecret &&
+    !config.adminApiKey &&
+    isLoopbackRequest(request) &&
+    isLoopbackPeer(request) &&
+    originAllowed(config, request)
+  );
 }
 
 export function bearer(request: Request): string | null {
@@ -70,7 +113,7 @@ export async function authorizeParticipant(
 ): Promise<AuthResult> {
   const token = carriedToken(request);
   if (!token) {
-    if (isLocalDev(config, request) && !config.connectTokenSecret) return { ok: true };
+    if (isLocalDev(config, request)) return { ok: true };
     return { ok: false, status: 401, message: MISSING, failure: "missing" };
   }
   const secrets = verifyingSecrets(config, request);
@@ -93,7 +136,8 @@ export async function authorizeParticipant(
 
 /**
  * Management routes, token minting and the simulator controls: `Authorization: Bearer
- * <ADMIN_API_KEY>`. Open only in local development with no secret configured at all.
+ * <ADMIN_API_KEY>`. Open only where development mode's open auth applies and no secret at all is set
+ * (a Dataspike or webhook secret closes them too).
  */
 export async function authorizeAdmin(config: Config, request: Request): Promise<AuthResult> {
   if (isLocalDev(config, request) && !config.secretsConfigured) return { ok: true };
@@ -109,7 +153,8 @@ export async function authorizeAdmin(config: Config, request: Request): Promise<
 export function devModeWarning(vars: { DEV_MODE?: string }): string | null {
   if ((vars.DEV_MODE ?? "").trim().toLowerCase() !== "true") return null;
   return (
-    "DEV_MODE=true: development mode. Authentication is relaxed for requests to 127.0.0.1, localhost and " +
-    "[::1] while no secret is set; every other host is treated as production. Never deploy with DEV_MODE set."
+    "DEV_MODE=true: development mode. Authentication is relaxed for requests to 127.0.0.1, localhost or " +
+    "[::1] from this machine (a loopback peer) while neither CONNECT_TOKEN_SECRET nor ADMIN_API_KEY is set; " +
+    "every other request is treated as production. Never deploy with DEV_MODE set."
   );
 }

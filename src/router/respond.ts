@@ -10,9 +10,10 @@ import type { Env } from "../env.js";
 import { parseEventsQuery, parseWebhooksQuery, type QueryResult } from "../session/queries.js";
 import type { Answer, ErrorBody } from "../shared/http.js";
 import { authorizeAdmin } from "./auth.js";
+import { checkSocketOrigin } from "./origin.js";
 
 export type AppEnv = { Bindings: Env; Variables: { config: Config } };
-type ErrorStatus = 400 | 401 | 404 | 409 | 426 | 429 | 500 | 503;
+type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 426 | 429 | 500 | 503;
 
 /** The router's error response: the one envelope of src/shared/http.ts, `{"error": "<code>", "message": "…"}`. */
 export const replyError = (c: Context<AppEnv>, status: ErrorStatus, error: string, message: string) =>
@@ -42,6 +43,17 @@ export { PARTICIPANT_ID_MESSAGE };
 export const requireAdmin: MiddlewareHandler<AppEnv> = async (c, next) => {
   const auth = await authorizeAdmin(c.var.config, c.req.raw);
   if (!auth.ok) return replyError(c, auth.status, "unauthorized", auth.message);
+  await next();
+};
+
+/**
+ * Socket routes opened by browsers (participant sockets, the room watch socket): 403 `origin_not_allowed`
+ * for a page of an origin that is neither the service's own nor in ALLOWED_ORIGINS, before any auth or
+ * upgrade. Requests without `Origin` pass.
+ */
+export const requireAllowedOrigin: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const origin = checkSocketOrigin(c.var.config, c.req.raw);
+  if (!origin.ok) return replyError(c, origin.status, "origin_not_allowed", origin.message);
   await next();
 };
 

@@ -17,7 +17,7 @@ import { FakeUpstream, FrameFormat, productionVars, type ReceivedFrame } from ".
 import { REPO_ROOT, startWranglerDev, type WranglerDev } from "./harness/wrangler-dev.js";
 
 const API_KEY = "test-key";
-const ADMIN_KEY = "e2e-admin";
+const ADMIN_KEY = "e2e-admin-0123456789";
 const TRACK = "mic-1";
 
 /** Input: what a browser / media bot / SFU adapter sends. */

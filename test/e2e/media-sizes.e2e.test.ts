@@ -20,7 +20,7 @@ import { FakeUpstream, FrameFormat, productionVars, type ReceivedFrame } from ".
 import { startWranglerDev, type WranglerDev } from "./harness/wrangler-dev.js";
 
 const API_KEY = "sizes-key";
-const ADMIN_KEY = "sizes-admin";
+const ADMIN_KEY = "sizes-admin-0123456789";
 
 let fake: FakeUpstream;
 let dev: WranglerDev;

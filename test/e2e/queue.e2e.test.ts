@@ -9,7 +9,7 @@ import { startWranglerDev, type WranglerDev } from "./harness/wrangler-dev.js";
 import { connectParticipant, makeRgbFrame, mintConnectToken, PixelFormat, VideoSource, type ParticipantClient } from "./harness/client.js";
 
 const API_KEY = "queue-key";
-const ADMIN_KEY = "queue-admin";
+const ADMIN_KEY = "queue-admin-0123456789";
 const QUEUE_ITEMS = 4;
 const FPS = 5;
 const QUEUED_FRAMES = 12;

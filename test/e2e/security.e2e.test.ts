@@ -20,7 +20,7 @@ import { startWranglerDev, type WranglerDev } from "./harness/wrangler-dev.js";
 
 const v1 = deepfake_edge.v1;
 const API_KEY = "sec-api-key";
-const ADMIN_KEY = "sec-admin";
+const ADMIN_KEY = "sec-admin-0123456789";
 const STALL_MS = 3_000;
 const FUZZ_MESSAGES = 10_000;
 /** Fuzzing participants, one socket each (the sockets of one participant share one socket's budget). */

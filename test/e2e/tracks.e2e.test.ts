@@ -11,7 +11,7 @@ import { WebhookSink } from "./harness/webhook-sink.js";
 import { startWranglerDev, type WranglerDev } from "./harness/wrangler-dev.js";
 
 const API_KEY = "tracks-key";
-const ADMIN_KEY = "tracks-admin";
+const ADMIN_KEY = "tracks-admin-0123456789";
 const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const TTL_S = 10;
 

@@ -23,7 +23,7 @@ import { FakeUpstream, FrameFormat, productionVars, type ReceivedFrame } from ".
 import { REPO_ROOT, startWranglerDev, type WranglerDev } from "./harness/wrangler-dev.js";
 
 const API_KEY = "test-key";
-const ADMIN_KEY = "e2e-admin";
+const ADMIN_KEY = "e2e-admin-0123456789";
 const CAMERA_TRACK = "cam-1";
 const SCREEN_TRACK = "screen-1";
 const CAMERA_FPS = 15;

@@ -18,7 +18,7 @@ import { startWranglerDev, type WranglerDev } from "./harness/wrangler-dev.js";
 import type { DeepfakeAlert } from "../../src/protocol/events.js";
 
 const API_KEY = "two-urls-key";
-const ADMIN_KEY = "two-urls-admin";
+const ADMIN_KEY = "two-urls-admin-0123456789";
 const SECRET = `whsec_${randomBytes(32).toString("base64")}`;
 /** The first delays of the default schedule (src/config/limits.ts), each ± 10 % jitter. */
 const DEFAULT_SCHEDULE_MS = [1_000, 2_000, 4_000, 8_000, 10_000, 10_000, 10_000, 10_000];

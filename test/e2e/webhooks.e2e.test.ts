@@ -28,7 +28,7 @@ import { REPO_ROOT, startWranglerDev, type WranglerDev } from "./harness/wrangle
 import type { DeepfakeAlert } from "../../src/protocol/events.js";
 
 const API_KEY = "webhooks-key";
-const ADMIN_KEY = "webhooks-admin";
+const ADMIN_KEY = "webhooks-admin-0123456789";
 const SECRET = `whsec_${randomBytes(32).toString("base64")}`;
 /** The secret being rotated out: the service signs with both. */
 const PREVIOUS_SECRET = `whsec_${randomBytes(32).toString("base64")}`;

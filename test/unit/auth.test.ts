@@ -5,17 +5,29 @@
  */
 import { describe, expect, it } from "vitest";
 import { parseConfig, type ConfigVars } from "../../src/config/config";
-import { authorizeAdmin, authorizeParticipant, carriedToken, devModeWarning, isLoopbackRequest, signingSecret } from "../../src/router/auth";
+import {
+  authorizeAdmin,
+  authorizeParticipant,
+  carriedToken,
+  devModeWarning,
+  isLocalDev,
+  isLoopbackAddress,
+  isLoopbackPeer,
+  isLoopbackRequest,
+  signingSecret,
+} from "../../src/router/auth";
 import { signConnectToken } from "../../src/router/tokens";
 
 const SECRET = "unit-connect-token-secret-0123456789";
-const ADMIN = "unit-admin-key";
+const ADMIN = "unit-admin-key-0123456789";
 const PRODUCTION: ConfigVars = { DATASPIKE_API_KEY: "ds_key", CONNECT_TOKEN_SECRET: SECRET, ADMIN_API_KEY: ADMIN };
 const config = (vars: ConfigVars) => parseConfig({ ...vars });
 const nowS = () => Math.floor(Date.now() / 1000);
 
+/** What `wrangler dev` adds for a client on this machine: its peer address. */
+const LOCAL_PEER = { "cf-connecting-ip": "127.0.0.1" };
 function upgrade(url: string, headers: Record<string, string> = {}): Request {
-  return new Request(url, { headers: { upgrade: "websocket", ...headers } });
+  return new Request(url, { headers: { upgrade: "websocket", ...LOCAL_PEER, ...headers } });
 }
 const token = (participantId = "alice", secret = SECRET, scope?: "stream" | "sfu") =>
   signConnectToken(secret, { participantId, issuedAtS: nowS(), expiresAtS: nowS() + 600, ...(scope ? { scope } : {}) });
@@ -28,6 +40,48 @@ describe("loopback", () => {
     }
     // A Host header does not count: only the URL the Worker was asked for.
     expect(isLoopbackRequest(new Request("https://edge.example.com/x", { headers: { host: "localhost" } }))).toBe(false);
+  });
+});
+
+describe("loopback peer (CF-Connecting-IP)", () => {
+  it("accepts 127.0.0.0/8 and ::1 in their spellings, nothing else", () => {
+    for (const ip of ["127.0.0.1", "127.1.2.3", "::1", "[::1]", "0:0:0:0:0:0:0:1", "0000::0001", "::ffff:127.0.0.1", " 127.0.0.1 "]) {
+      expect(isLoopbackAddress(ip), ip).toBe(true);
+    }
+    for (const ip of ["192.0.2.2", "10.0.0.1", "0.0.0.0", "128.0.0.1", "127.0.0.256", "1.127.0.0", "::", "::2", "1::1", "fe80::1",
+      "::ffff:10.0.0.1", "localhost", "", "127.0.0.1, 10.0.0.1", "::1::", "1:0:0:0:0:0:0:0:1"]) {
+      expect(isLoopbackAddress(ip), ip).toBe(false);
+    }
+  });
+
+  it("is read from CF-Connecting-IP only; a request without it is not from a loopback peer", () => {
+    expect(isLoopbackPeer(new Request("http://127.0.0.1/x", { headers: { "cf-connecting-ip": "127.0.0.1" } }))).toBe(true);
+    expect(isLoopbackPeer(new Request("http://127.0.0.1/x"))).toBe(false);
+    expect(isLoopbackPeer(new Request("http://127.0.0.1/x", { headers: { "x-forwarded-for": "127.0.0.1" } }))).toBe(false);
+    expect(isLoopbackPeer(new Request("http://127.0.0.1/x", { headers: { "cf-connecting-ip": "192.0.2.2" } }))).toBe(false);
+  });
+
+  it("open auth needs all of: DEV_MODE, no CONNECT_TOKEN_SECRET or ADMIN_API_KEY, loopback host and peer, no foreign Origin", () => {
+    const dev = config({ DEV_MODE: "true" });
+    const req = (url: string, headers: Record<string, string>) => new Request(url, { headers });
+    expect(isLocalDev(dev, req("http://localhost:8787/x", LOCAL_PEER))).toBe(true);
+    expect(isLocalDev(dev, req("http://localhost:8787/x", { ...LOCAL_PEER, origin: "http://localhost:8787" }))).toBe(true);
+    const refused: Array<[string, boolean]> = [
+      ["LAN peer with Host: localhost", isLocalDev(dev, req("http://localhost:8787/x", { "cf-connecting-ip": "192.0.2.2" }))],
+      ["no peer address", isLocalDev(dev, req("http://localhost:8787/x", {}))],
+      ["LAN host", isLocalDev(dev, req("http://192.0.2.2:8787/x", LOCAL_PEER))],
+      ["a page of another site", isLocalDev(dev, req("http://127.0.0.1:8787/x", { ...LOCAL_PEER, origin: "https://evil.example" }))],
+      ["production", isLocalDev(config(PRODUCTION), req("http://127.0.0.1:8787/x", LOCAL_PEER))],
+      ["ADMIN_API_KEY set", isLocalDev(config({ DEV_MODE: "true", ADMIN_API_KEY: ADMIN }), req("http://127.0.0.1/x", LOCAL_PEER))],
+      ["CONNECT_TOKEN_SECRET set", isLocalDev(config({ DEV_MODE: "true", CONNECT_TOKEN_SECRET: SECRET }), req("http://127.0.0.1/x", LOCAL_PEER))],
+    ];
+    expect(refused.filter(([, open]) => open).map(([name]) => name)).toEqual([]);
+  });
+
+  it("a real Dataspike key alone keeps the local start open for sockets (the admin routes close)", async () => {
+    const withKey = config({ DEV_MODE: "true", DATASPIKE_API_KEY: "ds_live_key" });
+    expect(await authorizeParticipant(withKey, upgrade("http://127.0.0.1:8787/v1/participants/a/stream"), "a", "stream")).toEqual({ ok: true });
+    expect((await authorizeAdmin(withKey, new Request("http://127.0.0.1:8787/v1/participants/a", { headers: LOCAL_PEER }))).ok).toBe(false);
   });
 });
 
@@ -79,7 +133,7 @@ describe("participant sockets", () => {
     expect((await authorizeParticipant(config(PRODUCTION), req(), "alice", "stream")).ok).toBe(false);
   });
 
-  it("development mode opens sockets without a token only on a loopback host and only without CONNECT_TOKEN_SECRET", async () => {
+  it("development mode opens sockets without a token only on a loopback host and only without secrets", async () => {
     const dev = config({ DEV_MODE: "true" });
     expect(await authorizeParticipant(dev, upgrade("http://127.0.0.1:8787/v1/participants/alice/stream"), "alice", "stream")).toEqual({ ok: true });
     expect(await authorizeParticipant(dev, upgrade("http://[::1]:8787/v1/participants/alice/stream"), "alice", "stream")).toEqual({ ok: true });
@@ -87,7 +141,7 @@ describe("participant sockets", () => {
     for (const host of ["edge.example.com", "192.168.1.20:8787", "deepfake-edge.acme.workers.dev"]) {
       const missing = await authorizeParticipant(dev, upgrade(`https://${host}/v1/participants/alice/stream`), "alice", "stream");
       expect(missing.ok, host).toBe(false);
-      const devToken = await signConnectToken(signingSecret(dev, new Request("http://localhost/"))!, { participantId: "alice", issuedAtS: nowS(), expiresAtS: nowS() + 60 });
+      const devToken = await signConnectToken(signingSecret(dev, new Request("http://localhost/", { headers: LOCAL_PEER }))!, { participantId: "alice", issuedAtS: nowS(), expiresAtS: nowS() + 60 });
       const forged = await authorizeParticipant(dev, upgrade(`https://${host}/v1/participants/alice/stream`, { authorization: `Bearer ${devToken}` }), "alice", "stream");
       expect(forged.ok, `${host} with a dev-secret token`).toBe(false);
     }
@@ -95,13 +149,18 @@ describe("participant sockets", () => {
     // Loopback with a secret configured: tokens are required.
     const devWithSecret = config({ DEV_MODE: "true", CONNECT_TOKEN_SECRET: SECRET, ADMIN_API_KEY: ADMIN });
     expect((await authorizeParticipant(devWithSecret, upgrade("http://127.0.0.1:8787/v1/participants/alice/stream"), "alice", "stream")).ok).toBe(false);
+    // ADMIN_API_KEY alone ends open auth too, and the development secret with it.
+    const devWithAdmin = config({ DEV_MODE: "true", ADMIN_API_KEY: ADMIN });
+    expect((await authorizeParticipant(devWithAdmin, upgrade("http://127.0.0.1:8787/v1/participants/alice/stream"), "alice", "stream")).ok).toBe(false);
+    expect(signingSecret(devWithAdmin, upgrade("http://127.0.0.1:8787/v1/tokens"))).toBeNull();
     // A presented token is always checked, even where none is needed.
     expect((await authorizeParticipant(dev, upgrade("http://127.0.0.1/x", { authorization: "Bearer garbage" }), "alice", "stream")).ok).toBe(false);
   });
 });
 
 describe("management routes and token minting (admin key)", () => {
-  const admin = (url: string, key?: string) => new Request(url, { headers: key ? { authorization: `Bearer ${key}` } : {} });
+  const admin = (url: string, key?: string) =>
+    new Request(url, { headers: { ...LOCAL_PEER, ...(key ? { authorization: `Bearer ${key}` } : {}) } });
 
   it("production: only the exact admin key", async () => {
     const c = config(PRODUCTION);
@@ -112,10 +171,10 @@ describe("management routes and token minting (admin key)", () => {
   });
 
   it("rotation: ADMIN_API_KEY_PREVIOUS is accepted while set, refused once removed", async () => {
-    const rotating = config({ ...PRODUCTION, ADMIN_API_KEY: "new-admin-key", ADMIN_API_KEY_PREVIOUS: ADMIN });
+    const rotating = config({ ...PRODUCTION, ADMIN_API_KEY: "the-new-admin-key-0123456789", ADMIN_API_KEY_PREVIOUS: ADMIN });
     expect(await authorizeAdmin(rotating, admin("https://edge.example.com/v1/tokens", ADMIN))).toEqual({ ok: true });
-    expect(await authorizeAdmin(rotating, admin("https://edge.example.com/v1/tokens", "new-admin-key"))).toEqual({ ok: true });
-    const rotated = config({ ...PRODUCTION, ADMIN_API_KEY: "new-admin-key" });
+    expect(await authorizeAdmin(rotating, admin("https://edge.example.com/v1/tokens", "the-new-admin-key-0123456789"))).toEqual({ ok: true });
+    const rotated = config({ ...PRODUCTION, ADMIN_API_KEY: "the-new-admin-key-0123456789" });
     expect((await authorizeAdmin(rotated, admin("https://edge.example.com/v1/tokens", ADMIN))).ok).toBe(false);
   });
 
@@ -132,6 +191,15 @@ describe("management routes and token minting (admin key)", () => {
     // CONNECT_TOKEN_SECRET but no ADMIN_API_KEY: POST /v1/tokens is closed, not open.
     const noAdmin = config({ DEV_MODE: "true", CONNECT_TOKEN_SECRET: SECRET });
     expect(await authorizeAdmin(noAdmin, admin("http://127.0.0.1:8787/v1/tokens"))).toMatchObject({ ok: false, message: expect.stringContaining("ADMIN_API_KEY is not configured") });
+  });
+
+  it("development mode: a LAN peer, or a page of another site, is held to the admin key on loopback hosts too", async () => {
+    const dev = config({ DEV_MODE: "true" });
+    const lan = new Request("http://localhost:8787/v1/tokens", { method: "POST", headers: { "cf-connecting-ip": "192.0.2.2" } });
+    expect((await authorizeAdmin(dev, lan)).ok).toBe(false);
+    const page = { ...LOCAL_PEER, origin: "https://evil.example" };
+    expect((await authorizeAdmin(dev, new Request("http://127.0.0.1:8787/v1/dev/simulator/a", { method: "POST", headers: page }))).ok).toBe(false);
+    expect(signingSecret(dev, lan)).toBeNull();
   });
 
   it("development mode on a non-loopback host behaves like production (no admin key: refused)", async () => {

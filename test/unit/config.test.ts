@@ -9,7 +9,7 @@ import { DEFAULT_DATASPIKE_WS_URL } from "../../src/config/limits";
 const PRODUCTION: ConfigVars = {
   DATASPIKE_API_KEY: "ds_live_key",
   CONNECT_TOKEN_SECRET: "0123456789abcdef0123",
-  ADMIN_API_KEY: "admin-key",
+  ADMIN_API_KEY: "admin-key-0123456789",
 };
 
 /** Returns the ConfigError parseConfig throws (failing the test if it returns or throws anything else). */
@@ -88,7 +88,7 @@ describe("parseConfig secrets and modes", () => {
 
   it("production with every secret is not simulated", () => {
     const config = parseConfig({ ...PRODUCTION });
-    expect(config).toMatchObject({ devMode: false, simulated: false, dataspikeApiKey: "ds_live_key", adminApiKey: "admin-key" });
+    expect(config).toMatchObject({ devMode: false, simulated: false, dataspikeApiKey: "ds_live_key", adminApiKey: "admin-key-0123456789" });
   });
 
   it("DEV_MODE=true without a key runs the simulator, with its own fixed key", () => {
@@ -116,6 +116,19 @@ describe("parseConfig secrets and modes", () => {
     expect(configError({ ...PRODUCTION, CONNECT_TOKEN_SECRET: "short" }).problems[0]).toContain("CONNECT_TOKEN_SECRET");
     expect(configError({ DEV_MODE: "true", CONNECT_TOKEN_SECRET: "0123456789abcde" }).problems[0]).toContain("at least 16");
     expect(parseConfig({ DEV_MODE: "true", CONNECT_TOKEN_SECRET: "0123456789abcdef" }).connectTokenSecret).toBe("0123456789abcdef");
+  });
+
+  it("rejects an admin key (or the previous one) shorter than 16 characters, in every mode, without echoing it", () => {
+    for (const vars of [
+      { ...PRODUCTION, ADMIN_API_KEY: "admin-key-01234" },
+      { DEV_MODE: "true", ADMIN_API_KEY: "admin-key-01234" },
+      { ...PRODUCTION, ADMIN_API_KEY_PREVIOUS: "admin-key-01234" },
+    ] as ConfigVars[]) {
+      const problems = configError(vars).problems;
+      expect(problems).toEqual([expect.stringMatching(/^ADMIN_API_KEY(_PREVIOUS)? must be at least 16 characters$/)]);
+      expect(problems.join(" ")).not.toContain("admin-key-01234");
+    }
+    expect(parseConfig({ ...PRODUCTION, ADMIN_API_KEY: "admin-key-0123456" }).adminApiKey).toBe("admin-key-0123456");
   });
 
   it("rejects a DATASPIKE_WS_URL that is not a ws(s) or http(s) URL", () => {
@@ -163,7 +176,7 @@ describe("problems name settings, never their values (/healthz is public)", () =
   it("secretsConfigured is true as soon as any secret is set", () => {
     expect(parseConfig({ DEV_MODE: "true" }).secretsConfigured).toBe(false);
     expect(parseConfig({ DEV_MODE: "true", DATASPIKE_API_KEY: "k" }).secretsConfigured).toBe(true);
-    expect(parseConfig({ DEV_MODE: "true", ADMIN_API_KEY: "k" }).secretsConfigured).toBe(true);
+    expect(parseConfig({ DEV_MODE: "true", ADMIN_API_KEY: "admin-key-0123456789" }).secretsConfigured).toBe(true);
     expect(parseConfig({ ...PRODUCTION }).secretsConfigured).toBe(true);
   });
 });
