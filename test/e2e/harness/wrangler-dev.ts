@@ -28,10 +28,12 @@ export interface WranglerDevOptions {
   persistTo?: string;
   /** How long to wait for `GET /healthz` to answer 200. */
   healthTimeoutMs?: number;
+  /** The address to listen on (`--ip`): 127.0.0.1 unless given; 0.0.0.0 reaches other interfaces too. */
+  ip?: string;
 }
 
 export interface WranglerDev {
-  /** http://127.0.0.1:<port> */
+  /** http://127.0.0.1:<port> (or http://<ip>:<port> when bound to one other address) */
   url: string;
   port: number;
   /** wrangler's PID, which is also its process group id (workerd runs in the same group). */
@@ -108,12 +110,13 @@ async function startOnce(options: WranglerDevOptions): Promise<WranglerDev> {
   const inspectorPort = await freePort();
   const ownsPersistDir = options.persistTo === undefined;
   const persistTo = options.persistTo ?? mkdtempSync(join(tmpdir(), "deepfake-edge-e2e-"));
-  const url = `http://127.0.0.1:${port}`;
+  const ip = options.ip ?? "127.0.0.1";
+  const url = `http://${ip === "0.0.0.0" ? "127.0.0.1" : ip}:${port}`;
 
   const args = [
     "dev",
     "--ip",
-    "127.0.0.1",
+    ip,
     "--port",
     String(port),
     "--inspector-port",
