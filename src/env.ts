@@ -3,6 +3,8 @@
  * Every var arrives as a string; parseConfig (src/config/config.ts) validates them.
  */
 import type { ConfigVars } from "./config/config.js";
+import type { RoomDirectory } from "./rooms/directory-object.js";
+import type { RoomObject } from "./rooms/room-object.js";
 import type { ParticipantSession } from "./session/participant-session.js";
 import type { UpstreamSimulator } from "./simulator/upstream-simulator.js";
 
@@ -10,6 +12,8 @@ import type { UpstreamSimulator } from "./simulator/upstream-simulator.js";
 export interface Env extends ConfigVars {
   PARTICIPANT_SESSION: DurableObjectNamespace<ParticipantSession>;
   UPSTREAM_SIMULATOR: DurableObjectNamespace<UpstreamSimulator>;
+  ROOMS: DurableObjectNamespace<RoomObject>;
+  ROOM_DIRECTORY: DurableObjectNamespace<RoomDirectory>;
 }
 
 type WorkerEnv = Env;

@@ -7,11 +7,10 @@ import { env as startupEnv } from "cloudflare:workers";
 import { Hono } from "hono";
 import type { Env } from "./env.js";
 import { ConfigError, parseConfig } from "./config/config.js";
-import { CONNECT_TOKEN_DEFAULT_TTL_S, CONNECT_TOKEN_MAX_TTL_S } from "./config/limits.js";
+import { CONNECT_TOKEN_DEFAULT_TTL_S } from "./config/limits.js";
 import { offeredProtocols, selectProtocol } from "./protocol/subprotocol.js";
-import { authorizeParticipant, devModeWarning, signingSecret } from "./router/auth.js";
+import { authorizeParticipant, devModeWarning, isLocalDev, signingSecret } from "./router/auth.js";
 import {
-  PARTICIPANT_ID_MESSAGE,
   eventsQuery,
   isParticipantId,
   replyError,
@@ -23,7 +22,9 @@ import {
   webhooksQuery,
   type AppEnv,
 } from "./router/respond.js";
-import { isTokenScope, signConnectToken } from "./router/tokens.js";
+import { parseTokenRequest, signConnectToken } from "./router/tokens.js";
+import { chooseRoom, withRoomHeader } from "./rooms/membership.js";
+import { rooms } from "./rooms/routes.js";
 import { parseRateOverrides } from "./session/connections.js";
 import { SIMULATED_LEVELS, type SimulatedLevel } from "./simulator/upstream-simulator.js";
 import { playground } from "./playground/routes.js";
@@ -32,6 +33,8 @@ import { errorMessage, log } from "./shared/log.js";
 
 export { ParticipantSession } from "./session/participant-session.js";
 export { UpstreamSimulator } from "./simulator/upstream-simulator.js";
+export { RoomObject } from "./rooms/room-object.js";
+export { RoomDirectory } from "./rooms/directory-object.js";
 
 // Development mode says so when the Worker starts, and again on every `ready` event.
 const warning = devModeWarning(startupEnv as Env);
@@ -85,9 +88,13 @@ for (const route of ["stream", "sfu/video", "sfu/audio"]) {
     if (!protocol.ok) return replyError(c, 400, "bad_subprotocol", protocol.message);
     const rates = route === "stream" ? parseRateOverrides(new URL(c.req.url).searchParams, c.var.config.video) : null;
     if (rates && !rates.ok) return replyError(c, 400, "bad_rate", rates.message);
+    // The room (docs/DESIGN.md §12): the token's claim, or ?room= in development mode without tokens.
+    const tokensOptional = isLocalDev(c.var.config, c.req.raw) && !c.var.config.connectTokenSecret;
+    const room = chooseRoom(auth.room, new URL(c.req.url).searchParams.get("room"), tokensOptional);
+    if (!room.ok) return replyError(c, 400, "bad_room", room.message);
     if (c.req.header("upgrade")?.toLowerCase() !== "websocket")
       return replyError(c, 426, "upgrade_required", "this endpoint is a WebSocket: send Upgrade: websocket");
-    return participant(c.env, id).fetch(c.req.raw);
+    return participant(c.env, id).fetch(withRoomHeader(c.req.raw, room.room));
   });
 }
 
@@ -108,49 +115,27 @@ management.delete("/:id", async (c) => reply(c, await participant(c.env, c.req.p
 
 app.route("/v1/participants", sockets);
 app.route("/v1/participants", management);
+app.route("/v1/rooms", rooms);
 
 app.post("/v1/tokens", requireAdmin, async (c) => {
   let body: unknown;
   try {
     body = await c.req.json();
   } catch {
-    return replyError(
-      c,
-      400,
-      "bad_json",
-      'body must be JSON: {"participant_id": "...", "ttl_s": 3600, "scope": "stream" | "sfu"}',
-    );
+    const shape = '{"participant_id": "...", "ttl_s": 3600, "scope": "stream" | "sfu" | "watch", "room": "..."}';
+    return replyError(c, 400, "bad_json", `body must be JSON: ${shape}`);
   }
-  const {
-    participant_id: participantId,
-    ttl_s: ttlRaw,
-    scope,
-  } = (typeof body === "object" && body !== null ? body : {}) as Record<string, unknown>;
-  if (!isParticipantId(participantId))
-    return replyError(c, 400, "bad_participant_id", PARTICIPANT_ID_MESSAGE.replace("participant id", "participant_id"));
-  const ttlS = ttlRaw === undefined ? CONNECT_TOKEN_DEFAULT_TTL_S : ttlRaw;
-  if (typeof ttlS !== "number" || !Number.isInteger(ttlS) || ttlS < 1 || ttlS > CONNECT_TOKEN_MAX_TTL_S) {
-    return replyError(c, 400, "bad_ttl", `ttl_s must be an integer from 1 to ${CONNECT_TOKEN_MAX_TTL_S}`);
-  }
-  if (scope !== undefined && !isTokenScope(scope))
-    return replyError(
-      c,
-      400,
-      "bad_scope",
-      'scope must be "stream" (client sockets) or "sfu" (Realtime SFU adapter feeds), or absent for both',
-    );
+  const request = parseTokenRequest(body, CONNECT_TOKEN_DEFAULT_TTL_S, isParticipantId);
+  if (!request.ok) return replyError(c, 400, request.error, request.message);
+  const { participantId, ttlS, scope, room } = request;
   const secret = signingSecret(c.var.config, c.req.raw);
   if (!secret)
     return replyError(c, 503, "misconfigured", "CONNECT_TOKEN_SECRET is not set, so no connect token can be minted");
   const issuedAt = Math.floor(Date.now() / 1000);
   const expiresAt = issuedAt + ttlS;
-  const token = await signConnectToken(secret, {
-    participantId,
-    issuedAtS: issuedAt,
-    expiresAtS: expiresAt,
-    ...(scope !== undefined ? { scope } : {}),
-  });
-  return c.json({ token, expires_at: expiresAt, ...(scope !== undefined ? { scope } : {}) });
+  const named = { ...(scope !== undefined ? { scope } : {}), ...(room !== undefined ? { room } : {}) };
+  const token = await signConnectToken(secret, { participantId, issuedAtS: issuedAt, expiresAtS: expiresAt, ...named });
+  return c.json({ token, expires_at: expiresAt, ...named });
 });
 
 // Development-only simulator controls (docs/DESIGN.md §9): 404 unless the simulator is active.

@@ -141,6 +141,32 @@ export const PAGE_DEFAULT_ROWS = 100;
 export const PAGE_MAX_ROWS = 1000;
 
 export const PARTICIPANT_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+/** A room id uses the participant id's alphabet (docs/DESIGN.md §12). */
+export const ROOM_ID_PATTERN = PARTICIPANT_ID_PATTERN;
+
+// ---- rooms and the directory (docs/DESIGN.md §12) -----------------------------------------------
+
+/** Room updates a participant sends in one RPC (the rest follow in the next). */
+export const ROOM_REPORT_BATCH = 50;
+/** A room RPC that has not answered by then counts as failed and is retried. */
+export const ROOM_REPORT_TIMEOUT_MS = 5_000;
+/** Retry delays of room and directory updates: first, doubling up to the last. */
+export const ROOM_RETRY_INITIAL_MS = 500;
+export const ROOM_RETRY_MAX_MS = 30_000;
+/** Updates a participant keeps for its room while the room does not answer; the oldest go first. */
+export const ROOM_REPORT_MAX_PENDING = 1_000;
+/**
+ * A room restarted with participants it believes connected asks their objects this long after it
+ * started (time for clients to reconnect): a participant whose sockets went with a crash or a
+ * deploy, without a close the room was told of, is marked as having left.
+ */
+export const ROOM_PRESENCE_CHECK_MS = 15_000;
+/** Watch sockets per room. */
+export const MAX_WATCHERS_PER_ROOM = 64;
+/** The directory's "alerts in the last hour" window. */
+export const ROOM_ALERT_WINDOW_MS = 3_600_000;
+/** Rooms listed by GET /v1/rooms at most. */
+export const DIRECTORY_MAX_ROOMS = 10_000;
 
 // ---- on-demand checks (docs/DESIGN.md §13) --------------------------------------------------------
 

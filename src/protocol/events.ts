@@ -13,6 +13,8 @@ export interface DeepfakeAlert {
   level: Level;
   previous_level: Level;
   participant_id: string;
+  /** The participant's room (docs/DESIGN.md §12), or null. */
+  room_id: string | null;
   track_id: string;
   message: string;
   timestamp_ms: number;
@@ -72,6 +74,7 @@ export type ServerEvent =
   | {
       type: "ready";
       participant_id: string;
+      room_id: string | null;
       level: Level;
       /** This connection's rate now; normal_fps and burst_fps are its rates in CLEAR/ALERT and SUSPICIOUS. */
       video_fps: number;

@@ -2,7 +2,8 @@
  * Request authentication for the router (docs/DESIGN.md §6), failing closed everywhere:
  *   - connect tokens for participant sockets, carried as `Authorization: Bearer`, as the subprotocol
  *     `bearer.<token>` (browsers) or as `?token=` (Realtime SFU adapters, which can do neither);
- *   - the admin key for management routes, token minting and the simulator controls.
+ *   - the admin key for management routes, token minting and the simulator controls;
+ *   - the admin key or a `watch` token for a room's watch socket (docs/DESIGN.md §12).
  * Development mode relaxes this only for a request that is addressed to a loopback host (the request
  * URL's hostname) and comes from a loopback peer (CF-Connecting-IP), carries no foreign Origin, and
  * only while neither CONNECT_TOKEN_SECRET nor ADMIN_API_KEY is set; anywhere else it behaves like
@@ -20,7 +21,9 @@ import { safeEqual, verifyConnectToken, type TokenFailure, type TokenScope } fro
  */
 export const DEV_CONNECT_TOKEN_SECRET = "dev-mode-loopback-only-connect-token-secret";
 
-export type AuthResult = { ok: true } | { ok: false; status: 401; message: string; failure?: TokenFailure | "missing" };
+export type AuthResult =
+  | { ok: true; /** The token's `room` claim, when a token was presented and carried one. */ room?: string }
+  | { ok: false; status: 401 | 403; message: string; failure?: TokenFailure | "missing" };
 
 /** True for a request to 127.0.0.1, localhost or [::1] (the URL's hostname, not a header). */
 export function isLoopbackRequest(request: Request): boolean {
@@ -129,9 +132,39 @@ export async function authorizeParticipant(
     endpoint,
     nowS: Math.floor(Date.now() / 1000),
   });
-  return check.ok
-    ? { ok: true }
-    : { ok: false, status: 401, message: `connect token rejected: ${check.reason}`, failure: check.failure };
+  if (!check.ok) {
+    return { ok: false, status: 401, message: `connect token rejected: ${check.reason}`, failure: check.failure };
+  }
+  return check.claims.room !== undefined ? { ok: true, room: check.claims.room } : { ok: true };
+}
+
+/**
+ * A room's watch socket: the admin key or a `watch` token for this room, as `Authorization: Bearer`
+ * or the subprotocol `bearer.<…>` (never in the URL). 401 without valid credentials, 403 for a
+ * valid token that does not open this room's watch socket (another room, or another scope).
+ */
+export async function authorizeWatch(config: Config, request: Request, room: string): Promise<AuthResult> {
+  if (isLocalDev(config, request) && !config.secretsConfigured) return { ok: true };
+  const offered = offeredProtocols(request.headers.get("sec-websocket-protocol"));
+  const presented = bearer(request) ?? bearerFromProtocols(offered);
+  if (!presented) {
+    const message =
+      "the watch socket needs the admin key or a watch token for this room " +
+      "(Authorization: Bearer, or the subprotocol bearer.<…>)";
+    return { ok: false, status: 401, message, failure: "missing" };
+  }
+  for (const key of [config.adminApiKey, config.adminApiKeyPrevious]) {
+    if (key && (await safeEqual(presented, key))) return { ok: true };
+  }
+  const secrets = verifyingSecrets(config, request);
+  if (secrets.length === 0) {
+    return { ok: false, status: 401, message: "that is not the admin key, and connect tokens are not configured" };
+  }
+  const want = { participantId: null, endpoint: "watch", room, nowS: Math.floor(Date.now() / 1000) } as const;
+  const check = await verifyConnectToken(secrets, presented, want);
+  if (check.ok) return { ok: true };
+  const status = check.failure === "wrong_room" || check.failure === "wrong_scope" ? 403 : 401;
+  return { ok: false, status, message: `watch refused: ${check.reason}`, failure: check.failure };
 }
 
 /**

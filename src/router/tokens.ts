@@ -1,7 +1,8 @@
 /**
  * Connect tokens (docs/DESIGN.md §6): HS256 JWTs signed and verified with hono/jwt. Claims: `sub` = the
- * participant id, `exp` (required), `iat`, optional `nbf`, optional `scope` (`stream` opens only
- * client sockets, `sfu` only Realtime SFU adapter feeds, none opens both).
+ * participant id, `exp` (required), `iat`, optional `nbf`, optional `room` (the participant's room,
+ * docs/DESIGN.md §12), optional `scope` (`stream` opens only client sockets, `sfu` only Realtime SFU
+ * adapter feeds, `watch` only the watch socket of the token's room; none opens stream and sfu).
  *
  * The library checks the structure, the header (`alg` must be HS256: `none`, RS256 and every other
  * algorithm are refused) and the signature. The time claims are checked here, because they need a
@@ -13,9 +14,14 @@
  * response or a log.
  */
 import { sign, verify } from "hono/jwt";
-import { CONNECT_TOKEN_LEEWAY_S, CONNECT_TOKEN_MAX_CHARS, CONNECT_TOKEN_MAX_TTL_S } from "../config/limits.js";
+import {
+  CONNECT_TOKEN_LEEWAY_S,
+  CONNECT_TOKEN_MAX_CHARS,
+  CONNECT_TOKEN_MAX_TTL_S,
+  ROOM_ID_PATTERN,
+} from "../config/limits.js";
 
-export const TOKEN_SCOPES = ["stream", "sfu"] as const;
+export const TOKEN_SCOPES = ["stream", "sfu", "watch"] as const;
 export type TokenScope = (typeof TOKEN_SCOPES)[number];
 
 export function isTokenScope(value: unknown): value is TokenScope {
@@ -29,6 +35,11 @@ export interface ConnectClaims {
   expiresAtS: number;
   notBeforeS?: number;
   scope?: TokenScope;
+  room?: string;
+}
+
+export function isRoomId(value: unknown): value is string {
+  return typeof value === "string" && ROOM_ID_PATTERN.test(value);
 }
 
 /** Signs a connect token. Always with the current secret: a previous secret never signs. */
@@ -43,6 +54,7 @@ export async function signConnectToken(secret: string, claims: ConnectClaims): P
       exp: claims.expiresAtS,
       ...(claims.notBeforeS !== undefined ? { nbf: claims.notBeforeS } : {}),
       ...(claims.scope !== undefined ? { scope: claims.scope } : {}),
+      ...(claims.room !== undefined ? { room: claims.room } : {}),
     },
     secret,
     "HS256",
@@ -59,7 +71,8 @@ export type TokenFailure =
   | "issued_in_future"
   | "lifetime_too_long"
   | "wrong_participant"
-  | "wrong_scope";
+  | "wrong_scope"
+  | "wrong_room";
 
 const REASONS: Record<TokenFailure, string> = {
   malformed: "malformed token",
@@ -72,6 +85,7 @@ const REASONS: Record<TokenFailure, string> = {
   lifetime_too_long: `token lifetime over the maximum of ${CONNECT_TOKEN_MAX_TTL_S} s`,
   wrong_participant: "token is for another participant",
   wrong_scope: "token scope does not allow this endpoint",
+  wrong_room: "token is for another room",
 };
 
 export type TokenCheck = { ok: true; claims: ConnectClaims } | { ok: false; failure: TokenFailure; reason: string };
@@ -79,9 +93,12 @@ export type TokenCheck = { ok: true; claims: ConnectClaims } | { ok: false; fail
 const fail = (failure: TokenFailure): TokenCheck => ({ ok: false, failure, reason: REASONS[failure] });
 
 export interface VerifyRequest {
-  participantId: string;
-  /** The endpoint asked for: `stream` (client sockets) or `sfu` (adapter feeds). */
+  /** The participant whose socket is asked for (null for a room's watch socket). */
+  participantId: string | null;
+  /** The endpoint asked for: `stream` (client sockets), `sfu` (adapter feeds) or `watch`. */
   endpoint: TokenScope;
+  /** For `watch`: the room watched. */
+  room?: string;
   nowS: number;
 }
 
@@ -113,21 +130,28 @@ export async function verifyConnectToken(
 
 /** The claims of a correctly signed token, with the leeway. */
 export function checkClaims(payload: Record<string, unknown>, want: VerifyRequest): TokenCheck {
-  const { sub, exp, nbf, iat, scope } = payload;
+  const { sub, exp, nbf, iat, scope, room } = payload;
   const leeway = CONNECT_TOKEN_LEEWAY_S;
   const time = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
   if (exp === undefined) return fail("no_expiry");
   if (typeof sub !== "string" || !time(exp) || (nbf !== undefined && !time(nbf)) || (iat !== undefined && !time(iat)))
     return fail("malformed");
   if (scope !== undefined && !isTokenScope(scope)) return fail("malformed");
+  if (room !== undefined && !isRoomId(room)) return fail("malformed");
   if (exp + leeway <= want.nowS) return fail("expired");
   if (nbf !== undefined && nbf - leeway > want.nowS) return fail("not_yet_valid");
   if (iat !== undefined && iat - leeway > want.nowS) return fail("issued_in_future");
   // The lifetime counts from the earliest time the token names (or now, for a token naming none).
   const from = Math.min(want.nowS, iat ?? want.nowS, nbf ?? want.nowS);
   if (exp - from > CONNECT_TOKEN_MAX_TTL_S + leeway) return fail("lifetime_too_long");
-  if (sub !== want.participantId) return fail("wrong_participant");
-  if (scope !== undefined && scope !== want.endpoint) return fail("wrong_scope");
+  if (want.endpoint === "watch") {
+    // Only a token minted for watching opens a watch socket, and only its own room's.
+    if (scope !== "watch") return fail("wrong_scope");
+    if (room !== want.room) return fail("wrong_room");
+  } else {
+    if (sub !== want.participantId) return fail("wrong_participant");
+    if (scope !== undefined && scope !== want.endpoint) return fail("wrong_scope");
+  }
   return {
     ok: true,
     claims: {
@@ -136,6 +160,7 @@ export function checkClaims(payload: Record<string, unknown>, want: VerifyReques
       expiresAtS: exp,
       ...(nbf !== undefined ? { notBeforeS: nbf } : {}),
       ...(scope !== undefined ? { scope } : {}),
+      ...(room !== undefined ? { room } : {}),
     },
   };
 }
@@ -166,4 +191,51 @@ export async function safeEqual(a: string, b: string): Promise<boolean> {
   let diff = 0;
   for (let i = 0; i < 32; i++) diff |= (x![i] as number) ^ (y![i] as number);
   return diff === 0;
+}
+
+/** A valid `POST /v1/tokens` body, or what is wrong with it. */
+export type TokenRequest =
+  | { ok: true; participantId: string; ttlS: number; scope?: TokenScope; room?: string }
+  | { ok: false; error: string; message: string };
+
+/**
+ * `{"participant_id", "ttl_s", "scope", "room"}`: a participant token (scope `stream`, `sfu` or
+ * none; `room` makes the participant a member of that room), or a `watch` token for `room` (its
+ * participant_id is optional and only names the watcher).
+ */
+export function parseTokenRequest(
+  body: unknown,
+  defaultTtlS: number,
+  isParticipantId: (v: unknown) => v is string,
+): TokenRequest {
+  const fields = (typeof body === "object" && body !== null ? body : {}) as Record<string, unknown>;
+  const { participant_id: participantId, ttl_s: ttlRaw, scope, room } = fields;
+  if (scope !== undefined && !isTokenScope(scope)) {
+    const message =
+      'scope must be "stream" (client sockets), "sfu" (Realtime SFU adapter feeds) ' +
+      'or "watch" (a room\'s watch socket), or absent for stream and sfu';
+    return { ok: false, error: "bad_scope", message };
+  }
+  if (room !== undefined && !isRoomId(room)) {
+    return { ok: false, error: "bad_room", message: "room must be 1-128 characters of [A-Za-z0-9._:-]" };
+  }
+  if (scope === "watch" && room === undefined) {
+    return { ok: false, error: "bad_room", message: "a watch token needs the room it watches" };
+  }
+  const watcher = scope === "watch" && participantId === undefined;
+  if (!watcher && !isParticipantId(participantId)) {
+    const message = "participant_id must be 1-128 characters of [A-Za-z0-9._:-]";
+    return { ok: false, error: "bad_participant_id", message };
+  }
+  const ttlS = ttlRaw === undefined ? defaultTtlS : ttlRaw;
+  if (typeof ttlS !== "number" || !Number.isInteger(ttlS) || ttlS < 1 || ttlS > CONNECT_TOKEN_MAX_TTL_S) {
+    return { ok: false, error: "bad_ttl", message: `ttl_s must be an integer from 1 to ${CONNECT_TOKEN_MAX_TTL_S}` };
+  }
+  return {
+    ok: true,
+    participantId: watcher ? "watcher" : (participantId as string),
+    ttlS,
+    ...(scope !== undefined ? { scope } : {}),
+    ...(room !== undefined ? { room } : {}),
+  };
 }

@@ -16,6 +16,8 @@ import { MediaIntake, type IntakeOutputs } from "./media-intake.js";
 
 export interface ActiveParticipant {
   participantId: string;
+  /** The participant's room (DESIGN.md §12), or null. */
+  roomId: string | null;
   sinceMs: number;
   detection: DetectionState;
   intake: MediaIntake;
@@ -40,7 +42,7 @@ export function samplingLevel(live: Pick<ActiveParticipant, "checking">, level: 
  */
 export function activateParticipant(
   config: Config,
-  row: { participantId: string; level: Level; sinceMs: number },
+  row: { participantId: string; roomId?: string | null; level: Level; sinceMs: number },
   storedTracks: readonly TrackState[],
   nowMs: number,
   encode: JpegEncoder,
@@ -53,6 +55,7 @@ export function activateParticipant(
   }));
   return {
     participantId: row.participantId,
+    roomId: row.roomId ?? null,
     sinceMs: row.sinceMs,
     checking: false,
     detection: new DetectionState({ initialLevel: row.level, trackTtlMs: config.trackTtlMs, tracks }),

@@ -183,10 +183,13 @@ export function readyEvent(
     devMode: boolean;
   },
   own: RateOverrides,
+  /** The participant's room (docs/DESIGN.md §12), or null. */
+  roomId: string | null = null,
 ) {
   return {
     type: "ready" as const,
     participant_id: participantId,
+    room_id: roomId,
     level,
     video_fps: connectionFps(level, config.video, own),
     normal_fps: connectionFps("clear", config.video, own),

@@ -37,13 +37,17 @@ export const TRACKS_DDL = `CREATE TABLE tracks (track_id TEXT PRIMARY KEY, level
    ALTER TABLE history ADD COLUMN reason TEXT NOT NULL DEFAULT 'result';
    ALTER TABLE history ADD COLUMN simulated INTEGER NOT NULL DEFAULT 0;`;
 
+/** The participant's room (docs/DESIGN.md §12), with the session and on every history row. */
+export const ROOM_COLUMNS_DDL = `ALTER TABLE participant ADD COLUMN room_id TEXT;
+   ALTER TABLE history ADD COLUMN room_id TEXT;`;
+
 /** What one committed change writes besides the participant row: tracks to upsert and to delete. */
 export interface TrackChanges {
   upsert: TrackState[];
   remove: string[];
 }
 
-const HISTORY_COLUMNS = "event_id, previous_level, level, track_id, message, timestamp_ms, reason, simulated";
+const HISTORY_COLUMNS = "event_id, previous_level, level, track_id, message, timestamp_ms, reason, simulated, room_id";
 
 function toAlert(row: Record<string, unknown>, participantId: string): DeepfakeAlert {
   return {
@@ -52,6 +56,7 @@ function toAlert(row: Record<string, unknown>, participantId: string): DeepfakeA
     level: isLevel(row.level) ? row.level : "clear",
     previous_level: isLevel(row.previous_level) ? row.previous_level : "clear",
     participant_id: participantId,
+    room_id: typeof row.room_id === "string" ? row.room_id : null,
     track_id: String(row.track_id),
     message: String(row.message),
     timestamp_ms: Number(row.timestamp_ms),
@@ -62,6 +67,7 @@ function toAlert(row: Record<string, unknown>, participantId: string): DeepfakeA
 
 export interface ParticipantRow {
   participantId: string;
+  roomId: string | null;
   level: Level;
   sinceMs: number;
 }
@@ -71,11 +77,12 @@ export class SessionStore {
 
   loadParticipant(): ParticipantRow | null {
     const row = this.sql
-      .exec("SELECT participant_id, level, since_ms FROM participant WHERE singleton = 1")
+      .exec("SELECT participant_id, room_id, level, since_ms FROM participant WHERE singleton = 1")
       .toArray()[0];
     if (!row) return null;
     const level = isLevel(row.level) ? row.level : "clear";
-    return { participantId: String(row.participant_id), level, sinceMs: Number(row.since_ms) };
+    const roomId = typeof row.room_id === "string" ? row.room_id : null;
+    return { participantId: String(row.participant_id), roomId, level, sinceMs: Number(row.since_ms) };
   }
 
   /** Records the participant id on first contact (the level starts CLEAR). */
@@ -89,6 +96,11 @@ export class SessionStore {
     return this.loadParticipant()!;
   }
 
+  /** Moves the participant to a room (or out of any); later transitions carry it. */
+  setRoom(roomId: string | null): void {
+    this.sql.exec("UPDATE participant SET room_id = ? WHERE singleton = 1", roomId);
+  }
+
   /** Writes a transition: the new level and its history row. Call inside transactionSync. */
   recordTransition(alert: DeepfakeAlert): void {
     this.sql.exec(
@@ -97,8 +109,8 @@ export class SessionStore {
       alert.timestamp_ms,
     );
     this.sql.exec(
-      "INSERT INTO history (event_id, previous_level, level, track_id, message, timestamp_ms, reason, simulated) " +
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      "INSERT INTO history (event_id, previous_level, level, track_id, message, timestamp_ms, reason, simulated, " +
+        "room_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
       alert.id,
       alert.previous_level,
       alert.level,
@@ -107,6 +119,7 @@ export class SessionStore {
       alert.timestamp_ms,
       alert.reason,
       alert.simulated ? 1 : 0,
+      alert.room_id ?? null,
     );
   }
 

@@ -185,6 +185,7 @@ export class Transitions {
       level: t.level,
       previous_level: t.previous,
       participant_id: live.participantId,
+      room_id: live.roomId,
       track_id: t.trackId,
       message: t.message,
       timestamp_ms: nowMs,

@@ -85,6 +85,7 @@ export function webhookBody(alert: DeepfakeAlert): string {
     level: alert.level,
     previous_level: alert.previous_level,
     participant_id: alert.participant_id,
+    room_id: alert.room_id ?? null,
     track_id: alert.track_id,
     message: alert.message,
     timestamp_ms: alert.timestamp_ms,

@@ -253,3 +253,19 @@ describe("safeEqual", () => {
     );
   });
 });
+
+describe("the room claim and the watch scope (DESIGN.md §12)", () => {
+  it("a participant token carries its room; a watch token opens only its own room's watch socket", async () => {
+    const member = nodeJwt(SECRET, HS256, claims({ room: "panel-1" }));
+    const check = await verifyConnectToken([SECRET], member, WANT);
+    expect(check.ok && check.claims.room).toBe("panel-1");
+    const watch = nodeJwt(SECRET, HS256, claims({ scope: "watch", room: "panel-1" }));
+    const want = { participantId: null, endpoint: "watch" as const, room: "panel-1" };
+    expect(await failure(watch, want)).toBe("accepted");
+    expect(await failure(watch, { ...want, room: "panel-2" })).toBe("wrong_room");
+    expect(await failure(member, want)).toBe("wrong_scope");
+    expect(await failure(nodeJwt(SECRET, HS256, claims({ scope: "stream", room: "panel-1" })), want)).toBe("wrong_scope");
+    expect(await failure(watch)).toBe("wrong_scope"); // not a stream token
+    expect(await failure(nodeJwt(SECRET, HS256, claims({ room: "bad room" })))).toBe("malformed");
+  });
+});

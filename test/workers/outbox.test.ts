@@ -25,6 +25,7 @@ function alert(n: number, participantId = "p"): DeepfakeAlert {
     level: n % 2 ? "suspicious" : "clear",
     previous_level: n % 2 ? "clear" : "suspicious",
     participant_id: participantId,
+    room_id: null,
     track_id: "cam",
     message: `result ${n}`,
     timestamp_ms: T0_MS + n,
@@ -59,7 +60,7 @@ describe("WebhookOutbox on SQLite", () => {
       expect(outbox.pendingCount()).toBe(2);
       return sql.exec("SELECT event_id, url, body, status, attempts, next_attempt_ms, created_ms FROM webhook_outbox ORDER BY seq").toArray();
     });
-    const body = '{"type":"deepfake_alert","id":"evt_1","level":"suspicious","previous_level":"clear","participant_id":"p","track_id":"cam","message":"result 1","timestamp_ms":1800000000001,"reason":"result","simulated":false}';
+    const body = '{"type":"deepfake_alert","id":"evt_1","level":"suspicious","previous_level":"clear","participant_id":"p","room_id":null,"track_id":"cam","message":"result 1","timestamp_ms":1800000000001,"reason":"result","simulated":false}';
     expect(rows).toEqual([
       { event_id: "evt_1", url: A, body, status: "pending", attempts: 0, next_attempt_ms: T0_MS, created_ms: T0_MS },
       { event_id: "evt_1", url: B, body, status: "pending", attempts: 0, next_attempt_ms: T0_MS, created_ms: T0_MS },

@@ -24,7 +24,7 @@ const config = parseWebhookConfig({ WEBHOOK_URLS: URL_A, WEBHOOK_SECRET: formatW
 
 function alert(id: string): DeepfakeAlert {
   return {
-    type: "deepfake_alert", id, level: "alert", previous_level: "clear", participant_id: "p", track_id: "cam",
+    type: "deepfake_alert", id, level: "alert", previous_level: "clear", participant_id: "p", room_id: null, track_id: "cam",
     message: id, timestamp_ms: Date.now(), reason: "result", simulated: false,
   };
 }

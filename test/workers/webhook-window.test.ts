@@ -58,7 +58,7 @@ function threeDaysLater(id: string): Promise<void> {
 }
 
 function alert(n: number): DeepfakeAlert {
-  return { type: "deepfake_alert", id: `evt_${n}`, level: "alert", previous_level: "clear", participant_id: "p", track_id: "cam", message: `m${n}`, timestamp_ms: 1_800_000_000_000 + n, reason: "result", simulated: false };
+  return { type: "deepfake_alert", id: `evt_${n}`, level: "alert", previous_level: "clear", participant_id: "p", room_id: null, track_id: "cam", message: `m${n}`, timestamp_ms: 1_800_000_000_000 + n, reason: "result", simulated: false };
 }
 
 /** A fresh object with its schema, for parts driven directly. */
@@ -255,7 +255,8 @@ describe("schema v4: the outbox rebuilt for redelivery rows", () => {
       sql.exec(insert, "evt_1", null, "delivered", null, 1_000, 5_000);
       sql.exec(insert, "evt_2", '{"id":"evt_2"}', "pending", 2_000, 2_000, 2_000);
 
-      expect(new Schema(sql).migrate()).toBe(5); // through the redelivery rebuild (4) and the per-track rows (5)
+      // through the redelivery rebuild (4), the per-track rows (5) and the rooms (6)
+      expect(new Schema(sql).migrate()).toBe(6);
       const outbox = new WebhookOutbox(sql);
       expect(outbox.list({ limit: 10 }).map((e) => [e.seq, e.event_id, e.status, e.redelivery_of])).toEqual([
         [1, "evt_1", "delivered", null],
