@@ -8,9 +8,9 @@ import { ROOM_ID_PATTERN } from "../config/limits.js";
 import type { RoomReport } from "./room-state.js";
 
 /** The room objects, as a participant object reaches them (structural: the ROOMS binding). */
-export interface RoomsNamespace {
-  idFromName(name: string): DurableObjectId;
-  get(id: DurableObjectId): { report(batch: RoomReport[]): Promise<unknown> };
+export interface RoomsNamespace<Id = unknown> {
+  idFromName(name: string): Id;
+  get(id: Id): { report(batch: RoomReport[]): Promise<unknown> };
 }
 
 /** What a participant object needs of the Worker's env for rooms. */
