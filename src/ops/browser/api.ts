@@ -50,15 +50,12 @@ export function storeKey(key: string | null): void {
 let memoryKey: string | null = null;
 const currentKey = () => storedKey() ?? memoryKey;
 
-/** Why a key cannot ride on the watch socket, or null when it can. */
+/**
+ * Why a key cannot ride on the watch socket, or null when it can: a subprotocol is an HTTP token, so
+ * a key with `/`, `=`, spaces and the like (base64, say) makes the room view poll instead.
+ */
 export function keyProblem(key: string): string | null {
-  if (!TOKEN_CHARS.test(key)) {
-    return (
-      "this key has characters a WebSocket subprotocol cannot carry (spaces, quotes, / = , ; and the like): " +
-      "use a key of letters, digits and -._~+"
-    );
-  }
-  return null;
+  return TOKEN_CHARS.test(key) ? null : "the key has characters a WebSocket subprotocol cannot carry";
 }
 
 /** JSON from the API with the key, or NeedKey / HttpError. */

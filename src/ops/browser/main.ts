@@ -5,7 +5,7 @@
  * Bundled by scripts/build-playground.mjs into src/ops/generated/assets.ts.
  */
 import { PARTICIPANT_ID_PATTERN as ROOM_ID } from "../../config/limits.js";
-import { fetchHealth, keyProblem, storeKey, storedKey } from "./api.js";
+import { fetchHealth, storeKey, storedKey } from "./api.js";
 import { $, setData, setText } from "./dom.js";
 import { RoomPage, type PageHooks } from "./room-page.js";
 import { RoomsPage } from "./rooms-page.js";
@@ -72,11 +72,7 @@ async function init(): Promise<void> {
     event.preventDefault();
     const input = $("key") as HTMLInputElement;
     const key = input.value.trim();
-    const problem = keyProblem(key);
-    if (problem) {
-      setText($("key-note"), problem);
-      return;
-    }
+    if (!key) return;
     input.value = "";
     storeKey(key);
     startView();

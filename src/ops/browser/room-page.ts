@@ -3,6 +3,8 @@
  * badge, per-track levels, the last change and a "check now" button, and the event log. State comes
  * from the watch socket through the pure reducer in ../view/room-state.ts; a snapshot over HTTP
  * reconciles per-track levels after events (a transition names only the track that caused it).
+ * A key that cannot ride on the socket as a subprotocol (keyProblem) makes the page poll the room's
+ * snapshot and new events every second instead, with the key in a header.
  */
 import { ago, checkSummary, clock, lastEventText, pageTitle, secondsLeft } from "../view/format.js";
 import { parseEventsPage, parseRoomSnapshot, parseWatchEvent } from "../view/parse.js";
@@ -17,7 +19,7 @@ import {
   type ParticipantView,
   type RoomView,
 } from "../view/room-state.js";
-import { HttpError, NeedKey, api, roomPath } from "./api.js";
+import { HttpError, NeedKey, api, keyProblem, roomPath, storedKey } from "./api.js";
 import { $, h, part, setData, setText } from "./dom.js";
 import { RoomWatch, type WatchState } from "./watch.js";
 
@@ -26,8 +28,11 @@ const FRESH_MS = 10_000;
 /** Reconcile with GET /v1/rooms/:room this long after the last event, and at least this often. */
 const RECONCILE_DELAY_MS = 400;
 const RECONCILE_EVERY_MS = 15_000;
-const HISTORY_PAGE_ROWS = 500;
-const HISTORY_MAX_PAGES = 4;
+/** The room's history is read oldest first: up to 20 000 events, of which the log keeps the newest. */
+const HISTORY_PAGE_ROWS = 1_000;
+const HISTORY_MAX_PAGES = 20;
+/** Without the socket: how often the room is polled. */
+const POLL_MS = 1_000;
 
 export interface PageHooks {
   needKey(refused: boolean): void;
@@ -43,12 +48,19 @@ export class RoomPage {
   #reconcileTimer: number | undefined;
   #timers: number[] = [];
   readonly #checkNotes = new Map<string, string>();
+  /** The last room event seen over HTTP (the cursor of GET …/events). */
+  #after: string | null = null;
+  readonly #polling: boolean;
+  #pollTimer: number | undefined;
+  #stopped = false;
 
   constructor(
     readonly roomId: string,
     readonly hooks: PageHooks,
   ) {
     this.#view = emptyRoom(roomId);
+    const key = storedKey();
+    this.#polling = key !== null && keyProblem(key) !== null;
     this.#watch = new RoomWatch(roomId, {
       message: (text) => this.#onMessage(text),
       state: (state) => this.#onState(state),
@@ -60,36 +72,69 @@ export class RoomPage {
     $("room-view").hidden = false;
     setText($("room-name"), this.roomId);
     this.#render();
-    this.#watch.start();
     this.#timers.push(window.setInterval(() => this.#render(), 1_000));
+    // The history first: its answer says whether a key is needed before any socket is tried.
+    if (!(await this.#loadHistory()) || this.#stopped) return;
+    if (this.#polling) return this.#poll();
+    this.#watch.start();
     this.#timers.push(window.setInterval(() => this.#reconcile(), RECONCILE_EVERY_MS));
-    await this.#loadHistory();
   }
 
   stop(): void {
+    this.#stopped = true;
     this.#watch.stop("stopped");
     for (const t of this.#timers) window.clearInterval(t);
     window.clearTimeout(this.#reconcileTimer);
+    window.clearTimeout(this.#pollTimer);
   }
 
-  async #loadHistory(): Promise<void> {
-    let after: string | null = null;
+  /** Reads the room's events after the cursor: into the log only, or (`live`) through the reducer. */
+  async #readEvents(live: boolean): Promise<void> {
+    for (let page = 0; page < HISTORY_MAX_PAGES; page++) {
+      const cursor = this.#after ? `&after=${encodeURIComponent(this.#after)}` : "";
+      const parsed = parseEventsPage(await api(`${roomPath(this.roomId)}/events?limit=${HISTORY_PAGE_ROWS}${cursor}`));
+      if (!parsed.ok) throw new Error(parsed.error);
+      const { events, nextAfter } = parsed.value;
+      if (live) for (const e of events) this.#view = applyEvent(this.#view, e, Date.now());
+      else this.#view = withHistory(this.#view, events);
+      this.#after = events.at(-1)?.id ?? this.#after;
+      if (!nextAfter) break;
+    }
+  }
+
+  /** Without the socket: new events, then the snapshot (the newer of the two), every POLL_MS. */
+  async #poll(): Promise<void> {
+    if (this.#stopped) return;
     try {
-      for (let page = 0; page < HISTORY_MAX_PAGES; page++) {
-        const query: string = `?limit=${HISTORY_PAGE_ROWS}${after ? `&after=${encodeURIComponent(after)}` : ""}`;
-        const parsed = parseEventsPage(await api(`${roomPath(this.roomId)}/events${query}`));
-        if (!parsed.ok) throw new Error(parsed.error);
-        this.#view = withHistory(this.#view, parsed.value.events);
-        after = parsed.value.nextAfter;
-        if (!after) break;
-      }
+      await this.#readEvents(true);
+      const parsed = parseRoomSnapshot(await api(roomPath(this.roomId)));
+      if (parsed.ok) this.#view = withSnapshot(this.#view, parsed.value, Date.now());
+      this.#lastMessageMs = Date.now();
+      if (this.#state.kind !== "live") this.#state = { kind: "live", sinceMs: Date.now() };
+    } catch (err) {
+      if (err instanceof NeedKey) return this.hooks.needKey(err.refused);
+      const reason = err instanceof HttpError ? `${err.message} (HTTP ${err.status})` : "the service is unreachable";
+      this.#state = { kind: "retrying", atMs: Date.now() + POLL_MS, reason };
+    }
+    this.#render();
+    this.#pollTimer = window.setTimeout(() => void this.#poll(), POLL_MS);
+  }
+
+  /** False when a key is needed (the page then asks for it); other failures leave the log empty. */
+  async #loadHistory(): Promise<boolean> {
+    try {
+      await this.#readEvents(false);
       this.#render();
     } catch (err) {
-      if (err instanceof NeedKey) this.hooks.needKey(err.refused);
-      else if (!(err instanceof HttpError && err.status === 404)) {
+      if (err instanceof NeedKey) {
+        this.hooks.needKey(err.refused);
+        return false;
+      }
+      if (!(err instanceof HttpError && err.status === 404)) {
         this.hooks.problem(`could not load the room's history: ${(err as Error).message}`);
       }
     }
+    return true;
   }
 
   #onMessage(text: string): void {
@@ -171,7 +216,7 @@ export class RoomPage {
     const stale = $("stale");
     const last = this.#lastMessageMs ? `last update ${clock(this.#lastMessageMs)}` : "no update yet";
     if (s.kind === "live") {
-      this.hooks.connection("LIVE", "live");
+      this.hooks.connection(this.#polling ? "LIVE · polling" : "LIVE", "live");
       stale.hidden = true;
     } else if (s.kind === "retrying") {
       this.hooks.connection(`RECONNECTING in ${secondsLeft(s.atMs, now)} s`, "retrying");
@@ -245,7 +290,7 @@ export class RoomPage {
     const chip = (t: { trackId: string; level: string }) =>
       h("li", { "data-level": t.level }, h("span", { class: "track" }, t.trackId), h("b", {}, t.level.toUpperCase()));
     list.replaceChildren(...p.tracks.map(chip));
-    if (p.tracks.length === 0) list.append(h("li", { class: "none" }, "no counting tracks"));
+    if (p.tracks.length === 0) list.append(h("li", { class: "none" }, "no track results yet"));
   }
 
   #renderLog(): void {

@@ -14,13 +14,14 @@ function trackPart(trackId: string): string {
   return trackId ? ` on ${trackId}` : "";
 }
 
-/** The log line of an event; an empty text means the event is not logged. */
-export function describeEvent(event: WatchEvent): { kind: LogKind; text: string } {
+/** The log line of an event (`again`: a snapshot after a reconnect); an empty text is not logged. */
+export function describeEvent(event: WatchEvent, again = false): { kind: LogKind; text: string } {
   switch (event.type) {
     case "room": {
       const connected = event.participants.filter((p) => p.connected).length;
       const counts = `${connected} of ${event.participants.length} connected`;
-      return { kind: "info", text: `watching ${event.roomId}: ${upper(event.level)}, ${counts}` };
+      const what = again ? "live again" : `watching ${event.roomId}`;
+      return { kind: "info", text: `${what}: ${upper(event.level)}, ${counts}` };
     }
     case "participant_joined":
       return { kind: "info", text: `${event.participantId} joined` };
@@ -51,17 +52,10 @@ export function describeEvent(event: WatchEvent): { kind: LogKind; text: string 
   }
 }
 
-/** A tile's line about the participant's last event: a transition, or a check. */
+/** A tile's line about the participant's last transition; empty when none is known (checks show apart). */
 export function lastEventText(e: LastEvent | null): string {
-  if (!e) return "No change yet";
+  if (!e || e.type !== "deepfake_alert" || !e.level) return "";
   const at = e.atMs ? ` ${clock(e.atMs)}` : "";
-  if (e.type === "check_started") return "Last event: a check started";
-  if (e.type === "check_completed") {
-    const verdict = `${e.level ? upper(e.level) : "?"} · ${e.outcome ?? ""}`;
-    const found = e.outcome === "no_media" ? "found no media" : verdict;
-    return `Last event${at}: check ${found}`;
-  }
-  if (!e.level) return "No change yet";
   const was = e.previousLevel ? ` (was ${e.previousLevel})` : "";
   const why =
     e.reason === "track_expired" ? ", a track went silent" : e.reason === "track_closed" ? ", a track closed" : "";

@@ -27,6 +27,9 @@ export interface LastEvent {
   atMs: number | null;
   reason: string | null;
   outcome: string | null;
+  /** Checks only: the check's id and how many results it saw. */
+  checkId: string | null;
+  results: number;
 }
 
 export interface ParticipantEntry {
@@ -124,6 +127,8 @@ function lastEventOf(v: unknown): LastEvent | null {
     atMs: num(v.timestamp_ms) ?? num(v.completed_ms) ?? num(v.at_ms),
     reason: str(v.reason),
     outcome: str(v.outcome),
+    checkId: str(v.check_id),
+    results: count(v.results),
   };
 }
 

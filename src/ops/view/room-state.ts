@@ -68,7 +68,15 @@ export function emptyRoom(roomId: string): RoomView {
 }
 
 function fresh(entry: ParticipantEntry): ParticipantView {
-  return { ...entry, check: null, lastCheck: null, changedAtMs: null };
+  return { ...entry, check: null, lastCheck: checkOf(entry), changedAtMs: null };
+}
+
+/** The completed check a snapshot reports as the participant's last event (a page opened after it). */
+function checkOf(entry: ParticipantEntry): DoneCheck | null {
+  const e = entry.lastEvent;
+  if (e?.type !== "check_completed" || !e.checkId || !e.level || e.atMs === null) return null;
+  const outcome = e.outcome ?? "answered";
+  return { checkId: e.checkId, level: e.level, outcome, results: e.results, completedMs: e.atMs };
 }
 
 function addLog(log: LogEntry[], entry: LogEntry): LogEntry[] {
@@ -115,7 +123,9 @@ function mergeSnapshot(view: RoomView, snapshot: RoomSnapshot, nowMs: number): R
     if (!old) return fresh(entry);
     const check = old.check && old.check.untilMs > nowMs ? old.check : null;
     const changedAtMs = view.loaded && old.level !== entry.level ? nowMs : old.changedAtMs;
-    return { ...entry, check, lastCheck: old.lastCheck, changedAtMs };
+    // The tile's "last change" is a transition: a check reported as the last event does not hide it.
+    const lastEvent = entry.lastEvent?.type.startsWith("check_") ? (old.lastEvent ?? entry.lastEvent) : entry.lastEvent;
+    return { ...entry, lastEvent, check, lastCheck: old.lastCheck ?? checkOf(entry), changedAtMs };
   });
   return { ...view, roomId: snapshot.roomId, level: snapshot.level, loaded: true, participants };
 }
@@ -140,6 +150,8 @@ function applyAlert(view: RoomView, event: AlertEvent, nowMs: number): RoomView 
     connected: true,
     tracks: tracksAfterAlert(p.tracks, event),
     lastEvent: {
+      checkId: null,
+      results: 0,
       type: event.type,
       level: event.level,
       previousLevel: event.previousLevel,
@@ -188,7 +200,7 @@ export function withHistory(view: RoomView, events: ReadonlyArray<AlertEvent | C
 /** One watch-socket event applied to the room at this page's time `nowMs`. */
 export function applyEvent(view: RoomView, event: WatchEvent, nowMs: number): RoomView {
   const counted = { ...view, applied: view.applied + 1 };
-  const line = describeEvent(event);
+  const line = describeEvent(event, view.loaded);
   const key = "id" in event && typeof event.id === "string" ? event.id : localKey(counted, event.type);
   const participantId = "participantId" in event ? event.participantId : null;
   const eventMs =
@@ -207,9 +219,10 @@ export function applyEvent(view: RoomView, event: WatchEvent, nowMs: number): Ro
     }
     case "deepfake_alert":
       return applyAlert(logged, event, nowMs);
-    case "check_started":
+    case "check_started": {
       const check = { checkId: event.checkId, untilMs: event.untilMs };
-      return { ...logged, participants: change((p) => ({ ...p, check })) };
+      return { ...logged, participants: change((p) => (p.lastCheck?.checkId === check.checkId ? p : { ...p, check })) };
+    }
     case "check_completed":
       return applyCheckCompleted(logged, event, nowMs);
     case "room_level":
@@ -219,9 +232,13 @@ export function applyEvent(view: RoomView, event: WatchEvent, nowMs: number): Ro
   }
 }
 
-/** A check this page started (the POST answer), shown at once; the socket's check_started agrees. */
+/**
+ * A check this page started (the POST answer), shown at once; the socket's check_started agrees.
+ * The answer may arrive after the check already completed on the socket: then it changes nothing.
+ */
 export function withCheckStarted(view: RoomView, participantId: string, check: RunningCheck): RoomView {
-  return { ...view, participants: withParticipant(view, participantId, (p) => ({ ...p, check })) };
+  const start: Change = (p) => (p.lastCheck?.checkId === check.checkId ? p : { ...p, check });
+  return { ...view, participants: withParticipant(view, participantId, start) };
 }
 
 /**
