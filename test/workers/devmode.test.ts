@@ -7,7 +7,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../../src/index.js";
 import type { Env } from "../../src/env.js";
-import { call, mintToken } from "./helpers.js";
+import { ADMIN, call, mintToken } from "./helpers.js";
 
 const LOCAL = { "cf-connecting-ip": "127.0.0.1" };
 const LAN = { "cf-connecting-ip": "192.0.2.2" };
@@ -91,6 +91,14 @@ describe("socket origins in production rules (the pool: secrets set, https://edg
       // Without a token too: the origin is refused first.
       expect((await call(`/v1/participants/origin-1/${route}`, { headers: { Upgrade: "websocket", origin: "https://evil.example" } })).status).toBe(403);
     }
+  });
+
+  it("a room's watch socket refuses a foreign origin with 403 too, even with the admin key", async () => {
+    const headers = { Upgrade: "websocket", origin: "https://evil.example", ...ADMIN };
+    const res = await call("/v1/rooms/origin-room/watch", { headers });
+    expect(res.status).toBe(403);
+    expect(await res.json()).toMatchObject({ error: "origin_not_allowed" });
+    expect(done(await call("/v1/rooms/origin-room/watch", { headers: { Upgrade: "websocket", origin: "https://edge.test", ...ADMIN } }))).toBe(101);
   });
 
   it("the own origin, an ALLOWED_ORIGINS entry and no Origin at all are accepted", async () => {
