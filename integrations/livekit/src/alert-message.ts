@@ -21,7 +21,7 @@ export interface LiveKitAlert {
   timestamp_ms: number;
   reason: DeepfakeAlert["reason"];
   simulated: boolean;
-  /** The service's room id of the LiveKit room. */
+  /** The service's room id of the LiveKit room (the event's own, or the id the bridge joined it with). */
   room_id: string;
 }
 
@@ -34,7 +34,6 @@ export interface AlertMapping {
 }
 
 export function liveKitAlert(alert: DeepfakeAlert, mapping: AlertMapping): LiveKitAlert {
-  const roomId = (alert as { room_id?: unknown }).room_id;
   return {
     type: "deepfake_alert",
     level: alert.level,
@@ -44,7 +43,7 @@ export function liveKitAlert(alert: DeepfakeAlert, mapping: AlertMapping): LiveK
     timestamp_ms: alert.timestamp_ms,
     reason: alert.reason,
     simulated: alert.simulated,
-    room_id: typeof roomId === "string" ? roomId : mapping.roomId,
+    room_id: alert.room_id ?? mapping.roomId,
   };
 }
 

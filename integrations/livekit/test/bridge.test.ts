@@ -46,6 +46,7 @@ describe("the data message", () => {
     timestamp_ms: 1_730_000_000_000,
     reason: "result",
     simulated: false,
+    room_id: null,
   };
 
   it("has the Dataspike plugin's fields (LiveKit identity and track sid), plus reason, simulated and room_id", () => {
@@ -64,7 +65,7 @@ describe("the data message", () => {
   });
 
   it("takes room_id from the service's event when it carries one", () => {
-    const withRoom = { ...alert, room_id: "R.1a2b3c4d" } as DeepfakeAlert;
+    const withRoom: DeepfakeAlert = { ...alert, room_id: "R.1a2b3c4d" };
     expect(liveKitAlert(withRoom, { identity: "bob", roomId: "R", trackSid: (id) => id }).room_id).toBe("R.1a2b3c4d");
   });
 });
