@@ -13,6 +13,7 @@ import { RoomServiceClient } from "livekit-server-sdk";
 import { REPO_ROOT, startWranglerDev, type WranglerDev } from "../../../test/e2e/harness/wrangler-dev.js";
 import { startLiveKitServer, type LiveKitServerProcess } from "./harness/livekit-server.js";
 import { startPublisher, type Publisher } from "./harness/publisher.js";
+import { monitorAllRooms } from "../src/index.js";
 
 const ROOM = "S";
 const COMMAND = join(REPO_ROOT, "node_modules", ".bin", "deepfake-edge-livekit");
@@ -158,4 +159,27 @@ it("--speaking livekit: LiveKit's active speakers open the gate, so gina's speec
   const stats = await simulator("S:gina");
   expect(stats.pcm_chunks).toBeGreaterThanOrEqual(1);
   expect(stats.rejected).toBe(0);
+});
+
+it("monitorAllRooms leaves a room that has had no one to monitor, so it never keeps an empty room open", async () => {
+  const all = monitorAllRooms({
+    livekit: { url: livekit.url, apiKey: livekit.apiKey, apiSecret: livekit.apiSecret },
+    edge: { url: dev.url },
+    pollMs: 500,
+    idleLeaveMs: 2_000,
+  });
+  const ivan = await startPublisher(livekit, "T", { identity: "ivan", camera: true });
+  try {
+    const inT = () => all.rooms().find((m) => m.room === "T");
+    const ivanMonitored = () => inT()?.participants().some((p) => p.participantId === "T:ivan") ?? false;
+    await until(ivanMonitored, 20_000, "ivan monitored");
+    const identity = inT()!.identity;
+    await ivan.leave();
+    await until(() => inT() === undefined, 15_000, "the idle room left");
+    const listed = (await service.listParticipants("T")).map((p) => p.identity);
+    expect(listed).not.toContain(identity);
+  } finally {
+    await ivan.leave();
+    await all.stop();
+  }
 });
