@@ -4,11 +4,17 @@
 // livekit-server-sdk, ws), and type declarations (dist/types). Runs on `npm ci` (`prepare`).
 import { build } from "esbuild";
 import { execFileSync } from "node:child_process";
-import { rmSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 
 const pkg = new URL(".", import.meta.url).pathname;
 const dist = join(pkg, "dist");
+const root = join(pkg, "..", "..");
+
+// The declarations are checked against the SDK's published ones: build the SDK first if npm has not yet.
+if (!existsSync(join(root, "src", "client", "dist", "types", "client", "index.d.ts"))) {
+  execFileSync(process.execPath, [join(root, "scripts", "build-client.mjs")], { stdio: "inherit" });
+}
 
 rmSync(dist, { recursive: true, force: true });
 await build({
@@ -25,6 +31,6 @@ await build({
   legalComments: "none",
   logLevel: "error",
 });
-const tsc = join(pkg, "..", "..", "node_modules", ".bin", "tsc");
+const tsc = join(root, "node_modules", ".bin", "tsc");
 execFileSync(tsc, ["-p", join(pkg, "tsconfig.build.json")], { cwd: pkg, stdio: "inherit" });
 console.error("[build] @deepfake-edge/livekit -> integrations/livekit/dist");
