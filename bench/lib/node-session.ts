@@ -10,7 +10,7 @@
 import { parseConfig, type Config, type ConfigVars } from "../../src/config/config.js";
 import { encodeJpeg } from "../../src/media/jpeg.js";
 import { activateParticipant, type ActiveParticipant } from "../../src/session/active-participant.js";
-import { Connections } from "../../src/session/connections.js";
+import { Connections, type SocketRole } from "../../src/session/connections.js";
 import { SessionCounters, type CounterName } from "../../src/session/counters.js";
 import { SocketMessages } from "../../src/session/socket-messages.js";
 import { participantLink } from "../../src/session/upstream.js";
@@ -73,7 +73,8 @@ export interface NodeSession {
   ready(): Promise<void>;
 }
 
-export async function nodeSession(participantId: string, vars: ConfigVars = benchVars()): Promise<NodeSession> {
+/** `role`: the socket's role ("sfu-audio" and "sfu-video" receive Realtime SFU adapter Packets). */
+export async function nodeSession(participantId: string, vars: ConfigVars = benchVars(), role: SocketRole = "client"): Promise<NodeSession> {
   const config = parseConfig(vars);
   const upstream = new CountingUpstream();
   const counters = new SessionCounters(() => undefined, { setTimeout: () => null, clearTimeout: () => undefined });
@@ -87,9 +88,9 @@ export async function nodeSession(participantId: string, vars: ConfigVars = benc
     trackSent: () => undefined,
   });
   const socket = new FakeSocket();
-  const host = { getWebSockets: () => [socket], getTags: () => ["client"] };
+  const host = { getWebSockets: () => [socket], getTags: () => [role] };
   const sockets = new Connections<FakeSocket>(host);
-  sockets.attach(socket, "client", Date.now());
+  sockets.attach(socket, role, Date.now());
   const live = activateParticipant(config, { participantId, level: "clear", sinceMs: 0 }, [], Date.now(), encodeJpeg, {
     send: (bytes, trackId) => link.send(bytes, trackId),
     count: (name) => counters.add(name),

@@ -23,7 +23,6 @@ import {
   VAD_WINDOW_SAMPLES,
 } from "../../config/limits.js";
 import { AudioChunker } from "./chunker.js";
-import { decodeS16leMono } from "./pcm.js";
 import { AudioError, validatePcmFrame } from "../../protocol/audio-frames.js";
 import { Resampler } from "./resampler.js";
 import { VoiceGate } from "./vad.js";
@@ -125,7 +124,8 @@ export class AudioIngest {
     validatePcmFrame(frame, this.#maxFrameMs);
     const track = this.#track(frame.trackId, frame.sampleRate);
     if (this.#clientVad && !this.#clientSpeaking) return [];
-    const x = track.resampler.push(decodeS16leMono(frame.data, frame.channels));
+    // A view valid until the track's next frame: the gate reads it, the chunker and pre-roll copy it.
+    const x = track.resampler.pushS16le(frame.data, frame.channels);
     if (this.#clientVad) return label(frame.trackId, track.chunker.push(x, true, nowMs));
     return label(frame.trackId, this.#gated(track, x, nowMs));
   }
@@ -141,31 +141,36 @@ export class AudioIngest {
     this.#tracks.delete(trackId);
   }
 
-  /** Built-in gate: feeds the gate, then the chunker with each sample labelled by the gate's decision. */
+  /**
+   * Built-in gate: feeds the gate, then the chunker with each sample labelled by the gate's decision.
+   * Allocates nothing for a frame that completes no chunk (most of them).
+   */
   #gated(track: Track, x: Float32Array, nowMs: number): Uint8Array[] {
     const before = track.gate.samplesSeen;
     const wasSpeaking = track.gate.speaking;
     const transitions = track.gate.push(x);
-    const out: Uint8Array[] = [];
+    let out = NO_PCM;
     let cursor = before;
     let speaking = wasSpeaking;
     for (const t of transitions) {
       if (t.speaking) {
         if (t.atSample < before) {
           const preroll = track.recent.last(before - t.atSample);
-          out.push(...track.chunker.push(preroll, true, nowMs));
+          out = joined(out, track.chunker.push(preroll, true, nowMs));
           cursor = before;
         } else {
           cursor = t.atSample;
         }
       } else {
-        out.push(...track.chunker.push(x.subarray(cursor - before, t.atSample - before), true, nowMs));
-        out.push(...track.chunker.speechEnded(nowMs));
+        out = joined(out, track.chunker.push(x.subarray(cursor - before, t.atSample - before), true, nowMs));
+        out = joined(out, track.chunker.speechEnded(nowMs));
         cursor = t.atSample;
       }
       speaking = t.speaking;
     }
-    if (speaking) out.push(...track.chunker.push(x.subarray(cursor - before), true, nowMs));
+    if (speaking) {
+      out = joined(out, track.chunker.push(cursor === before ? x : x.subarray(cursor - before), true, nowMs));
+    }
     track.recent.push(x);
     return out;
   }
@@ -221,8 +226,21 @@ export class AudioIngest {
   }
 }
 
+/**
+ * Shared empty results: most frames complete no chunk, and returning these allocates nothing. Frozen,
+ * so that code adding to a result it did not build fails loudly instead of corrupting the next one.
+ */
+const NO_PCM = Object.freeze([]) as unknown as Uint8Array[];
+const NO_CHUNKS = Object.freeze([]) as unknown as AudioChunk[];
+
+/** `out` followed by `more`, without copying when either is empty. */
+function joined(out: Uint8Array[], more: Uint8Array[]): Uint8Array[] {
+  if (more.length === 0) return out;
+  return out.length === 0 ? more : [...out, ...more];
+}
+
 function label(trackId: string, pcms: Uint8Array[]): AudioChunk[] {
-  return pcms.map((pcm) => ({ trackId, pcm }));
+  return pcms.length === 0 ? NO_CHUNKS : pcms.map((pcm) => ({ trackId, pcm }));
 }
 
 /**

@@ -19,6 +19,9 @@
 import { AUDIO_CHUNK_SAMPLES, AUDIO_MIN_FLUSH_SAMPLES } from "../../config/limits.js";
 import { encodeS16le } from "./pcm.js";
 
+/** What push() returns when no chunk completed (shared and frozen: no allocation per frame). */
+const NONE = Object.freeze([]) as unknown as Uint8Array[];
+
 export interface ChunkerOptions {
   /** Minimum ms between two emitted chunks; 0 means no limit. */
   intervalMs: number;
@@ -51,11 +54,12 @@ export class AudioChunker {
   /**
    * Offers samples with the current speaking state. Speech is buffered (or discarded while the
    * interval runs); samples offered with speaking = false are discarded and end any buffered
-   * utterance, as speechEnded() does. Returns the chunks completed, each 96000 bytes.
+   * utterance, as speechEnded() does. Returns the chunks completed, each 96000 bytes (a
+   * shared frozen empty list when none).
    */
   push(samples: Float32Array, speaking: boolean, nowMs: number): Uint8Array[] {
     if (!speaking) return this.speechEnded(nowMs);
-    const chunks: Uint8Array[] = [];
+    let chunks: Uint8Array[] | null = null;
     let i = 0;
     while (i < samples.length) {
       if (this.#filled === 0 && this.#waiting(nowMs)) break;
@@ -63,9 +67,9 @@ export class AudioChunker {
       encodeS16le(samples.subarray(i, i + take), this.#bytes.subarray(this.#filled * 2, (this.#filled + take) * 2));
       this.#filled += take;
       i += take;
-      if (this.#filled === AUDIO_CHUNK_SAMPLES) chunks.push(this.#emit(nowMs));
+      if (this.#filled === AUDIO_CHUNK_SAMPLES) (chunks ??= []).push(this.#emit(nowMs));
     }
-    return chunks;
+    return chunks ?? NONE;
   }
 
   /** Speech stopped: emits the buffer zero-padded if it holds at least 1 s, otherwise drops it. */

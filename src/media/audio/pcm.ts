@@ -14,30 +14,42 @@ const S16_SCALE = 32_768;
  * Expects a validated payload (whole frames); a trailing partial frame is ignored.
  */
 export function decodeS16leMono(data: Uint8Array, channels: number): Float32Array {
+  const out = new Float32Array(Math.floor(data.byteLength / (BYTES_PER_SAMPLE * channels)));
+  decodeS16leMonoInto(data, channels, out, 0);
+  return out;
+}
+
+/**
+ * decodeS16leMono without an allocation for the output: writes the mono samples into `out` from index
+ * `at` (which must have room for them) and returns how many it wrote. The audio path decodes each
+ * message straight into the resampler's history this way.
+ */
+export function decodeS16leMonoInto(data: Uint8Array, channels: number, out: Float32Array, at: number): number {
   const frameBytes = BYTES_PER_SAMPLE * channels;
   const count = Math.floor(data.byteLength / frameBytes);
-  const out = new Float32Array(count);
   // The usual case (mono or stereo, an aligned payload): read through an Int16Array view, not byte by byte.
   const s =
     LITTLE_ENDIAN && data.byteOffset % 2 === 0 && channels <= 2
       ? new Int16Array(data.buffer, data.byteOffset, count * channels)
       : null;
   if (s && channels === 1) {
-    for (let i = 0; i < count; i++) out[i] = (s[i] as number) / S16_SCALE;
+    for (let i = 0; i < count; i++) out[at + i] = (s[i] as number) / S16_SCALE;
   } else if (s) {
-    for (let i = 0, j = 0; i < count; i++, j += 2) out[i] = ((s[j] as number) + (s[j + 1] as number)) / (2 * S16_SCALE);
+    for (let i = 0, j = 0; i < count; i++, j += 2)
+      out[at + i] = ((s[j] as number) + (s[j + 1] as number)) / (2 * S16_SCALE);
   } else if (channels === 1) {
-    for (let i = 0, b = 0; i < count; i++, b += 2) out[i] = s16At(data, b) / S16_SCALE;
+    for (let i = 0, b = 0; i < count; i++, b += 2) out[at + i] = s16At(data, b) / S16_SCALE;
   } else if (channels === 2) {
-    for (let i = 0, b = 0; i < count; i++, b += 4) out[i] = (s16At(data, b) + s16At(data, b + 2)) / (2 * S16_SCALE);
+    for (let i = 0, b = 0; i < count; i++, b += 4)
+      out[at + i] = (s16At(data, b) + s16At(data, b + 2)) / (2 * S16_SCALE);
   } else {
     for (let i = 0, b = 0; i < count; i++) {
       let sum = 0;
       for (let c = 0; c < channels; c++, b += 2) sum += s16At(data, b);
-      out[i] = sum / (channels * S16_SCALE);
+      out[at + i] = sum / (channels * S16_SCALE);
     }
   }
-  return out;
+  return count;
 }
 
 /** Validates a frame and decodes it to mono floats. Throws AudioError. */

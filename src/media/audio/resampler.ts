@@ -22,6 +22,7 @@ import {
   RESAMPLER_TABLE_PHASES,
   RESAMPLER_TRANSITION_RATIO,
 } from "../../config/limits.js";
+import { decodeS16leMonoInto } from "./pcm.js";
 
 /** Polyphase kernel for one rate pair. */
 interface Kernel {
@@ -34,6 +35,11 @@ interface Kernel {
   /** Rows in the table; rows === l means exact phases, otherwise rows + 1 rows interpolated. */
   rows: number;
   exact: boolean;
+  /**
+   * One exact phase whose row is symmetric around tap halfTaps - 1 and whose last tap is zero (checked
+   * on the designed table, not assumed): the dot product folds into halfTaps multiplications.
+   */
+  symmetric: boolean;
   table: Float32Array;
 }
 
@@ -52,6 +58,8 @@ export class Resampler {
   readonly #kernel: Kernel | null;
   /** Input history; #buf[0] is absolute input index #start. */
   #buf = new Float32Array(0);
+  /** Output of the last call, reused (push() copies out of it, pushS16le() hands out a view). */
+  #out = new Float32Array(0);
   #len = 0;
   #start = 0;
   /** Position of the next output: input index #base + #phase / l. */
@@ -85,13 +93,41 @@ export class Resampler {
 
   /** Feeds input samples and returns every 16 kHz output sample that is now fully determined. */
   push(input: Float32Array): Float32Array {
-    const k = this.#kernel;
-    if (!k) return input.slice();
-    this.#append(input);
+    if (!this.#kernel) return input.slice();
+    this.#reserve(input.length);
+    this.#buf.set(input, this.#len);
+    this.#len += input.length;
+    const n = this.#run(); // first: it may replace #out with a larger buffer
+    return this.#out.slice(0, n);
+  }
+
+  /**
+   * push() for an s16le payload (validated: whole frames of `channels` samples), decoded and downmixed
+   * straight into the history, without an allocation per call. Returns a view of the new 16 kHz
+   * output that is valid only until the next call on this resampler (copy what must outlive it).
+   * Same output, bit for bit, as push(decodeS16leMono(data, channels)).
+   */
+  pushS16le(data: Uint8Array, channels: number): Float32Array {
+    const count = Math.floor(data.byteLength / (2 * channels));
+    if (!this.#kernel) {
+      if (this.#out.length < count) this.#out = new Float32Array(Math.max(count, 2 * this.#out.length));
+      decodeS16leMonoInto(data, channels, this.#out, 0);
+      return this.#out.subarray(0, count);
+    }
+    this.#reserve(count);
+    this.#len += decodeS16leMonoInto(data, channels, this.#buf, this.#len);
+    const n = this.#run();
+    return this.#out.subarray(0, n);
+  }
+
+  /** Computes every output the history now determines into #out; returns how many. */
+  #run(): number {
+    const k = this.#kernel as Kernel;
     const end = this.#start + this.#len;
     const { l, m, halfTaps, taps, table } = k;
     const bound = Math.max(0, Math.ceil(((end - this.#base) * l) / m) + 1);
-    const out = new Float32Array(bound);
+    if (this.#out.length < bound) this.#out = new Float32Array(Math.max(bound, 2 * this.#out.length));
+    const out = this.#out;
     const buf = this.#buf;
     let n = 0;
     let base = this.#base;
@@ -99,7 +135,14 @@ export class Resampler {
     while (base + halfTaps < end) {
       const first = base - halfTaps + 1 - this.#start;
       let acc = 0;
-      if (k.exact) {
+      if (k.symmetric) {
+        // One phase with a symmetric kernel (48 and 32 kHz input): taps j and taps - 2 - j share a
+        // coefficient, so each pair costs one multiplication; the last tap is zero.
+        const centre = halfTaps - 1;
+        for (let j = 0, mirror = first + taps - 2; j < centre; j++, mirror--)
+          acc += (table[j] as number) * ((buf[first + j] as number) + (buf[mirror] as number));
+        acc += (table[centre] as number) * (buf[first + centre] as number);
+      } else if (k.exact) {
         const row = phase * taps;
         for (let j = 0; j < taps; j++) acc += (buf[first + j] as number) * (table[row + j] as number);
       } else {
@@ -123,7 +166,7 @@ export class Resampler {
     this.#base = base;
     this.#phase = phase;
     this.#discardBefore(base - halfTaps + 1);
-    return out.slice(0, n);
+    return n;
   }
 
   /** Emits the outputs still waiting for lookahead (as if the input continued with silence), then resets. */
@@ -135,15 +178,14 @@ export class Resampler {
     return tail;
   }
 
-  #append(input: Float32Array): void {
-    const needed = this.#len + input.length;
+  /** Room in the history for `count` more samples. */
+  #reserve(count: number): void {
+    const needed = this.#len + count;
     if (needed > this.#buf.length) {
       const grown = new Float32Array(Math.max(needed, this.#buf.length * 2));
       grown.set(this.#buf.subarray(0, this.#len));
       this.#buf = grown;
     }
-    this.#buf.set(input, this.#len);
-    this.#len = needed;
   }
 
   #discardBefore(index: number): void {
@@ -204,7 +246,15 @@ function designKernel(rateIn: number, rateOut: number): Kernel {
     // Unit DC gain for every phase, so a constant input stays exactly constant.
     for (let j = 0; j < taps; j++) table[r * taps + j] = (row[j] as number) / sum;
   }
-  return { l, m, halfTaps, taps, rows, exact, table };
+  return { l, m, halfTaps, taps, rows, exact, symmetric: rowCount === 1 && isSymmetric(table), table };
+}
+
+/** Whether a single-row table has t[j] === t[taps - 2 - j] for every j and a zero last tap. */
+function isSymmetric(table: Float32Array): boolean {
+  const taps = table.length;
+  if (table[taps - 1] !== 0) return false;
+  for (let j = 0; j < taps - 1; j++) if (table[j] !== table[taps - 2 - j]) return false;
+  return true;
 }
 
 function sinc(x: number): number {

@@ -42,9 +42,14 @@ const FLOOR_RISE_RATIO = 0.02;
 /** Most the floor rises per window while open (1 dB/s). */
 const FLOOR_RISE_OPEN_MAX_DB = 0.02;
 
+/** What push() returns when its samples changed nothing (shared: no allocation per frame). */
+const NO_TRANSITIONS: readonly VadTransition[] = Object.freeze([]);
+
 export class VoiceGate {
-  readonly #window = new Float32Array(VAD_WINDOW_SAMPLES);
+  /** Samples of the current window so far, and their running sum and sum of squares. */
   #fill = 0;
+  #sum = 0;
+  #sumSq = 0;
   /** Samples consumed, including the partial window. */
   #total = 0;
   #floorDb: number | null = null;
@@ -74,6 +79,8 @@ export class VoiceGate {
 
   reset(): void {
     this.#fill = 0;
+    this.#sum = 0;
+    this.#sumSq = 0;
     this.#total = 0;
     this.#floorDb = null;
     this.#speaking = false;
@@ -82,23 +89,33 @@ export class VoiceGate {
     this.#lastLevelDb = VAD_SILENCE_DBFS;
   }
 
-  /** Feeds 16 kHz mono samples; returns the transitions they caused, oldest first. */
-  push(samples: Float32Array): VadTransition[] {
-    const transitions: VadTransition[] = [];
-    let i = 0;
-    while (i < samples.length) {
-      const take = Math.min(VAD_WINDOW_SAMPLES - this.#fill, samples.length - i);
-      this.#window.set(samples.subarray(i, i + take), this.#fill);
-      this.#fill += take;
-      this.#total += take;
-      i += take;
-      if (this.#fill === VAD_WINDOW_SAMPLES) {
-        this.#fill = 0;
-        const transition = this.#decide(windowLevelDbfs(this.#window), this.#total);
-        if (transition) transitions.push(transition);
+  /**
+   * Feeds 16 kHz mono samples; returns the transitions they caused, oldest first (a shared empty,
+   * frozen list when there are none). Each window's level is accumulated as its samples arrive, in
+   * the same order windowLevelDbfs() would add them, so it is the same number without a copy.
+   */
+  push(samples: Float32Array): readonly VadTransition[] {
+    let transitions: VadTransition[] | null = null;
+    let fill = this.#fill;
+    let sum = this.#sum;
+    let sumSq = this.#sumSq;
+    for (let i = 0; i < samples.length; i++) {
+      const v = samples[i] as number;
+      sum += v;
+      sumSq += v * v;
+      if (++fill === VAD_WINDOW_SAMPLES) {
+        const transition = this.#decide(levelDbfs(sum, sumSq, fill), this.#total + i + 1);
+        if (transition) (transitions ??= []).push(transition);
+        fill = 0;
+        sum = 0;
+        sumSq = 0;
       }
     }
-    return transitions;
+    this.#fill = fill;
+    this.#sum = sum;
+    this.#sumSq = sumSq;
+    this.#total += samples.length;
+    return transitions ?? NO_TRANSITIONS;
   }
 
   /** Classifies one complete window ending at absolute sample windowEnd. */
@@ -143,7 +160,12 @@ export function windowLevelDbfs(window: Float32Array): number {
     sum += v;
     sumSq += v * v;
   }
-  const n = window.length || 1;
+  return levelDbfs(sum, sumSq, window.length);
+}
+
+/** The level of `count` samples from their sum and sum of squares (see windowLevelDbfs). */
+function levelDbfs(sum: number, sumSq: number, count: number): number {
+  const n = count || 1;
   const mean = sum / n;
   const variance = Math.max(0, sumSq / n - mean * mean);
   if (variance === 0) return VAD_SILENCE_DBFS;
