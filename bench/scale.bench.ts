@@ -262,3 +262,19 @@ for (const { format, audioMs } of SERIES) {
   });
   if (best) record({ bench: "scale", measure: `runtime workerd RSS at ${format} + ${audioMs} ms audio, N=${best.n}`, value: Math.round(best.rssMiB), unit: "MiB", detail: { client_p99_ms: best.client.p99, webhook_p99_ms: best.webhook.p99 } });
 }
+
+// Issue 20's goals, each beside its baseline from this run: the same N with audio in 100 ms frames (the SDK's default).
+for (const format of ["JPEG", "I420"] as const) {
+  const n = GOALS[format];
+  const goal = results.find((r) => r.format === format && r.audioMs === 20 && r.n === n);
+  const base = results.find((r) => r.format === format && r.audioMs === 100 && r.n === n);
+  const p99s = (r: StepResult): string => `${r.client.p99} / ${r.webhook.p99} ms`;
+  record({
+    bench: "scale",
+    measure: `N=${n}, 1 fps ${format} 640x480 + audio in 20 ms frames: result -> client / webhook p99`,
+    value: goal ? `${p99s(goal)}${goal.pass ? "" : ` (${goal.problems.slice(0, 2).join("; ")})`}` : "not run",
+    baseline: base ? { label: "same N, audio in 100 ms frames", value: p99s(base) } : undefined,
+    goal: `<= ${GOAL_P99_MS} ms, nothing lost`,
+    met: goal?.pass ?? false,
+  });
+}

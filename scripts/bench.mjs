@@ -33,8 +33,9 @@ const entries = readdirSync(benchDir)
 const workers = existsSync(join(benchDir, "lib"))
   ? readdirSync(join(benchDir, "lib")).filter((f) => f.endsWith(".worker.ts"))
   : [];
-// Inside the project so the bundles resolve packages from node_modules.
-const out = join(root, "node_modules", ".cache", "bench");
+// Inside the project so the bundles resolve packages from node_modules; one directory per run, so
+// that two runs at once (say, a baseline checkout sharing node_modules) do not delete each other's.
+const out = join(root, "node_modules", ".cache", `bench-${process.pid}`);
 mkdirSync(out, { recursive: true });
 
 /** `import wasm from "x.wasm"` -> a compiled WebAssembly.Module, as in the Worker bundle. */

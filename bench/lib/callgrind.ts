@@ -23,10 +23,10 @@ export function valgrindAvailable(): boolean {
   return ["/usr/bin/valgrind", "/usr/local/bin/valgrind"].some((p) => existsSync(p));
 }
 
-async function instructions(bundleUrl: string, name: string, iterations: number, timeoutMs: number): Promise<number> {
+async function instructions(bundleUrl: string, name: string, iterations: number, timeoutMs: number, nodeArgs: readonly string[]): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), "bench-callgrind-"));
   try {
-    const child = spawn("valgrind", ["--tool=callgrind", `--callgrind-out-file=${join(dir, "out")}`, process.execPath, fileURLToPath(bundleUrl)], {
+    const child = spawn("valgrind", ["--tool=callgrind", `--callgrind-out-file=${join(dir, "out")}`, process.execPath, ...nodeArgs, fileURLToPath(bundleUrl)], {
       env: { ...process.env, BENCH_CALLGRIND: `${name}:${iterations}` },
       stdio: ["ignore", "ignore", "pipe"],
     });
@@ -43,9 +43,13 @@ async function instructions(bundleUrl: string, name: string, iterations: number,
   }
 }
 
-/** Instructions per iteration of `name` (marginal: (I(n2) - I(n1)) / (n2 - n1)). */
-export async function instructionsPerIteration(bundleUrl: string, name: string, n1: number, n2: number, timeoutMs = 300_000): Promise<number> {
+/**
+ * Instructions per iteration of `name` (marginal: (I(n2) - I(n1)) / (n2 - n1)). `nodeArgs` go to node
+ * before the bundle: `--single-threaded` keeps V8's background compiler and GC threads (whose
+ * instructions callgrind counts too, at moments that vary from run to run) out of the figure.
+ */
+export async function instructionsPerIteration(bundleUrl: string, name: string, n1: number, n2: number, timeoutMs = 300_000, nodeArgs: readonly string[] = []): Promise<number> {
   // Instruction counts do not depend on the machine's load, so both runs go at once.
-  const [a, b] = await Promise.all([instructions(bundleUrl, name, n1, timeoutMs), instructions(bundleUrl, name, n2, timeoutMs)]);
+  const [a, b] = await Promise.all([instructions(bundleUrl, name, n1, timeoutMs, nodeArgs), instructions(bundleUrl, name, n2, timeoutMs, nodeArgs)]);
   return (b - a) / (n2 - n1);
 }
