@@ -1,12 +1,14 @@
 /**
- * `--all-rooms`: every room the LiveKit server reports with participants gets a monitor, checked
- * every ROOM_POLL_MS. A monitor whose room is gone from the list, or that has had no one to monitor
- * for ROOM_IDLE_LEAVE_MS, is stopped, so the hidden bridge never keeps an empty room open; the room
- * is joined again when it is listed with participants.
+ * `--all-rooms`: every room the LiveKit server reports with someone publishing gets a monitor,
+ * checked every ROOM_POLL_MS. Publishers, not participants: hidden bridges (this one and any other)
+ * count as participants but never publish, so they never draw each other into a room. A monitor whose
+ * room has no publisher any more, or that has had no one to monitor for ROOM_IDLE_LEAVE_MS (say, only
+ * an agent publishes), is stopped, so the bridge never keeps an empty room open; a room left idle is
+ * joined again only once its number of publishers changes.
  */
 import type { MonitorOptions, RoomMonitor } from "./room-monitor.js";
 import { monitorRoom } from "./room-monitor.js";
-import { occupiedRooms, roomService } from "./livekit-api.js";
+import { publishingRooms, roomService } from "./livekit-api.js";
 
 export const ROOM_POLL_MS = 5_000;
 export const ROOM_IDLE_LEAVE_MS = 30_000;
@@ -29,11 +31,13 @@ export function monitorAllRooms(options: AllRoomsOptions): AllRoomsMonitor {
   let stopped = false;
   let timer: ReturnType<typeof setTimeout> | null = null;
   let listFailing = false;
+  /** Rooms left for having no one to monitor, with their number of publishers then. */
+  const leftIdle = new Map<string, number>();
 
   const poll = async (): Promise<void> => {
-    let listed: string[];
+    let listed: Map<string, number>;
     try {
-      listed = await occupiedRooms(service);
+      listed = await publishingRooms(service);
       listFailing = false;
     } catch (err) {
       const message = `listing rooms failed: ${(err as Error).message}`;
@@ -42,14 +46,17 @@ export function monitorAllRooms(options: AllRoomsOptions): AllRoomsMonitor {
       return;
     }
     if (stopped) return;
-    const wanted = new Set(listed);
+    for (const name of leftIdle.keys()) if (listed.get(name) !== leftIdle.get(name)) leftIdle.delete(name);
     for (const [name, monitor] of monitors) {
-      if (!wanted.has(name) || (monitor.isConnected && monitor.idleMs() > idleLeaveMs)) {
-        monitors.delete(name);
-        await monitor.stop();
-      }
+      const idle = monitor.isConnected && monitor.idleMs() > idleLeaveMs;
+      if (listed.has(name) && !idle) continue;
+      if (idle && listed.has(name)) leftIdle.set(name, listed.get(name)!);
+      monitors.delete(name);
+      await monitor.stop();
     }
-    for (const name of listed) if (!monitors.has(name) && !stopped) monitors.set(name, monitorRoom(name, options));
+    for (const name of listed.keys()) {
+      if (!monitors.has(name) && !leftIdle.has(name) && !stopped) monitors.set(name, monitorRoom(name, options));
+    }
   };
   const loop = async (): Promise<void> => {
     await poll();

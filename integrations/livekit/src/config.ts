@@ -45,7 +45,7 @@ camera and microphone to deepfake-edge. Transitions are published into the room 
 
 Options:
   --room NAME          a LiveKit room to watch (repeat for more)
-  --all-rooms          watch every room the LiveKit server reports, as rooms come and go
+  --all-rooms          watch every room where someone publishes, as rooms come and go
   --on-alert ACTION    none (default), mute (the participant's published tracks) or remove (from the room)
   --speaking SOURCE    service (default: the service's voice gate) or livekit (LiveKit's active speakers)
   --identity ID        the bridge's own LiveKit identity (default deepfake-edge-<random>)

@@ -50,8 +50,8 @@ export async function actOnAlert(
   return "none";
 }
 
-/** Names of the rooms the server reports with at least one participant. */
-export async function occupiedRooms(service: RoomServiceClient): Promise<string[]> {
+/** The rooms the server reports with someone publishing, and how many publish in each. */
+export async function publishingRooms(service: RoomServiceClient): Promise<Map<string, number>> {
   const rooms = await service.listRooms();
-  return rooms.filter((r) => r.numParticipants > 0).map((r) => r.name);
+  return new Map(rooms.filter((r) => r.numPublishers > 0).map((r) => [r.name, r.numPublishers]));
 }
