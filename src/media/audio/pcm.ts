@@ -27,16 +27,17 @@ export function decodeS16leMono(data: Uint8Array, channels: number): Float32Arra
 export function decodeS16leMonoInto(data: Uint8Array, channels: number, out: Float32Array, at: number): number {
   const frameBytes = BYTES_PER_SAMPLE * channels;
   const count = Math.floor(data.byteLength / frameBytes);
-  // The usual case (mono or stereo, an aligned payload): read through an Int16Array view, not byte by byte.
-  const s =
-    LITTLE_ENDIAN && data.byteOffset % 2 === 0 && channels <= 2
-      ? new Int16Array(data.buffer, data.byteOffset, count * channels)
-      : null;
-  if (s && channels === 1) {
-    for (let i = 0; i < count; i++) out[at + i] = (s[i] as number) / S16_SCALE;
-  } else if (s) {
-    for (let i = 0, j = 0; i < count; i++, j += 2)
-      out[at + i] = ((s[j] as number) + (s[j + 1] as number)) / (2 * S16_SCALE);
+  if (LITTLE_ENDIAN && channels <= 2) {
+    // The usual case (mono or stereo): one copy into an aligned scratch buffer (a protobuf field's bytes
+    // may start at an odd offset), then read through its Int16Array view, not byte by byte.
+    const s = scratchFor(count * channels);
+    scratchBytes.set(count * frameBytes === data.byteLength ? data : data.subarray(0, count * frameBytes));
+    if (channels === 1) {
+      for (let i = 0; i < count; i++) out[at + i] = (s[i] as number) / S16_SCALE;
+    } else {
+      for (let i = 0, j = 0; i < count; i++, j += 2)
+        out[at + i] = ((s[j] as number) + (s[j + 1] as number)) / (2 * S16_SCALE);
+    }
   } else if (channels === 1) {
     for (let i = 0, b = 0; i < count; i++, b += 2) out[at + i] = s16At(data, b) / S16_SCALE;
   } else if (channels === 2) {
@@ -50,6 +51,18 @@ export function decodeS16leMonoInto(data: Uint8Array, channels: number, out: Flo
     }
   }
   return count;
+}
+
+/** Aligned scratch for decoding (grows to the largest frame seen; a 1 s 48 kHz stereo frame is 188 KiB). */
+let scratch = new Int16Array(4_096);
+let scratchBytes = new Uint8Array(scratch.buffer);
+
+function scratchFor(samples: number): Int16Array {
+  if (scratch.length < samples) {
+    scratch = new Int16Array(Math.max(samples, 2 * scratch.length));
+    scratchBytes = new Uint8Array(scratch.buffer);
+  }
+  return scratch;
 }
 
 /** Validates a frame and decodes it to mono floats. Throws AudioError. */

@@ -99,12 +99,19 @@ export class VoiceGate {
     let fill = this.#fill;
     let sum = this.#sum;
     let sumSq = this.#sumSq;
-    for (let i = 0; i < samples.length; i++) {
-      const v = samples[i] as number;
-      sum += v;
-      sumSq += v * v;
-      if (++fill === VAD_WINDOW_SAMPLES) {
-        const transition = this.#decide(levelDbfs(sum, sumSq, fill), this.#total + i + 1);
+    let i = 0;
+    while (i < samples.length) {
+      // The rest of the current window, or of the samples: a tight loop, one decision per window.
+      const end = Math.min(samples.length, i + VAD_WINDOW_SAMPLES - fill);
+      for (let j = i; j < end; j++) {
+        const v = samples[j] as number;
+        sum += v;
+        sumSq += v * v;
+      }
+      fill += end - i;
+      i = end;
+      if (fill === VAD_WINDOW_SAMPLES) {
+        const transition = this.#decide(levelDbfs(sum, sumSq, fill), this.#total + i);
         if (transition) (transitions ??= []).push(transition);
         fill = 0;
         sum = 0;

@@ -215,7 +215,7 @@ for (const framing of ["sdk", "sfu"] as const) {
       f.closed > 0 ? `${f.closed} sockets closed` : "",
     ]);
     record({
-      bench: "cost",
+      bench: "hour-cost",
       measure: `one participant-hour, ${label}, ${level}`,
       value: cost.total,
       unit: "USD",
