@@ -105,6 +105,7 @@ interface PhaseFigures {
   cpuMs: number;
   counterRowsPerFlush: number;
   closed: number;
+  reconnects: number;
 }
 
 const sum = (snaps: Snapshot[], name: keyof Snapshot["counters"]): number => snaps.reduce((n, s) => n + (s.counters[name] ?? 0), 0);
@@ -133,6 +134,7 @@ async function phase(stack: LiveStack, pids: string[], idleCpuPerMs: number, soc
     cpuMs: Math.max(0, used.runtimeMs - idleCpuPerMs * used.wallMs),
     counterRowsPerFlush: changedPerFlush.reduce((a, b) => a + b, 0) / Math.max(1, changedPerFlush.length),
     closed: sockets.filter((c) => c.closed !== null).length,
+    reconnects: delta("upstream_connects"),
   };
 }
 
@@ -171,9 +173,14 @@ async function measure(framing: Framing, jpeg: Uint8Array): Promise<Record<Level
       }
     }
     if (!(await until(() => pids.every((pid) => stack.fake.knows(pid)), 30_000, 50))) throw new Error(`${framing}: not every participant reached the upstream`);
+    // Dataspike answers every frame with a result: so does the fake, at the phase's level.
+    stack.fake.setAutoRespond("CLEAR");
     const clear = await phase(stack, pids, idleCpuPerMs, sockets);
-    for (const pid of pids) stack.fake.sendResultTo("SUSPICIOUS", pid, framing === "sdk" ? "camera" : "sfu-video", `cost-${pid}`);
-    await until(() => false, 2_000);
+    stack.fake.setAutoRespond("SUSPICIOUS");
+    const track = framing === "sdk" ? "camera" : "sfu-video";
+    const missed = pids.filter((pid) => !stack.fake.sendResultTo("SUSPICIOUS", pid, track, `cost-${pid}`));
+    if (missed.length > 0) throw new Error(`${framing}: no upstream socket for ${missed.length} participants`);
+    await sleep(2_000);
     const suspicious = await phase(stack, pids, idleCpuPerMs, sockets);
     const levels = await Promise.all(pids.map((pid) => stack.snapshot(pid)));
     const notSuspicious = levels.filter((s) => s.level !== "suspicious").length;
@@ -212,7 +219,9 @@ for (const framing of ["sdk", "sfu"] as const) {
       `$${cost.duration.toFixed(5)}`,
       `$${cost.rows.toFixed(5)}`,
       `$${cost.total.toFixed(5)}`,
-      f.closed > 0 ? `${f.closed} sockets closed` : "",
+      [f.closed > 0 ? `${f.closed} sockets closed` : "", f.reconnects > 0 ? `${f.reconnects} upstream reconnects` : ""]
+        .filter(Boolean)
+        .join(", "),
     ]);
     record({
       bench: "hour-cost",
