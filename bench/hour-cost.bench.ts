@@ -2,7 +2,7 @@
  * What one participant-hour costs on Cloudflare (issue 20), derived from figures measured against a
  * real `wrangler dev` in production mode with the fake Dataspike API:
  *   - messages received per hour (billed as Durable Object requests at the documented 20:1 ratio),
- *     and messages sent (events to clients, FrameRequests upstream: not billed, shown for scale);
+ *     and FrameRequests sent upstream (outgoing messages are not billed; shown for scale);
  *   - CPU time per hour of the runtime workerd (idle CPU subtracted);
  *   - rows written to SQLite per hour: counter rows (one per counter that changed, flushed every
  *     COUNTERS_FLUSH_MS; sampled from snapshots at that period) and track-activity rows (a track with
@@ -100,7 +100,6 @@ function sfuSender(video: ParticipantClient, audio: ParticipantClient, audioPack
 interface PhaseFigures {
   seconds: number;
   received: number;
-  events: number;
   upstream: number;
   cpuMs: number;
   counterRowsPerFlush: number;
@@ -129,7 +128,6 @@ async function phase(stack: LiveStack, pids: string[], idleCpuPerMs: number, soc
   return {
     seconds: used.wallMs / 1000,
     received: delta("messages_received"),
-    events: delta("events"),
     upstream: delta("messages_sent"),
     cpuMs: Math.max(0, used.runtimeMs - idleCpuPerMs * used.wallMs),
     counterRowsPerFlush: changedPerFlush.reduce((a, b) => a + b, 0) / Math.max(1, changedPerFlush.length),
@@ -212,7 +210,7 @@ for (const framing of ["sdk", "sfu"] as const) {
     rows.push([
       `${label}, ${level}`,
       Math.round(usage.messagesReceived),
-      Math.round(perHour(f.events + f.upstream)),
+      Math.round(perHour(f.upstream)),
       `${(usage.cpuMs / 1000).toFixed(1)} s`,
       Math.round(usage.rowsWritten),
       `$${cost.requests.toFixed(5)}`,
@@ -236,7 +234,7 @@ for (const framing of ["sdk", "sfu"] as const) {
 table(
   `One participant-hour on Cloudflare's published prices (${N} participants measured for ${PHASE_MS / 1000} s per level; ` +
     `allowances and the plan's minimum left out)`,
-  ["framing, level", "msgs in/h", "msgs out/h", "CPU/h", "rows written/h", "requests", "duration", "rows", "total", ""],
+  ["framing, level", "msgs in/h", "FrameRequests/h", "CPU/h", "rows written/h", "requests", "duration", "rows", "total", ""],
   rows,
 );
 console.log(
