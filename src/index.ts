@@ -101,17 +101,28 @@ for (const route of ["stream", "sfu/video", "sfu/audio"]) {
 // Management routes (admin key), typed RPC on the participant's object.
 const management = new Hono<AppEnv>();
 management.use("*", requireAdmin);
-management.get("/:id", async (c) => reply(c, await participant(c.env, c.req.param("id")).snapshot()));
-management.get("/:id/events", eventsQuery, async (c) =>
-  reply(c, await participant(c.env, c.req.param("id")).history(c.req.valid("query"))),
-);
-management.get("/:id/webhooks", webhooksQuery, async (c) =>
-  reply(c, await participant(c.env, c.req.param("id")).webhooks(c.req.valid("query"))),
-);
-management.post("/:id/webhooks/:seq/redeliver", webhookSeq, async (c) =>
-  reply(c, await participant(c.env, c.req.param("id")).redeliver(c.req.valid("param").seq)),
-);
-management.delete("/:id", async (c) => reply(c, await participant(c.env, c.req.param("id")).end()));
+// Every call names its participant: the object checks it against its stored session (an object its
+// alarm woke may not know the name it was addressed by).
+management.get("/:id", async (c) => {
+  const id = c.req.param("id");
+  return reply(c, await participant(c.env, id).snapshot(id));
+});
+management.get("/:id/events", eventsQuery, async (c) => {
+  const id = c.req.param("id");
+  return reply(c, await participant(c.env, id).history(c.req.valid("query"), id));
+});
+management.get("/:id/webhooks", webhooksQuery, async (c) => {
+  const id = c.req.param("id");
+  return reply(c, await participant(c.env, id).webhooks(c.req.valid("query"), id));
+});
+management.post("/:id/webhooks/:seq/redeliver", webhookSeq, async (c) => {
+  const id = c.req.param("id");
+  return reply(c, await participant(c.env, id).redeliver(c.req.valid("param").seq, id));
+});
+management.delete("/:id", async (c) => {
+  const id = c.req.param("id");
+  return reply(c, await participant(c.env, id).end(id));
+});
 
 app.route("/v1/participants", sockets);
 app.route("/v1/participants", management);

@@ -53,7 +53,7 @@ export interface SocketMessagesDeps<S extends Socket> {
   /** Tracks that only a leaving socket fed stop counting. */
   tracksClosed(trackIds: readonly string[], nowMs: number): void;
   /** A socket left; `remaining` are still open. */
-  left(remaining: number): void;
+  left(remaining: number, gone: ConnectionInfo): void;
   /**
    * A client's Check message (docs/DESIGN.md §13): starts or joins the participant's check; throws
    * ClientInputError when refused.
@@ -138,6 +138,12 @@ export class SocketMessages<S extends Socket> {
     }
   }
 
+  /** The session was purged: every budget and the cooldown go with it. */
+  reset(): void {
+    this.#budgets.clear();
+    this.#cooldownUntilMs = 0;
+  }
+
   /** Why a new socket is refused now (a socket of this participant was closed for policy moments ago), or null. */
   cooldown(nowMs: number): string | null {
     if (nowMs >= this.#cooldownUntilMs) return null;
@@ -160,7 +166,7 @@ export class SocketMessages<S extends Socket> {
     }
     const remaining = this.deps.sockets.live().length;
     log("info", "client left", { participant: live?.participantId, clients: remaining });
-    this.deps.left(remaining);
+    this.deps.left(remaining, forgotten.info);
   }
 
   /** The level moved: each client hears its own new rate (the deployment's, lowered by its override). */

@@ -15,7 +15,7 @@ import type { Level } from "../protocol/levels.js";
 import { errorMessage, type log as Log } from "../shared/log.js";
 import { capUtf8 } from "../shared/text.js";
 import type { ActiveParticipant } from "./active-participant.js";
-import type { DeadlinePart } from "./alarm.js";
+import type { Capability } from "./capability.js";
 import type { CounterName } from "./counters.js";
 import type { TrackChanges } from "./store.js";
 
@@ -126,8 +126,8 @@ export class Transitions {
     }
   }
 
-  /** The part of the object's alarm that makes tracks stop counting on time. */
-  expiryDeadline(live: () => ActiveParticipant | null): DeadlinePart {
+  /** The capability of the object that makes tracks stop counting on time, and forgets at a purge. */
+  capability(live: () => ActiveParticipant | null): Capability {
     return {
       name: "tracks",
       nextDeadline: () => live()?.detection.nextExpiryMs() ?? null,
@@ -135,6 +135,7 @@ export class Transitions {
         const participant = live();
         if (participant) this.expireTracks(participant, nowMs);
       },
+      onPurge: () => this.#persistedActivity.clear(),
     };
   }
 

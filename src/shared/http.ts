@@ -10,7 +10,7 @@ export interface ErrorBody {
 
 /** What an RPC method answers when the request cannot be served; the router turns it into a response. */
 export interface Refusal extends ErrorBody {
-  status: 400 | 404 | 409 | 426 | 429;
+  status: 400 | 404 | 409 | 426 | 429 | 500;
 }
 
 export type Answer<T> = { ok: true; value: T } | ({ ok: false } & Refusal);
