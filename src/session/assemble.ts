@@ -174,7 +174,9 @@ export function assembleSession(
     countersCapability(counters, store, ready),
   ];
 
-  return { config, who, store, outbox, counters, sockets, messages, transitions, link, retention, webhooks, capabilities };
+  return {
+    config, who, store, outbox, counters, sockets, messages, transitions, link, retention, webhooks, capabilities,
+  };
 }
 
 /** Client sockets, their budgets and their per-connection state. */
