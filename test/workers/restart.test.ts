@@ -61,12 +61,12 @@ describe("an object restarted by its alarm", () => {
   it("refuses RPC and upgrades that name another participant", async () => {
     const id = "restart-alarm-2";
     await withPendingWebhook(id);
-    await evict(id);
-    const nameless = namelessStub(id);
-    expect(await nameless.snapshot("someone-else")).toMatchObject({ ok: false, status: 409, error: "wrong_participant" });
-    expect(await nameless.snapshot(id)).toMatchObject({ ok: true, value: { participant_id: id, level: "alert" } });
-    const res = await nameless.fetch("https://object/v1/participants/someone-else/stream", { headers: { Upgrade: "websocket" } });
+    const stub = stubFor(id);
+    expect(await stub.snapshot("someone-else")).toMatchObject({ ok: false, status: 409, error: "wrong_participant" });
+    expect(await stub.snapshot(id)).toMatchObject({ ok: true, value: { participant_id: id, level: "alert" } });
+    const res = await stub.fetch("https://object/v1/participants/someone-else/stream", { headers: { Upgrade: "websocket" } });
     expect(res.status).toBe(409);
+    expect(await res.json()).toMatchObject({ error: "wrong_participant" });
   });
 });
 
@@ -79,8 +79,8 @@ describe("an object that starts with a stored session", () => {
     expect(await runInDurableObject(stubFor(id), (_i: ParticipantSession, state) => state.storage.getAlarm())).toBeNull();
     await evict(id);
     // The next instance is built by the runtime; none of its entry points is called here.
-    const alarm = await runInDurableObject(namelessStub(id), (_i: ParticipantSession, state) => state.storage.getAlarm());
-    const pending = await runInDurableObject(namelessStub(id), (_i: ParticipantSession, state) =>
+    const alarm = await runInDurableObject(stubFor(id), (_i: ParticipantSession, state) => state.storage.getAlarm());
+    const pending = await runInDurableObject(stubFor(id), (_i: ParticipantSession, state) =>
       Number(state.storage.sql.exec("SELECT MIN(next_attempt_ms) AS at FROM webhook_outbox WHERE status = 'pending'").one().at));
     expect(alarm).toBe(pending);
   });
