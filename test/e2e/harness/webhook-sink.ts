@@ -48,6 +48,8 @@ export interface WebhookSinkOptions {
   path?: string;
   /** More secrets to check every request against (recorded only; `secret` decides the answer). */
   alsoVerifyWith?: string[];
+  /** Listen on this port (a consumer coming back where it was); a free one when omitted. */
+  port?: number;
 }
 
 const HEALTHY: SinkResponse = { status: 204 };
@@ -79,7 +81,7 @@ export class WebhookSink {
     const server = createServer();
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => resolve());
+      server.listen(options.port ?? 0, "127.0.0.1", () => resolve());
     });
     const address = server.address();
     if (address === null || typeof address === "string") throw new Error("webhook sink: no port");
