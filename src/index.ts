@@ -26,6 +26,7 @@ import { parseTokenRequest, signConnectToken } from "./router/tokens.js";
 import { chooseRoom, withRoomHeader } from "./rooms/membership.js";
 import { rooms } from "./rooms/routes.js";
 import { parseRateOverrides } from "./session/connections.js";
+import { parseCheckRequest } from "./checks/window.js";
 import { SIMULATED_LEVELS, type SimulatedLevel } from "./simulator/upstream-simulator.js";
 import { playground } from "./playground/routes.js";
 import { ops } from "./ops/routes.js";
@@ -118,6 +119,15 @@ management.get("/:id/webhooks", webhooksQuery, async (c) => {
 management.post("/:id/webhooks/:seq/redeliver", webhookSeq, async (c) => {
   const id = c.req.param("id");
   return reply(c, await participant(c.env, id).redeliver(c.req.valid("param").seq, id));
+});
+management.post("/:id/checks", async (c) => {
+  const id = c.req.param("id");
+  const body = parseCheckRequest(await c.req.text());
+  if (!body.ok) return replyError(c, 400, body.error ?? "bad_check", body.message);
+  const answer = await participant(c.env, id).check(body.durationS, id);
+  if (!answer.ok) return reply(c, answer);
+  const { check_id, until_ms, joined } = answer.value;
+  return c.json({ check_id, until_ms }, joined ? 200 : 201);
 });
 management.delete("/:id", async (c) => {
   const id = c.req.param("id");

@@ -142,6 +142,11 @@ export class Checks implements Capability {
     return { ok: true, value: { check_id: record.checkId, until_ms: record.untilMs, joined: false } };
   }
 
+  /** A completed check's stored `check_completed` JSON (webhook redelivery after its body was dropped). */
+  eventJson(eventId: string): string | null {
+    return this.ledger()?.eventJson(eventId) ?? null;
+  }
+
   /** A result (clear, suspicious, alert) of `trackId` was applied: the check may be answered now. */
   onResult(trackId: string, level: Level, nowMs: number): void {
     const record = this.#current();

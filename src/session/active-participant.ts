@@ -26,12 +26,15 @@ export interface ActiveParticipant {
 }
 
 /** The deployment's sampling rate at a level: burst in SUSPICIOUS, normal in CLEAR and ALERT. */
-export function fpsForLevel(config: Config, level: Level): number {
+export function fpsForLevel(config: Pick<Config, "video">, level: Level): number {
   return level === "suspicious" ? config.video.burstFps : config.video.normalFps;
 }
 
 /** The level whose sampling rate applies: SUSPICIOUS (the burst rate) while a check runs. */
-export function samplingLevel(live: Pick<ActiveParticipant, "checking">, level: Level): Level {
+export function samplingLevel(
+  live: Pick<ActiveParticipant, "checking" | "detection">,
+  level: Level = live.detection.level,
+): Level {
   return live.checking ? "suspicious" : level;
 }
 

@@ -1,16 +1,18 @@
 /**
  * Builds the parts of one participant object and the list of capabilities its shell loops over
  * (docs/DESIGN.md §2): connections and intake, transitions and track expiry, the upstream link,
- * webhooks, retention and counters. The shell (./participant-session.ts) only wires entry points to
+ * webhooks, retention, counters and on-demand checks. The shell (./participant-session.ts) only wires entry points to
  * this; adding a capability is adding it to `capabilities` below.
  */
+import type { Checks } from "../checks/checks.js";
+import { checkFromSocket, participantChecks } from "../checks/wiring.js";
 import type { Config } from "../config/config.js";
 import { encodeJpeg } from "../media/jpeg.js";
 import { errorMessage, log } from "../shared/log.js";
 import { connectUpstream, type SimulatorNamespace } from "../upstream/dial.js";
 import type { UpstreamLink } from "../upstream/link.js";
 import { WebhookOutbox } from "../webhooks/outbox.js";
-import { activateParticipant, fpsForLevel, type ActiveParticipant } from "./active-participant.js";
+import { activateParticipant, fpsForLevel, samplingLevel, type ActiveParticipant } from "./active-participant.js";
 import type { Capability } from "./capability.js";
 import { Connections } from "./connections.js";
 import { SessionCounters, type CounterName } from "./counters.js";
@@ -77,6 +79,7 @@ export interface SessionParts {
   link: UpstreamLink;
   retention: RetentionDeadline;
   webhooks: WebhookDeadline;
+  checks: Checks;
   /** Every part the shell loops over: for the alarm, socket departures, purge and start. */
   capabilities: Capability[];
 }
@@ -111,12 +114,16 @@ export function assembleSession(
     simulated: config.simulated,
     rearm: () => shell.arm(),
     broadcast: (event) => sockets.broadcast(event),
+    // The rate follows the level, except while an on-demand check samples at the burst rate.
     levelChanged: (previous, level, nowMs) => {
-      const fps = fpsForLevel(config, level);
-      if (who.live && fps !== who.live.intake.videoFps) who.live.intake.setVideoFps(fps, nowMs);
-      messages.announceRates(previous, level);
+      const live = who.live;
+      if (!live) return;
+      const fps = fpsForLevel(config, samplingLevel(live, level));
+      if (fps !== live.intake.videoFps) live.intake.setVideoFps(fps, nowMs);
+      messages.announceRates(samplingLevel(live, previous), samplingLevel(live, level));
     },
     deliverWebhooks: () => deliverNow(),
+    resultApplied: (trackId, level, nowMs) => checks.onResult(trackId, level, nowMs),
     count,
     log,
   });
@@ -131,11 +138,13 @@ export function assembleSession(
       if (who.live) transitions.closeTracks(who.live, trackIds, nowMs);
     },
     left: (remaining, gone) => shell.socketGone(gone.id, gone.role, remaining, Date.now()),
+    check: (durationS, nowMs) => checkFromSocket(checks, durationS, nowMs),
   });
 
   const logFields = () => ({ participant: participantId() });
   const claimed = () => shell.arm();
-  const webhooks = new WebhookDeadline(outbox, store, config.webhooks, { ready, logFields, claimed });
+  const eventBody = (eventId: string) => checks.eventJson(eventId);
+  const webhooks = new WebhookDeadline(outbox, store, config.webhooks, { ready, logFields, claimed, eventBody });
   const deliverNow = () => {
     if (config.webhooks.urls.length === 0) return;
     // The rows are durable already: if this attempt fails for any reason, the alarm retries it.
@@ -162,7 +171,21 @@ export function assembleSession(
     // A track lives while FrameRequests for it go upstream, not while frames merely arrive.
     trackSent: (trackId) => {
       if (who.live) transitions.trackSent(who.live, trackId, Date.now());
+      checks.trackSent(trackId, Date.now());
     },
+  });
+
+  const checks = participantChecks({
+    config, sql: ctx.storage.sql, outbox, live: () => who.live, stored: ready, count, log,
+    transaction: (write) => ctx.storage.transactionSync(write),
+    broadcast: (event) => sockets.broadcast(event),
+    announceRates: (previous, level) => messages.announceRates(previous, level),
+    announceAudioHints: (nowMs) => messages.announceAudioHints(nowMs),
+    deliverWebhooks: () => deliverNow(),
+    arm: () => shell.arm(),
+    // Room reporting (docs/DESIGN.md §12): check events reach the room once its reporter is in this list.
+    roomId: () => who.live?.roomId ?? null,
+    reportToRoom: () => undefined,
   });
 
   const capabilities = [
@@ -172,10 +195,12 @@ export function assembleSession(
     webhooks,
     retention,
     countersCapability(counters, store, ready),
+    checks,
   ];
 
   return {
-    config, who, store, outbox, counters, sockets, messages, transitions, link, retention, webhooks, capabilities,
+    config, who, store, outbox, counters, sockets, messages, transitions, link, retention, webhooks, checks,
+    capabilities,
   };
 }
 

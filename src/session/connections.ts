@@ -8,6 +8,9 @@
  * rebuilt lazily from the attachments after a wake-up.
  */
 
+import type { Level } from "../protocol/levels.js";
+import { samplingLevel, type ActiveParticipant } from "./active-participant.js";
+
 /**
  * What a socket is: a participant client (ingest + events) or a Realtime SFU adapter feed (protobuf
  * Packets, no events). Also stored as the socket's hibernation tag.
@@ -175,7 +178,8 @@ export class Connections<S extends AttachableSocket & { send(text: string): void
 /** The `ready` event for a new client socket: its participant's state and this connection's rates. */
 export function readyEvent(
   participantId: string,
-  level: "clear" | "suspicious" | "alert",
+  /** The participant's level, or the participant (its rate is the burst rate while an on-demand check runs). */
+  state: Level | Pick<ActiveParticipant, "detection" | "checking">,
   config: {
     video: { normalFps: number; burstFps: number; jpegQuality: number };
     audioIntervalMs: number;
@@ -186,12 +190,14 @@ export function readyEvent(
   /** The participant's room (docs/DESIGN.md §12), or null. */
   roomId: string | null = null,
 ) {
+  const level = typeof state === "string" ? state : state.detection.level;
+  const rateLevel = typeof state === "string" ? state : samplingLevel(state);
   return {
     type: "ready" as const,
     participant_id: participantId,
     room_id: roomId,
     level,
-    video_fps: connectionFps(level, config.video, own),
+    video_fps: connectionFps(rateLevel, config.video, own),
     normal_fps: connectionFps("clear", config.video, own),
     burst_fps: connectionFps("suspicious", config.video, own),
     simulated: config.simulated,

@@ -35,6 +35,8 @@ export interface WebhookHooks {
    */
   claimed(): void;
   fetcher?: FetchLike;
+  /** The stored body of an event that is not a transition (a completed check), for redelivery. */
+  eventBody?(eventId: string): string | null;
 }
 
 /**
@@ -116,7 +118,7 @@ export class WebhookDeadline implements Capability {
       return refuse(409, "url_not_configured", "that URL is no longer in WEBHOOK_URLS");
     }
     const event = original.body === null ? this.store.historyEvent(eventId) : null;
-    const body = original.body ?? (event ? webhookBody(event) : null);
+    const body = original.body ?? (event ? webhookBody(event) : (this.hooks.eventBody?.(eventId) ?? null));
     if (body === null) return refuse(409, "event_unavailable", `event ${eventId} is no longer in the history`);
     const newSeq = this.outbox.enqueueRedelivery(original, body, nowMs);
     const fields = { ...this.hooks.logFields(), event: eventId, seq: newSeq, redelivery_of: seq };

@@ -46,10 +46,8 @@ export class ParticipantSession extends DurableObject<SessionEnv> {
         this.#arm();
       },
     }));
-    const physical = {
-      set: (at: number) => void ctx.storage.setAlarm(at),
-      clear: () => void ctx.storage.deleteAlarm(),
-    };
+    const storage = ctx.storage;
+    const physical = { set: (at: number) => void storage.setAlarm(at), clear: () => void storage.deleteAlarm() };
     this.#alarm = new DeadlineRegistry(parts.capabilities, physical, (part, err) => this.#failed(part, err));
     this.#start();
   }
@@ -91,6 +89,10 @@ export class ParticipantSession extends DurableObject<SessionEnv> {
 
   async redeliver(seq: number, participantId?: string): Promise<Answer<Redelivery>> {
     return this.#serve(participantId, "redeliver", () => this.#parts.webhooks.redeliver(seq, Date.now()));
+  }
+
+  async check(durationS: number | undefined, participantId?: string) {
+    return this.#serve(participantId, "check", () => this.#parts.checks.start(durationS, Date.now()));
   }
 
   async end(participantId?: string): Promise<Answer<Ended>> {
@@ -174,7 +176,7 @@ export class ParticipantSession extends DurableObject<SessionEnv> {
     this.#arm();
     log("info", "client joined", { participant: participantId, role, clients: sockets.live().length });
     if (role === "client") {
-      const greeting: ServerEvent[] = [readyEvent(participantId, live.detection.level, config, info)];
+      const greeting: ServerEvent[] = [readyEvent(participantId, live, config, info)];
       if (this.#parts.link.status === "connected") greeting.push({ type: "upstream", status: "connected" });
       for (const event of greeting) sendEvent(server, event);
     }

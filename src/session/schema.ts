@@ -6,6 +6,7 @@ import type { SqlLike } from "../shared/sql.js";
 import { OUTBOX_MIGRATION, OUTBOX_REDELIVERY_MIGRATION } from "../webhooks/outbox-schema.js";
 import { ROOM_REPORTS_DDL } from "../rooms/room-reporter.js";
 import { DEADLINES_DDL, ROOM_COLUMNS_DDL, STORE_TABLES_DDL, TRACKS_DDL } from "./store.js";
+import { CHECKS_DDL } from "../checks/store.js";
 
 /** Each entry upgrades the schema by one version. */
 const MIGRATIONS: readonly string[] = [
@@ -16,6 +17,7 @@ const MIGRATIONS: readonly string[] = [
   TRACKS_DDL,
   // Rooms (docs/DESIGN.md §12): the participant's room, on its row and on every history row; the room reports queue.
   `${ROOM_COLUMNS_DDL}\n${ROOM_REPORTS_DDL}`,
+  CHECKS_DDL,
 ];
 
 export class Schema {

@@ -55,10 +55,11 @@ export interface SocketMessagesDeps<S extends Socket> {
   /** A socket left; `remaining` are still open. */
   left(remaining: number, gone: ConnectionInfo): void;
   /**
-   * A client's Check message (docs/DESIGN.md §13): starts or joins the participant's check; throws
-   * ClientInputError when refused.
+   * A client's Check message (docs/DESIGN.md §13): starts or joins the participant's check; returns an
+   * event for this socket only (the running check's start, when it joined), or throws ClientInputError
+   * when refused.
    */
-  check?(ws: S, durationS: number, nowMs: number): void;
+  check?(durationS: number, nowMs: number): ServerEvent | null;
   /**
    * Per-socket budgets (the participant's sockets together get one socket's worth); by default those
    * of config/limits.ts, the encode budget from the deployment's video settings.
@@ -192,7 +193,8 @@ export class SocketMessages<S extends Socket> {
 
   #check(ws: S, durationS: number, nowMs: number): void {
     if (!this.deps.check) throw new ClientInputError("bad_check", "this service does not run on-demand checks");
-    this.deps.check(ws, durationS, nowMs);
+    const own = this.deps.check(durationS, nowMs);
+    if (own) sendEvent(ws, own);
   }
 
   #feed(info: ConnectionInfo, live: ActiveParticipant, budget: SocketBudget): Feed {

@@ -36,6 +36,8 @@ export interface TransitionOutputs {
   deliverWebhooks(): void;
   /** A track deadline may have moved: re-arm the alarm. */
   rearm(): void;
+  /** A level result of `trackId` was applied (after its transition, if any): an on-demand check may be answered. */
+  resultApplied?(trackId: string, level: Level, nowMs: number): void;
   count(name: CounterName, by?: number): void;
   log: typeof Log;
 }
@@ -82,10 +84,12 @@ export class Transitions {
       if (result.kind === "unknown") return out.count("results_unknown");
       this.expireTracks(live, nowMs); // a track due to stop counting does so first, with its own reason
       out.count("results");
+      const kind = result.kind;
       this.#change(live, nowMs, (next) => {
-        const outcome = next.applyResult(result.kind, trackId, message, nowMs);
+        const outcome = next.applyResult(kind, trackId, message, nowMs);
         return outcome.kind === "transition" ? outcome.transition : null;
       });
+      out.resultApplied?.(trackId, kind, nowMs);
     } catch (err) {
       out.log("error", "upstream result failed", {
         class: "ParticipantSession",

@@ -5,8 +5,17 @@ written against the Dataspike reference's ``DataspikeDeepfakeProcessor``.
 """
 
 from .alert import DeepfakeAlert
+from .checks import CheckError
 from .connection import DeepfakeEdgeAuthError
+from .events import CheckCompleted
 from .processor import DeepfakeEdgeProcessor, NotificationCallback
 
-__all__ = ["DeepfakeAlert", "DeepfakeEdgeAuthError", "DeepfakeEdgeProcessor", "NotificationCallback"]
+__all__ = [
+    "CheckCompleted",
+    "CheckError",
+    "DeepfakeAlert",
+    "DeepfakeEdgeAuthError",
+    "DeepfakeEdgeProcessor",
+    "NotificationCallback",
+]
 __version__ = "0.2.0"

@@ -13,7 +13,8 @@ import time
 from loguru import logger
 
 from .alert import DeepfakeAlert
-from .events import AudioHint, BadEvent, Rate, Ready, ServerError, Upstream, UpstreamError, parse_event
+from .events import AudioHint, BadEvent, CheckCompleted, CheckStarted, Rate, Ready, ServerError, Upstream, UpstreamError
+from .events import parse_event
 
 
 #: A `wanted: true` this much before the pause the service announced is not its end but a check.
@@ -43,8 +44,13 @@ class ServiceEvents:
         elif isinstance(event, DeepfakeAlert):
             self._stats["alerts"] += 1
             self._note(event.previous_level, event.level, event)
+        elif isinstance(event, CheckStarted):
+            self._checks.started(event)
+        elif isinstance(event, CheckCompleted):
+            self._checks.completed(event)
         elif isinstance(event, ServerError):
             self._stats["server_errors"] += 1
+            self._checks.refused(event.code, event.message)
             message = f"deepfake-edge: the service rejected a message: {event.code}: {event.message}"
             self._warn_once(f"error-{event.code}", message)
         elif isinstance(event, UpstreamError):

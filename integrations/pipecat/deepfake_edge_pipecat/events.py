@@ -20,6 +20,8 @@ from .alert import LEVELS, DeepfakeAlert
 __all__ = [
     "AudioHint",
     "BadEvent",
+    "CheckCompleted",
+    "CheckStarted",
     "Rate",
     "Ready",
     "ServerError",
@@ -91,7 +93,33 @@ class ServerError:
     message: str
 
 
-ServerEvent = Union[Ready, Rate, AudioHint, DeepfakeAlert, Upstream, UpstreamError, ServerError]
+@dataclass(frozen=True, slots=True)
+class CheckStarted:
+    """``check_started``: an on-demand check of the participant began (DESIGN.md §13)."""
+
+    check_id: str
+    until_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class CheckCompleted:
+    """``check_completed``: the check's verdict. ``outcome`` is answered, window_ended or no_media."""
+
+    id: str
+    check_id: str
+    level: str
+    outcome: str
+    results: int
+    #: Each track's latest level within the window: (track_id, level).
+    tracks: tuple[tuple[str, str], ...]
+    started_ms: float
+    completed_ms: float
+    simulated: bool
+    #: The event as the service sent it (also the webhook body).
+    raw: dict[str, Any]
+
+
+ServerEvent = Union[Ready, Rate, AudioHint, DeepfakeAlert, Upstream, UpstreamError, ServerError, CheckStarted, CheckCompleted]
 
 
 def parse_event(text: str | bytes) -> ServerEvent | None:
@@ -174,6 +202,31 @@ def _error(e: dict[str, Any]) -> ServerError:
     return ServerError(code=_string(e, "code"), message=str(e.get("message", "")))
 
 
+def _check_started(e: dict[str, Any]) -> CheckStarted:
+    return CheckStarted(check_id=_string(e, "check_id"), until_ms=_number(e, "until_ms"))
+
+
+def _check_completed(e: dict[str, Any]) -> CheckCompleted:
+    outcome = e.get("outcome")
+    if outcome not in ("answered", "window_ended", "no_media"):
+        raise BadEvent(f"check_completed: unknown outcome {outcome!r}")
+    tracks = e.get("tracks")
+    if not isinstance(tracks, list) or not all(isinstance(t, dict) for t in tracks):
+        raise BadEvent("check_completed: `tracks` must be a list of objects")
+    return CheckCompleted(
+        id=_string(e, "id"),
+        check_id=_string(e, "check_id"),
+        level=_level(e, "level"),
+        outcome=outcome,
+        results=int(_number(e, "results")),
+        tracks=tuple((_string(t, "track_id"), _level(t, "level")) for t in tracks),
+        started_ms=_number(e, "started_ms"),
+        completed_ms=_number(e, "completed_ms"),
+        simulated=e.get("simulated") is True,
+        raw=e,
+    )
+
+
 _PARSERS = {
     "ready": _ready,
     "rate": _rate,
@@ -182,6 +235,8 @@ _PARSERS = {
     "upstream": _upstream,
     "upstream_error": _upstream_error,
     "error": _error,
+    "check_started": _check_started,
+    "check_completed": _check_completed,
 }
 
 

@@ -160,6 +160,10 @@ class MediaOut:
             self._track_ids[kind] = (known, now)
         return known or fallback
 
+    def control(self, kind: str, message: bytes) -> None:
+        """A control message (never dropped for media), e.g. an on-demand ``Check``."""
+        self._enqueue(Outgoing("control", (kind, message), len(message)))
+
     def _enqueue(self, item: Outgoing) -> None:
         dropped = self.buffer.put(item)
         if dropped:

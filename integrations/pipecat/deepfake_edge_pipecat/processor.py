@@ -32,9 +32,10 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from .alert import DeepfakeAlert
 from .audio_batch import AUDIO_BATCH_MS
+from .checks import CHECK_MAX_DURATION_S, CheckError, CheckWaiters, check_message
 from .connection import Backoff, Connection, DeepfakeEdgeAuthError
 from .dispatch import ServiceEvents
-from .events import Ready
+from .events import CheckCompleted, Ready
 from .frames import DEFAULT_MAX_FRAME_BYTES, VIDEO_ENCODINGS, SpeechGate
 from .media import MediaOut
 from .participant import encode_participant_id
@@ -142,6 +143,7 @@ class DeepfakeEdgeProcessor(ServiceEvents, FrameProcessor):
         self._run_task: asyncio.Task | None = None
         self._notify_task: asyncio.Task | None = None
         self._warned: set[str] = set()
+        self._checks = CheckWaiters()
         if participant_id is not None:
             self.set_participant_id(participant_id)
 
@@ -220,6 +222,7 @@ class DeepfakeEdgeProcessor(ServiceEvents, FrameProcessor):
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
         self._run_task = self._notify_task = None
+        self._checks.lost(closed=True)
         await self._conn.close()
         self._ready_event = None
         self._media.clear()
@@ -242,6 +245,17 @@ class DeepfakeEdgeProcessor(ServiceEvents, FrameProcessor):
     def set_webrtc_connection(self, webrtc_connection: Any) -> None:
         """Track ids come from this connection's input tracks (as in the reference), when it has them."""
         self._media.webrtc = webrtc_connection
+
+    async def check_now(self, duration_s: int = 0) -> CheckCompleted:
+        """An on-demand check (DESIGN.md §13): a fresh verdict within ``duration_s`` seconds (0: the
+        service's default, 10 s; at most 60), joining a check already running. Returns its
+        ``CheckCompleted`` (outcome, level, per-track levels); raises ``CheckError`` (code
+        ``check_rate_limited``, ``bad_check``, ``not_ready``, ``disconnected``, ``timeout`` or ``closed``)."""
+        if isinstance(duration_s, bool) or not isinstance(duration_s, int) or not 0 <= duration_s <= CHECK_MAX_DURATION_S:
+            raise ValueError(f"duration_s must be a whole number from 0 to {CHECK_MAX_DURATION_S}, got {duration_s!r}")
+        if not self.ready:
+            raise CheckError("not_ready", "the processor is not connected to the service")
+        return await self._checks.run(lambda: self._media.control("check", check_message(duration_s)))
 
     async def wait_ready(self, timeout: float | None = None) -> dict[str, Any]:
         """Waits for the service's ``ready`` event; raises DeepfakeEdgeAuthError when refused."""
@@ -324,6 +338,7 @@ class DeepfakeEdgeProcessor(ServiceEvents, FrameProcessor):
 
     def on_gone(self) -> None:
         self._ready_event = None
+        self._checks.lost()
         self._stats["dropped_disconnected"] += self._media.clear()
 
     def rate_overrides(self) -> dict[str, float]:

@@ -13,7 +13,7 @@ from pipecat.frames.frames import InputAudioRawFrame, UserImageRawFrame
 from deepfake_edge_pipecat import DeepfakeAlert, DeepfakeEdgeProcessor
 from deepfake_edge_pipecat.audio_batch import AudioBatcher, AudioStream
 from deepfake_edge_pipecat.compat import AudioParams, DataspikeDeepfakeProcessor, EventType, VideoParams
-from deepfake_edge_pipecat.events import AudioHint, BadEvent, Rate, Ready, parse_event
+from deepfake_edge_pipecat.events import AudioHint, BadEvent, CheckCompleted, CheckStarted, Rate, Ready, parse_event
 from deepfake_edge_pipecat.frames import SpeechGate, downscale, is_camera_source
 from deepfake_edge_pipecat.participant import PARTICIPANT_ID_RE, encode_participant_id
 from deepfake_edge_pipecat.rate_gate import RateGate
@@ -204,7 +204,14 @@ def test_valid_events_parse_to_typed_values_and_unknown_types_are_skipped() -> N
     assert parse_event('{"type": "rate", "video_fps": 1}') == Rate(1.0)
     assert parse_event('{"type": "audio", "wanted": false, "until_ms": 5, "resume_in_ms": 60000}') == AudioHint(False, 60.0)
     assert parse_event('{"type": "audio", "wanted": true, "until_ms": 0, "resume_in_ms": 0}') == AudioHint(True, 0.0)
-    assert parse_event('{"type": "check_started", "id": "chk_1"}') is None  # a newer service's event
+    assert parse_event('{"type": "telemetry", "id": "t_1"}') is None  # a newer service's event
+    assert parse_event('{"type": "check_started", "check_id": "chk_1", "until_ms": 5}') == CheckStarted("chk_1", 5.0)
+    completed = parse_event(
+        '{"type": "check_completed", "id": "evt_1", "check_id": "chk_1", "level": "clear", "outcome": "answered", '
+        '"results": 2, "tracks": [{"track_id": "camera", "level": "clear"}], "started_ms": 1, "completed_ms": 2, '
+        '"simulated": false}'
+    )
+    assert isinstance(completed, CheckCompleted) and completed.tracks == (("camera", "clear"),) and completed.results == 2
 
 
 def test_speech_gate_auto_lets_audio_through_until_the_pipeline_produces_speaking_frames() -> None:
