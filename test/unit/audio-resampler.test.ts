@@ -6,6 +6,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { Resampler, cachedKernelRates } from "../../src/media/audio/resampler";
+import { decodeS16leMono } from "../../src/media/audio/pcm";
 import { AudioError, validatePcmFrame } from "../../src/protocol/audio-frames";
 import { dominantFrequencyHz, ratioDb, rms, toneAmplitude } from "../support/audio-analysis";
 import { AUDIO_INPUT_RATES_HZ, AUDIO_SAMPLE_RATE_HZ } from "../../src/config/limits";
@@ -172,4 +173,38 @@ describe("kernels: a fixed set, built once per isolate, never evicted by a clien
     for (let i = 0; i < 50; i++) new Resampler(44_100);
     expect(performance.now() - t0).toBeLessThan(50);
   });
+});
+
+describe("pushS16le: the audio path's allocation-free entry", () => {
+  /** s16le noise-like speech at `rate`, `channels` interleaved, starting at byte `offset` of its buffer. */
+  function s16le(rate: number, channels: number, seconds: number, offset: number): Uint8Array {
+    const n = Math.round(rate * seconds);
+    const bytes = new Uint8Array(offset + n * channels * 2).subarray(offset);
+    let seed = rate + channels;
+    for (let i = 0; i < n * channels; i++) {
+      seed = (seed * 1_103_515_245 + 12_345) & 0x7fffffff;
+      const v = Math.round(12_000 * Math.sin((2 * Math.PI * 150 * i) / rate) + ((seed % 4_001) - 2_000));
+      bytes[2 * i] = v & 0xff;
+      bytes[2 * i + 1] = (v >> 8) & 0xff;
+    }
+    return bytes;
+  }
+
+  it.each(AUDIO_INPUT_RATES_HZ.flatMap((rate) => [[rate, 1], [rate, 2]]))(
+    "%i Hz, %i channel(s): the same samples, bit for bit, as push(decodeS16leMono(...)), at even and odd offsets",
+    (rate, channels) => {
+      const frameBytes = Math.round(rate * 0.02) * channels * 2;
+      for (const offset of [0, 1]) {
+        const data = s16le(rate, channels, 0.5, offset);
+        const viaPush = new Resampler(rate);
+        const viaS16 = new Resampler(rate);
+        for (let at = 0; at + frameBytes <= data.length; at += frameBytes) {
+          const frame = data.subarray(at, at + frameBytes);
+          const expected = viaPush.push(decodeS16leMono(frame, channels));
+          expect(Array.from(viaS16.pushS16le(frame, channels))).toEqual(Array.from(expected));
+        }
+        expect(Array.from(viaS16.flush())).toEqual(Array.from(viaPush.flush()));
+      }
+    },
+  );
 });
