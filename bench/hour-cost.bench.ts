@@ -164,8 +164,8 @@ async function measure(framing: Framing, jpeg: Uint8Array): Promise<Record<Level
       for (const [i, pid] of pids.entries()) {
         const token = encodeURIComponent(await stack.token(pid));
         const base = `${ws}/v1/participants/${encodeURIComponent(pid)}/sfu`;
-        const v = await connectUrl(`${base}/video?token=${token}`);
-        const a = await connectUrl(`${base}/audio?token=${token}`);
+        const v = await connectUrl(`${base}/video?token=${token}`, {}, { perMessageDeflate: false });
+        const a = await connectUrl(`${base}/audio?token=${token}`, {}, { perMessageDeflate: false });
         sockets.push(v, a);
         senders.push(sfuSender(v, a, audio, video, spread(i)));
       }

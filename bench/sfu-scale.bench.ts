@@ -85,7 +85,13 @@ async function step(path: Path, n: number, jpeg: Uint8Array): Promise<StepResult
       await inBatches(pids, 25, async (pid) => {
         const token = encodeURIComponent(await stack.token(pid));
         const base = `${ws}/v1/participants/${encodeURIComponent(pid)}/sfu`;
-        const [v, a] = await Promise.all([connectUrl(`${base}/video?token=${token}`), connectUrl(`${base}/audio?token=${token}`)]);
+        // No permessage-deflate, as for the /stream sockets (stack.connect): compressing 5 000 PCM
+        // Packets a second would make the load generator the bottleneck.
+        const plain = { perMessageDeflate: false };
+        const [v, a] = await Promise.all([
+          connectUrl(`${base}/video?token=${token}`, {}, plain),
+          connectUrl(`${base}/audio?token=${token}`, {}, plain),
+        ]);
         feeders.push(v, a);
         feeds.push({ participantId: `${pid}#video`, client: v, video, audio: [] });
         feeds.push({ participantId: `${pid}#audio`, client: a, video: null, audio });
