@@ -28,7 +28,8 @@ import { distribution, pick, record, sleep, table, type Distribution } from "./h
 const { Packet } = cloudflare.realtime.v1;
 const GOAL_P99_MS = 100;
 const GOAL_N = 100;
-const LADDER = pick([100, 150], [2]);
+/** Up to twice the goal, stopping at the first failing step. */
+const LADDER = pick([100, 150, 200], [2]);
 const SPREAD_MS = pick(4_000, 500);
 const HOLD_MS = pick(6_000, 1_000);
 const TAIL_MS = pick(2_000, 500);
