@@ -29,7 +29,11 @@ export interface ChunkerOptions {
 
 export class AudioChunker {
   readonly intervalMs: number;
-  #bytes = new Uint8Array(AUDIO_CHUNK_SAMPLES * 2);
+  /**
+   * The chunk being gathered, allocated when its first sample arrives: a track in the pause after a
+   * chunk (most of the time) holds no 96 KB buffer, and completing a chunk allocates nothing more.
+   */
+  #bytes: Uint8Array<ArrayBuffer> | null = null;
   #filled = 0;
   #lastEmitMs: number | null = null;
   #allowNext = false;
@@ -64,7 +68,8 @@ export class AudioChunker {
     while (i < samples.length) {
       if (this.#filled === 0 && this.#waiting(nowMs)) break;
       const take = Math.min(AUDIO_CHUNK_SAMPLES - this.#filled, samples.length - i);
-      encodeS16le(samples.subarray(i, i + take), this.#bytes.subarray(this.#filled * 2, (this.#filled + take) * 2));
+      const bytes = (this.#bytes ??= new Uint8Array(AUDIO_CHUNK_SAMPLES * 2));
+      encodeS16le(samples.subarray(i, i + take), bytes.subarray(this.#filled * 2, (this.#filled + take) * 2));
       this.#filled += take;
       i += take;
       if (this.#filled === AUDIO_CHUNK_SAMPLES) (chunks ??= []).push(this.#emit(nowMs));
@@ -79,7 +84,7 @@ export class AudioChunker {
       this.#filled = 0;
       return [];
     }
-    this.#bytes.fill(0, this.#filled * 2);
+    this.#bytes!.fill(0, this.#filled * 2);
     return [this.#emit(nowMs)];
   }
 
@@ -99,8 +104,8 @@ export class AudioChunker {
   }
 
   #emit(nowMs: number): Uint8Array {
-    const bytes = this.#bytes;
-    this.#bytes = new Uint8Array(AUDIO_CHUNK_SAMPLES * 2);
+    const bytes = this.#bytes!;
+    this.#bytes = null;
     this.#filled = 0;
     this.#lastEmitMs = nowMs;
     this.#allowNext = false;
