@@ -206,7 +206,11 @@ for (const c of CASES.slice(1)) {
       value: irs / 1e6,
       unit: "M Ir/s",
       baseline: { label: "16 kHz mono in 100 ms frames", value: irBase / 1e6, unit: "M Ir/s" },
-      detail: { per_message_ir: ir[`${c.key}/receive`], parse_ir: ir[`${c.key}/parse`], chain_ir: ir[`${c.key}/chain`] },
+      detail: {
+        per_message_ir: ir[`${c.key}/receive`],
+        parse_ir: ir[`${c.key}/parse`],
+        chain_ir: ir[`${c.key}/chain`],
+      },
     });
   }
   record({
@@ -215,6 +219,10 @@ for (const c of CASES.slice(1)) {
     value: (perSecond(c, cpu)! / 1000),
     unit: "ms/s",
     baseline: { label: "16 kHz mono in 100 ms frames", value: perSecond(base, cpu)! / 1000, unit: "ms/s" },
-    detail: { per_message_us: cpu[`${c.key}/receive`], parse_us: cpu[`${c.key}/parse`], chain_us: cpu[`${c.key}/chain`] },
+    detail: {
+      per_message_us: cpu[`${c.key}/receive`],
+      parse_us: cpu[`${c.key}/parse`],
+      chain_us: cpu[`${c.key}/chain`],
+    },
   });
 }

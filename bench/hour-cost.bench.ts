@@ -50,12 +50,19 @@ interface Sender {
 }
 
 /** The SDK's behaviour on one /stream socket: audio every 100 ms while wanted, video at the announced rate. */
-function sdkSender(client: ParticipantClient, audio: readonly Uint8Array[], video: Uint8Array, offsetMs: number): Sender {
+function sdkSender(
+  client: ParticipantClient,
+  audio: readonly Uint8Array[],
+  video: Uint8Array,
+  offsetMs: number,
+): Sender {
   let k = 0;
   let nextAudio = Date.now() + offsetMs;
   let nextVideo = Date.now() + offsetMs;
   const latest = (type: string): Record<string, unknown> | undefined => {
-    for (let i = client.events.length - 1; i >= 0; i--) if (client.events[i]!.event.type === type) return client.events[i]!.event;
+    for (let i = client.events.length - 1; i >= 0; i--) {
+      if (client.events[i]!.event.type === type) return client.events[i]!.event;
+    }
     return undefined;
   };
   const timer = setInterval(() => {
@@ -79,7 +86,13 @@ function sdkSender(client: ParticipantClient, audio: readonly Uint8Array[], vide
 }
 
 /** The SFU adapter: audio Packets every 20 ms and a JPEG Packet every second, whatever the level. */
-function sfuSender(video: ParticipantClient, audio: ParticipantClient, audioPackets: readonly Uint8Array[], jpeg: Uint8Array, offsetMs: number): Sender {
+function sfuSender(
+  video: ParticipantClient,
+  audio: ParticipantClient,
+  audioPackets: readonly Uint8Array[],
+  jpeg: Uint8Array,
+  offsetMs: number,
+): Sender {
   let k = 0;
   let nextAudio = Date.now() + offsetMs;
   let nextVideo = Date.now() + offsetMs * 50;
@@ -107,9 +120,15 @@ interface PhaseFigures {
   reconnects: number;
 }
 
-const sum = (snaps: Snapshot[], name: keyof Snapshot["counters"]): number => snaps.reduce((n, s) => n + (s.counters[name] ?? 0), 0);
+const sum = (snaps: Snapshot[], name: keyof Snapshot["counters"]): number =>
+  snaps.reduce((n, s) => n + (s.counters[name] ?? 0), 0);
 
-async function phase(stack: LiveStack, pids: string[], idleCpuPerMs: number, sockets: ParticipantClient[]): Promise<PhaseFigures> {
+async function phase(
+  stack: LiveStack,
+  pids: string[],
+  idleCpuPerMs: number,
+  sockets: ParticipantClient[],
+): Promise<PhaseFigures> {
   const before = await Promise.all(pids.map((pid) => stack.snapshot(pid)));
   const meter = cpuMeter(stack);
   const t0 = Date.now();
@@ -119,7 +138,8 @@ async function phase(stack: LiveStack, pids: string[], idleCpuPerMs: number, soc
   while (Date.now() - t0 < PHASE_MS) {
     await sleep(Math.min(COUNTERS_FLUSH_MS, PHASE_MS - (Date.now() - t0)));
     const now = (await stack.snapshot(pids[0]!)).counters;
-    changedPerFlush.push(Object.keys(now).filter((k) => now[k as keyof typeof now] !== last[k as keyof typeof last]).length);
+    const names = Object.keys(now) as Array<keyof typeof now>;
+    changedPerFlush.push(names.filter((k) => now[k] !== last[k]).length);
     last = now;
   }
   const used = meter.read();
@@ -148,7 +168,9 @@ async function measure(framing: Framing, jpeg: Uint8Array): Promise<Record<Level
     const sockets: ParticipantClient[] = [];
     const spread = (i: number): number => Math.round((i / N) * (framing === "sdk" ? 100 : 20));
     if (framing === "sdk") {
-      const hello = deepfake_edge.v1.ClientMessage.encode({ hello: { client: "bench-cost", vad: false, honorsRate: true } }).finish();
+      const hello = deepfake_edge.v1.ClientMessage.encode({
+        hello: { client: "bench-cost", vad: false, honorsRate: true },
+      }).finish();
       const audio = speechMessages(16_000, 100);
       const video = videoMessage({ format: "JPEG", width: 640, height: 480, data: jpeg });
       for (const [i, pid] of pids.entries()) {
@@ -158,7 +180,9 @@ async function measure(framing: Framing, jpeg: Uint8Array): Promise<Record<Level
         senders.push(sdkSender(c, audio, video, spread(i)));
       }
     } else {
-      const audio = speechFrames(48_000, 20).map((pcm, i) => Packet.encode({ sequenceNumber: i, timestamp: i * 960, payload: stereo(pcm) }).finish());
+      const audio = speechFrames(48_000, 20).map((pcm, i) =>
+        Packet.encode({ sequenceNumber: i, timestamp: i * 960, payload: stereo(pcm) }).finish(),
+      );
       const video = Packet.encode({ sequenceNumber: 0, timestamp: 0, payload: jpeg }).finish();
       const ws = stack.url.replace(/^http/, "ws");
       for (const [i, pid] of pids.entries()) {
@@ -170,7 +194,9 @@ async function measure(framing: Framing, jpeg: Uint8Array): Promise<Record<Level
         senders.push(sfuSender(v, a, audio, video, spread(i)));
       }
     }
-    if (!(await until(() => pids.every((pid) => stack.fake.knows(pid)), 30_000, 50))) throw new Error(`${framing}: not every participant reached the upstream`);
+    if (!(await until(() => pids.every((pid) => stack.fake.knows(pid)), 30_000, 50))) {
+      throw new Error(`${framing}: not every participant reached the upstream`);
+    }
     // Dataspike answers every frame with a result: so does the fake, at the phase's level.
     stack.fake.setAutoRespond("CLEAR");
     const clear = await phase(stack, pids, idleCpuPerMs, sockets);
@@ -182,7 +208,9 @@ async function measure(framing: Framing, jpeg: Uint8Array): Promise<Record<Level
     const suspicious = await phase(stack, pids, idleCpuPerMs, sockets);
     const levels = await Promise.all(pids.map((pid) => stack.snapshot(pid)));
     const notSuspicious = levels.filter((s) => s.level !== "suspicious").length;
-    if (notSuspicious > 0) console.log(`  (${framing}: ${notSuspicious} participants were not SUSPICIOUS at the end of that phase)`);
+    if (notSuspicious > 0) {
+      console.log(`  (${framing}: ${notSuspicious} participants were not SUSPICIOUS at the end of that phase)`);
+    }
     for (const s of senders) s.stop();
     await Promise.all(sockets.map((c) => c.close()));
     return { CLEAR: clear, SUSPICIOUS: suspicious };
@@ -203,7 +231,9 @@ for (const framing of ["sdk", "sfu"] as const) {
       messagesReceived: perHour(f.received),
       cpuMs: perHour(f.cpuMs),
       activeSeconds: 3600,
-      rowsWritten: (3600_000 / COUNTERS_FLUSH_MS) * f.counterRowsPerFlush + (level === "SUSPICIOUS" ? 3600_000 / TRACK_ACTIVITY_PERSIST_MS : 0),
+      rowsWritten:
+        (3600_000 / COUNTERS_FLUSH_MS) * f.counterRowsPerFlush +
+        (level === "SUSPICIOUS" ? 3600_000 / TRACK_ACTIVITY_PERSIST_MS : 0),
     };
     const cost = participantHourCost(usage);
     const label = framing === "sdk" ? "SDK defaults (/stream)" : "SFU adapter (/sfu/*)";
@@ -232,15 +262,28 @@ for (const framing of ["sdk", "sfu"] as const) {
   }
 }
 table(
-  `One participant-hour on Cloudflare's published prices (${N} participants measured for ${PHASE_MS / 1000} s per level; ` +
+  `One participant-hour on Cloudflare's published prices (${N} participants measured for ${PHASE_MS / 1000} s ` +
+    `per level; ` +
     `allowances and the plan's minimum left out)`,
-  ["framing, level", "msgs in/h", "FrameRequests/h", "CPU/h", "rows written/h", "requests", "duration", "rows", "total", ""],
+  [
+    "framing, level",
+    "msgs in/h",
+    "FrameRequests/h",
+    "CPU/h",
+    "rows written/h",
+    "requests",
+    "duration",
+    "rows",
+    "total",
+    "",
+  ],
   rows,
 );
 console.log(
   `  prices (${PRICES.readOn}): DO requests $${PRICES.doRequestsPerMillion}/M (incoming WebSocket messages at ` +
     `${PRICES.wsMessagesPerRequest}:1), duration $${PRICES.doGbSecondsPerMillion}/M GB-s at ${PRICES.doMemoryGb} GB, ` +
     `SQLite rows written $${PRICES.rowsWrittenPerMillion}/M, Workers requests $${PRICES.workerRequestsPerMillion}/M ` +
-    `(one per socket's upgrade); Durable Object CPU is not billed by the ms (Workers CPU $${PRICES.workersCpuMsPerMillion}/M ms ` +
+    `(one per socket's upgrade); Durable Object CPU is not billed by the ms ` +
+    `(Workers CPU $${PRICES.workersCpuMsPerMillion}/M ms ` +
     `applies to the Worker's upgrade request only)`,
 );

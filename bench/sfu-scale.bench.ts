@@ -100,7 +100,8 @@ async function step(path: Path, n: number, jpeg: Uint8Array): Promise<StepResult
     } else {
       audioMs = 100;
       const video = videoMessage({ format: "JPEG", width: 640, height: 480, data: jpeg });
-      listeners.forEach((client, i) => feeds.push({ participantId: `${pids[i]}#stream`, client, video, audio: speechMessages(16_000, 100) }));
+      const audio = speechMessages(16_000, 100);
+      listeners.forEach((client, i) => feeds.push({ participantId: `${pids[i]}#stream`, client, video, audio }));
     }
     const load = startLoad(feeds, { audioMs, videoMs: 1_000, audioStartSpreadMs: 3_000 });
     if (!(await until(() => pids.every((pid) => stack.fake.knows(pid)), 60_000, 50))) {
@@ -133,7 +134,8 @@ async function step(path: Path, n: number, jpeg: Uint8Array): Promise<StepResult
     const collect = (): boolean => {
       for (const c of listeners) {
         for (const e of c.events) {
-          if (e.event.type === "deepfake_alert" && typeof e.event.message === "string") seenClient.set(e.event.message, e.atMs);
+          const { type, message } = e.event;
+          if (type === "deepfake_alert" && typeof message === "string") seenClient.set(message, e.atMs);
         }
       }
       for (const d of stack.sink!.deliveries) {
@@ -148,8 +150,10 @@ async function step(path: Path, n: number, jpeg: Uint8Array): Promise<StepResult
     const snaps = await inBatches(pids, 20, (pid) => stack.snapshot(pid));
     const clientMs = tags.filter((t) => seenClient.has(t)).map((t) => seenClient.get(t)! - sentAt.get(t)!);
     const hookMs = tags.filter((t) => seenHook.has(t)).map((t) => seenHook.get(t)! - sentAt.get(t)!);
-    if (clientMs.length < tags.length) problems.push(`${tags.length - clientMs.length} transitions never reached the client`);
-    if (hookMs.length < tags.length) problems.push(`${tags.length - hookMs.length} transitions never reached the webhook sink`);
+    const lostClient = tags.length - clientMs.length;
+    const lostHook = tags.length - hookMs.length;
+    if (lostClient > 0) problems.push(`${lostClient} transitions never reached the client`);
+    if (lostHook > 0) problems.push(`${lostHook} transitions never reached the webhook sink`);
     let mismatched = 0;
     const bad = { bad_messages: 0, rate_limited: 0, dropped_by_queue: 0, frames_busy: 0 };
     snaps.forEach((s, i) => {
@@ -193,13 +197,26 @@ for (const n of LADDER) {
   const sfu = await step("sfu", n, jpeg);
   const stream = await step("stream", n, jpeg);
   results.push(sfu, stream);
-  for (const r of [sfu, stream]) console.log(`  ${r.path} N=${n}: ${r.pass ? "pass" : `FAIL: ${r.problems.slice(0, 4).join("; ")}`}`);
+  for (const r of [sfu, stream]) {
+    console.log(`  ${r.path} N=${n}: ${r.pass ? "pass" : `FAIL: ${r.problems.slice(0, 4).join("; ")}`}`);
+  }
   if (!sfu.pass) break;
 }
 table(
   "SFU adapter endpoints (/sfu/video JPEG 1 fps + /sfu/audio 48 kHz stereo 20 ms) vs /stream with the SDK's framing " +
     "(latency in ms)",
-  ["path, N", "transitions", "msgs/s", "client p50", "client p99", "webhook p50", "webhook p99", "CPU", "waiting", "result"],
+  [
+    "path, N",
+    "transitions",
+    "msgs/s",
+    "client p50",
+    "client p99",
+    "webhook p50",
+    "webhook p99",
+    "CPU",
+    "waiting",
+    "result",
+  ],
   results.map((r) => [
     `${r.path === "sfu" ? "SFU endpoints" : "/stream, SDK framing [baseline]"}, ${r.n}`,
     r.client.n,
@@ -219,7 +236,9 @@ for (const r of results.filter((x) => x.path === "sfu")) {
     bench: "sfu-scale",
     measure: `SFU endpoints, N=${r.n}: result -> client / webhook p99`,
     value: `${r.client.p99} / ${r.webhook.p99} ms${r.pass ? "" : ` (${r.problems.slice(0, 2).join("; ")})`}`,
-    baseline: base ? { label: "/stream, SDK framing", value: `${base.client.p99} / ${base.webhook.p99} ms` } : undefined,
+    baseline: base
+      ? { label: "/stream, SDK framing", value: `${base.client.p99} / ${base.webhook.p99} ms` }
+      : undefined,
     goal: r.n === GOAL_N ? `<= ${GOAL_P99_MS} ms, nothing lost` : undefined,
     met: r.n === GOAL_N ? r.pass : undefined,
     detail: { sfu: r, baseline: base },

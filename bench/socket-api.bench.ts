@@ -162,7 +162,8 @@ try {
           const c0 = workerdCpuMs();
           const t0 = Date.now();
           const list = sockets[api.key]!;
-          const sent = mode === "paced" ? await paced(list, payload, RATE, SECONDS) : await burst(list, payload, RATE * SECONDS);
+          const sent =
+            mode === "paced" ? await paced(list, payload, RATE, SECONDS) : await burst(list, payload, RATE * SECONDS);
           const used = workerdCpuMs() - c0 - idlePerMs * (Date.now() - t0);
           (samples[`${api.key}/${size}/${mode}`] ??= []).push((used * 1000) / sent);
         }
@@ -173,7 +174,8 @@ try {
   const us = (key: string): number => median(samples[key]!);
   table(
     `workerd CPU per incoming WebSocket message, handler only counts (Miniflare, no proxy; ${SOCKETS} sockets; ` +
-      `paced: ${RATE.toLocaleString("en-US")} msgs/s in real time; burst: as fast as taken; median of ${ROUNDS} rounds, ` +
+      `paced: ${RATE.toLocaleString("en-US")} msgs/s in real time; burst: as fast as taken; ` +
+      `median of ${ROUNDS} rounds, ` +
       `idle CPU subtracted)`,
     ["socket API", ...SIZES.flatMap((s) => MODES.map((m) => `${s} B ${m}: µs/msg`))],
     APIS.map((api) => [api.name, ...SIZES.flatMap((s) => MODES.map((m) => us(`${api.key}/${s}/${m}`)))]),
