@@ -9,6 +9,8 @@ import { checkFromSocket, participantChecks } from "../checks/wiring.js";
 import type { Config } from "../config/config.js";
 import { encodeJpeg } from "../media/jpeg.js";
 import { errorMessage, log } from "../shared/log.js";
+import type { RoomsEnv } from "../rooms/membership.js";
+import { participantRoomReporter, type RoomReporter } from "../rooms/room-reporter.js";
 import { connectUpstream, type SimulatorNamespace } from "../upstream/dial.js";
 import type { UpstreamLink } from "../upstream/link.js";
 import { WebhookOutbox } from "../webhooks/outbox.js";
@@ -80,16 +82,24 @@ export interface SessionParts {
   retention: RetentionDeadline;
   webhooks: WebhookDeadline;
   checks: Checks;
+  /** Room reporting (docs/DESIGN.md §12): `rooms.report(event)` after a commit tells the participant's room. */
+  rooms: RoomReporter;
   /** Every part the shell loops over: for the alarm, socket departures, purge and start. */
   capabilities: Capability[];
+}
+
+/** The bindings the parts use: the simulator (development mode) and the room objects. */
+export interface SessionBindings extends RoomsEnv {
+  UPSTREAM_SIMULATOR: SimulatorNamespace;
 }
 
 export function assembleSession(
   ctx: DurableObjectState,
   config: Config,
-  simulator: SimulatorNamespace,
+  bindings: SessionBindings,
   shell: ShellHooks,
 ): SessionParts {
+  const simulator = bindings.UPSTREAM_SIMULATOR;
   let link: UpstreamLink;
   const store = new SessionStore(ctx.storage.sql);
   const outbox = new WebhookOutbox(ctx.storage.sql);
@@ -106,14 +116,23 @@ export function assembleSession(
   const ready = () => who.stored;
   const count = (name: CounterName, by?: number) => counters.add(name, by);
   const sockets = new Connections<WebSocket>(ctx);
+  const connected = () => sockets.live().length > 0;
+  const stored = () => (who.stored ? who.live : null);
+  const rooms = participantRoomReporter(ctx.storage.sql, bindings.ROOMS, stored, connected, () => shell.arm());
 
   const transitions = new Transitions({
     commit: (alert, tracks, nowMs) =>
       ctx.storage.transactionSync(() => recordChange(store, outbox, config.webhooks.urls, alert, tracks, nowMs)),
     persistActivity: (trackId, atMs) => store.saveTrackActivity(trackId, atMs),
     simulated: config.simulated,
-    rearm: () => shell.arm(),
-    broadcast: (event) => sockets.broadcast(event),
+    rearm: () => {
+      shell.arm();
+      rooms.stateChanged(); // tracks changed: the room's per-track levels follow
+    },
+    broadcast: (event) => {
+      sockets.broadcast(event);
+      if (event.type === "deepfake_alert") rooms.report(event);
+    },
     // The rate follows the level, except while an on-demand check samples at the burst rate.
     levelChanged: (previous, level, nowMs) => {
       const live = who.live;
@@ -183,9 +202,9 @@ export function assembleSession(
     announceAudioHints: (nowMs) => messages.announceAudioHints(nowMs),
     deliverWebhooks: () => deliverNow(),
     arm: () => shell.arm(),
-    // Room reporting (docs/DESIGN.md §12): check events reach the room once its reporter is in this list.
+    // Room reporting (docs/DESIGN.md §12): check events reach the room's watchers (and its log).
     roomId: () => who.live?.roomId ?? null,
-    reportToRoom: () => undefined,
+    reportToRoom: (event) => rooms.report(event),
   });
 
   const capabilities = [
@@ -196,10 +215,11 @@ export function assembleSession(
     retention,
     countersCapability(counters, store, ready),
     checks,
+    rooms,
   ];
 
   return {
-    config, who, store, outbox, counters, sockets, messages, transitions, link, retention, webhooks, checks,
+    config, who, store, outbox, counters, sockets, messages, transitions, link, retention, webhooks, checks, rooms,
     capabilities,
   };
 }

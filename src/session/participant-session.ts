@@ -11,10 +11,10 @@ import type { ServerEvent } from "../protocol/events.js";
 import { protocolHeaders } from "../protocol/subprotocol.js";
 import { jsonError, refuse, type Answer } from "../shared/http.js";
 import { errorMessage, log } from "../shared/log.js";
-import type { SimulatorNamespace } from "../upstream/dial.js";
+import { joinRoom } from "../rooms/membership.js";
 import type { ActiveParticipant } from "./active-participant.js";
 import { DeadlineRegistry } from "./alarm.js";
-import { assembleSession, type SessionParts } from "./assemble.js";
+import { assembleSession, type SessionBindings, type SessionParts } from "./assemble.js";
 import { closeQuietly, parseRateOverrides, readyEvent, roleForPath, sendEvent } from "./connections.js";
 import type { SocketRole } from "./connections.js";
 import type { Redelivery } from "./deadlines.js";
@@ -23,10 +23,8 @@ import type { EventsQuery, WebhooksQuery } from "./queries.js";
 import { historyPage, outboxPage, participantSnapshot } from "./snapshot.js";
 import type { HistoryPage, OutboxPage, ParticipantSnapshot } from "./snapshot.js";
 
-/** What the object uses of the Worker's env: the vars, and the simulator for development mode. */
-export interface SessionEnv extends ConfigVars {
-  UPSTREAM_SIMULATOR: SimulatorNamespace;
-}
+/** What the object uses of the Worker's env: the vars, the simulator (development mode) and the room objects. */
+export interface SessionEnv extends ConfigVars, SessionBindings {}
 
 const NO_SESSION = refuse(404, "unknown_participant", "no session is stored for this participant");
 const INTERNAL = refuse(500, "internal", "the participant object could not serve this call; it was logged");
@@ -38,7 +36,7 @@ export class ParticipantSession extends DurableObject<SessionEnv> {
 
   constructor(ctx: DurableObjectState, env: SessionEnv) {
     super(ctx, env);
-    const parts = (this.#parts = assembleSession(ctx, parseConfig(env), env.UPSTREAM_SIMULATOR, {
+    const parts = (this.#parts = assembleSession(ctx, parseConfig(env), env, {
       arm: () => this.#arm(),
       purge: (reason) => this.#purge(reason),
       socketGone: (connectionId, role, remaining, nowMs) => {
@@ -169,6 +167,8 @@ export class ParticipantSession extends DurableObject<SessionEnv> {
     const overrides = parseRateOverrides(new URL(request.url).searchParams, config.video);
     if (!overrides.ok) return jsonError(400, "bad_rate", overrides.message);
     const live = this.#parts.who.adopt(participantId, Date.now());
+    const room = joinRoom(live, request.headers, sockets.live().length, (r) => this.#parts.store.setRoom(r));
+    if (!room.ok) return jsonError(409, "room_conflict", room.message);
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
     this.ctx.acceptWebSocket(server, [role]);
     const info = sockets.attach(server, role, Date.now(), overrides.value);
@@ -176,7 +176,7 @@ export class ParticipantSession extends DurableObject<SessionEnv> {
     this.#arm();
     log("info", "client joined", { participant: participantId, role, clients: sockets.live().length });
     if (role === "client") {
-      const greeting: ServerEvent[] = [readyEvent(participantId, live, config, info)];
+      const greeting: ServerEvent[] = [readyEvent(participantId, live, config, info, live.roomId)];
       if (this.#parts.link.status === "connected") greeting.push({ type: "upstream", status: "connected" });
       for (const event of greeting) sendEvent(server, event);
     }
