@@ -15,7 +15,7 @@ import { startWranglerDev, type WranglerDev } from "../../test/e2e/harness/wrang
 import type { CounterName } from "../../src/session/counters.js";
 
 const API_KEY = "bench-api-key";
-const ADMIN_KEY = "bench-admin-key-0123456789";
+export const ADMIN_KEY = "bench-admin-key-0123456789";
 
 export interface Snapshot {
   level: string;
