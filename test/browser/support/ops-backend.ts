@@ -81,7 +81,9 @@ async function mintRoomToken(baseUrl: string, headers: Record<string, string>, p
 
 export async function startOpsBackend(adminKey: string | null): Promise<OpsBackend> {
   // With a secret set, development mode signs no tokens of its own: participants need a real secret.
-  const secrets = adminKey ? { ADMIN_API_KEY: adminKey, CONNECT_TOKEN_SECRET: "ops-test-connect-token-secret-0123" } : {};
+  const secrets: Record<string, string> = adminKey
+    ? { ADMIN_API_KEY: adminKey, CONNECT_TOKEN_SECRET: "ops-test-connect-token-secret-0123" }
+    : {};
   const vars: Record<string, string> = { DEV_MODE: "true", ...secrets };
   const dev: WranglerDev = await startWranglerDev({ vars });
   const relay = await startRelay(dev.port);
