@@ -3,10 +3,13 @@
  * the fake Dataspike API, a webhook sink, and @livekit/rtc-node people in LiveKit room "R":
  * alice (camera + microphone), bob (camera + screen share), carol (microphone only) and a watcher
  * that only listens for data messages. What the tests assert is what a user would see: JPEGs and PCM
- * chunks arriving at the API per LiveKit track, data messages in the LiveKit room, webhooks.
+ * chunks arriving at the API per LiveKit track, data messages in the LiveKit room, webhooks, and the
+ * service's room "R" as a moderator sees it (GET /v1/rooms, the watch socket).
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { RoomServiceClient } from "livekit-server-sdk";
+import { WebSocket } from "ws";
+import { ParticipantClient } from "../../../test/e2e/harness/client.js";
 import type { ReceivedFrame } from "../../../test/e2e/harness/fake-upstream.js";
 import { FakeUpstream, FrameFormat, productionVars } from "../../../test/e2e/harness/fake-upstream.js";
 import { WebhookSink } from "../../../test/e2e/harness/webhook-sink.js";
@@ -25,6 +28,7 @@ let sink: WebhookSink;
 let dev: WranglerDev;
 let livekit: LiveKitServerProcess;
 let monitor: RoomMonitor | undefined;
+let moderator: ParticipantClient | undefined;
 const people: Record<string, Publisher> = {};
 const events: MonitorEvent[] = [];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -46,9 +50,26 @@ beforeAll(async () => {
   people.bob = await startPublisher(livekit, ROOM, { identity: "bob", camera: true, screen: true });
   people.carol = await startPublisher(livekit, ROOM, { identity: "carol", microphone: true });
   people.watcher = await startPublisher(livekit, ROOM, { identity: "watcher" });
+  // A moderator watching the service's room R (DESIGN.md §12) with the admin key.
+  const socket = new WebSocket(`${dev.url.replace(/^http/, "ws")}/v1/rooms/${ROOM}/watch`, [], {
+    headers: { authorization: `Bearer ${ADMIN_KEY}` },
+  });
+  moderator = new ParticipantClient(socket);
+  await new Promise((resolve, reject) => socket.once("open", resolve).once("error", reject));
 });
 
+interface RoomView {
+  participants: Array<{ participant_id: string; connected: boolean }>;
+}
+
+async function admin(path: string): Promise<unknown> {
+  const res = await fetch(`${dev.url}${path}`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+  expect(res.status).toBe(200);
+  return res.json();
+}
+
 afterAll(async () => {
+  await moderator?.close();
   await monitor?.stop();
   for (const person of Object.values(people)) await person.leave();
   await livekit?.stop();
@@ -103,6 +124,18 @@ it("streams the cameras at 0.2 fps and the microphones as 96 000-byte chunks, ne
   expect(framesOf("R:bob").every((f) => f.trackId === bob.camera)).toBe(true);
   const joined = events.flatMap((e) => (e.type === "participant_joined" ? [e.participantId] : []));
   expect(joined.sort()).toEqual(["R:alice", "R:bob", "R:carol"]);
+
+  // The service's room R lists all three, connected; its moderator saw each join.
+  const listing = (await admin("/v1/rooms")) as { rooms: Array<Record<string, unknown>> };
+  expect(listing.rooms.find((r) => r.room_id === ROOM)).toMatchObject({ connected: 3, participants: 3 });
+  const room = (await admin(`/v1/rooms/${ROOM}`)) as RoomView;
+  expect(room.participants.map((p) => [p.participant_id, p.connected]).sort()).toEqual([
+    ["R:alice", true],
+    ["R:bob", true],
+    ["R:carol", true],
+  ]);
+  const seen = moderator!.events.flatMap(({ event: e }) => (e.type === "participant_joined" ? [e.participant_id] : []));
+  expect(seen.sort()).toEqual(["R:alice", "R:bob", "R:carol"]);
 });
 
 interface DataMessage {
@@ -191,18 +224,13 @@ it("every scripted result reaches the LiveKit room (latency from the result to t
   );
 });
 
-it("carol leaving LiveKit leaves the service: her socket closes", async () => {
+it("carol leaving LiveKit shows as participant_left in the service's room", async () => {
   await people.carol!.leave();
-  const left = () => events.some((e) => e.type === "participant_left" && e.identity === "carol");
-  await fake.waitFor(left, 15_000, "carol left");
-  const snapshot = async () => {
-    const headers = { authorization: `Bearer ${ADMIN_KEY}` };
-    const res = await fetch(`${dev.url}/v1/participants/R:carol`, { headers });
-    return (await res.json()) as { clients: number };
-  };
-  const deadline = Date.now() + 10_000;
-  while ((await snapshot()).clients !== 0 && Date.now() < deadline) await sleep(200);
-  expect((await snapshot()).clients).toBe(0);
+  const left = await moderator!.waitFor((e) => e.type === "participant_left", 15_000);
+  expect(left.event).toMatchObject({ type: "participant_left", room_id: ROOM, participant_id: "R:carol" });
+  expect(events.some((e) => e.type === "participant_left" && e.identity === "carol")).toBe(true);
+  const room = (await admin(`/v1/rooms/${ROOM}`)) as RoomView;
+  expect(room.participants.find((p) => p.participant_id === "R:carol")).toMatchObject({ connected: false });
   expect(monitor!.participants().map((p) => p.identity).sort()).toEqual(["alice", "bob"]);
 });
 
