@@ -106,6 +106,10 @@ it("--on-alert remove: the command removes the participant in ALERT from the Liv
   await until(async () => (await simulator("S:eve")).jpeg_frames > 0, 30_000, "eve's first JPEG at the simulator");
   await until(async () => (await simulator("S:frank")).jpeg_frames > 0, 10_000, "frank's first JPEG at the simulator");
   expect(bridge.output()).toContain("participant eve joined as S:eve");
+  // Without a token the bridge names the room with ?room= (development mode on loopback): room S has both.
+  type RoomView = { participants: Array<{ participant_id: string }> };
+  const room = (await (await fetch(`${dev.url}/v1/rooms/${ROOM}`)).json()) as RoomView;
+  expect(room.participants.map((p) => p.participant_id).sort()).toEqual(["S:eve", "S:frank"]);
 
   const body = JSON.stringify({ level: "alert" });
   const steer = await fetch(`${dev.url}/v1/dev/simulator/S:eve`, { method: "POST", body });
