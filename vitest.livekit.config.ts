@@ -1,6 +1,6 @@
 import { defineConfig } from "vitest/config";
 
-// The LiveKit bridge (integrations/livekit, DESIGN.md §14): its pure modules, and end-to-end tests
+// The LiveKit bridge (integrations/livekit, docs/DESIGN.md §14): its pure modules, and end-to-end tests
 // against a real livekit-server (built once by scripts/ensure-livekit-server.mjs in the global
 // setup), a real `wrangler dev`, the fake Dataspike API and @livekit/rtc-node publishers. Files run
 // one after another (the CI machine has 2 cores).

@@ -1,5 +1,5 @@
 /**
- * The LiveKit bridge (DESIGN.md §14) under load: a real livekit-server, a real `wrangler dev` in
+ * The LiveKit bridge (docs/DESIGN.md §14) under load: a real livekit-server, a real `wrangler dev` in
  * production mode with the fake Dataspike API, the `deepfake-edge-livekit` command as a user runs it
  * (its own process, measured through /proc), and @livekit/rtc-node publishers in this process, each
  * with a 320x240 camera at 15 fps and a microphone (a tone, so the voice gate hears speech).

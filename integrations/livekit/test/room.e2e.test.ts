@@ -50,7 +50,7 @@ beforeAll(async () => {
   people.bob = await startPublisher(livekit, ROOM, { identity: "bob", camera: true, screen: true });
   people.carol = await startPublisher(livekit, ROOM, { identity: "carol", microphone: true });
   people.watcher = await startPublisher(livekit, ROOM, { identity: "watcher" });
-  // A moderator watching the service's room R (DESIGN.md §12) with the admin key.
+  // A moderator watching the service's room R (docs/DESIGN.md §12) with the admin key.
   const socket = new WebSocket(`${dev.url.replace(/^http/, "ws")}/v1/rooms/${ROOM}/watch`, [], {
     headers: { authorization: `Bearer ${ADMIN_KEY}` },
   });
