@@ -180,8 +180,11 @@ it("monitorAllRooms leaves a room that has had no one to monitor, so it never ke
     const identity = inT()!.identity;
     await ivan.leave();
     await until(() => inT() === undefined, 15_000, "the idle room left");
-    const listed = (await service.listParticipants("T")).map((p) => p.identity);
-    expect(listed).not.toContain(identity);
+    const listed = async () => (await service.listParticipants("T")).map((p) => p.identity);
+    await until(async () => !(await listed()).includes(identity), 10_000, "the bridge gone from room T");
+    await sleep(1_500); // two more polls: the room (no publisher now) is not joined again
+    expect(all.rooms().map((m) => m.room)).not.toContain("T");
+    expect(await listed()).not.toContain(identity);
   } finally {
     await ivan.leave();
     await all.stop();
