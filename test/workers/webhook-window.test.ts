@@ -255,8 +255,8 @@ describe("schema v4: the outbox rebuilt for redelivery rows", () => {
       sql.exec(insert, "evt_1", null, "delivered", null, 1_000, 5_000);
       sql.exec(insert, "evt_2", '{"id":"evt_2"}', "pending", 2_000, 2_000, 2_000);
 
-      // through the redelivery rebuild (4), the per-track rows (5) and the rooms (6)
-      expect(new Schema(sql).migrate()).toBe(6);
+      // through the redelivery rebuild (4), the per-track rows (5), the rooms (6) and the checks (7)
+      expect(new Schema(sql).migrate()).toBe(7);
       const outbox = new WebhookOutbox(sql);
       expect(outbox.list({ limit: 10 }).map((e) => [e.seq, e.event_id, e.status, e.redelivery_of])).toEqual([
         [1, "evt_1", "delivered", null],
