@@ -68,7 +68,12 @@ async function until(predicate: () => boolean, timeoutMs: number): Promise<boole
 
 const fake = await FakeUpstream.start({ expectedKey: API_KEY, decodeJpegs: false });
 const vars = productionVars(fake, { apiKey: API_KEY, adminKey: ADMIN_KEY });
-const [dev, livekit] = await Promise.all([startWranglerDev({ vars }), startLiveKitServer()]);
+const livekit = await startLiveKitServer();
+const dev = await startWranglerDev({ vars }).catch(async (err: unknown) => {
+  await livekit.stop();
+  await fake.close();
+  throw err;
+});
 const people: Publisher[] = [];
 const bridge = spawn(join(REPO_ROOT, "node_modules", ".bin", "deepfake-edge-livekit"), ["--room", ROOM], {
   stdio: ["ignore", "ignore", "inherit"],

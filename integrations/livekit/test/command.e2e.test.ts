@@ -86,7 +86,9 @@ async function simulator(participantId: string): Promise<SimulatorStats> {
 }
 
 beforeAll(async () => {
-  [dev, livekit] = await Promise.all([startWranglerDev({ vars: { DEV_MODE: "true" } }), startLiveKitServer()]);
+  // One after the other: whichever started is stopped by afterAll even when the other fails.
+  livekit = await startLiveKitServer();
+  dev = await startWranglerDev({ vars: { DEV_MODE: "true" } });
   service = new RoomServiceClient(livekit.url.replace(/^ws/, "http"), livekit.apiKey, livekit.apiSecret);
   eve = await startPublisher(livekit, ROOM, { identity: "eve", camera: true });
   frank = await startPublisher(livekit, ROOM, { identity: "frank", camera: true });

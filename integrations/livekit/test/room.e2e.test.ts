@@ -36,16 +36,15 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 beforeAll(async () => {
   fake = await FakeUpstream.start({ expectedKey: API_KEY, decodeJpegs: true });
   sink = await WebhookSink.start({ secret: SECRET, path: "/hooks" });
-  [dev, livekit] = await Promise.all([
-    startWranglerDev({
-      vars: productionVars(
-        fake,
-        { apiKey: API_KEY, adminKey: ADMIN_KEY },
-        { WEBHOOK_URLS: sink.url, WEBHOOK_SECRET: SECRET },
-      ),
-    }),
-    startLiveKitServer(),
-  ]);
+  // One after the other: whichever started is stopped by afterAll even when the other fails.
+  livekit = await startLiveKitServer();
+  dev = await startWranglerDev({
+    vars: productionVars(
+      fake,
+      { apiKey: API_KEY, adminKey: ADMIN_KEY },
+      { WEBHOOK_URLS: sink.url, WEBHOOK_SECRET: SECRET },
+    ),
+  });
   people.alice = await startPublisher(livekit, ROOM, { identity: "alice", camera: true, microphone: true });
   people.bob = await startPublisher(livekit, ROOM, { identity: "bob", camera: true, screen: true });
   people.carol = await startPublisher(livekit, ROOM, { identity: "carol", microphone: true });
