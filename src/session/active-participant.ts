@@ -16,7 +16,7 @@ import { MediaIntake, type IntakeOutputs } from "./media-intake.js";
 
 export interface ActiveParticipant {
   participantId: string;
-  /** The participant's room (DESIGN.md §12), or null. */
+  /** The participant's room (docs/DESIGN.md §12), or null. */
   roomId: string | null;
   sinceMs: number;
   detection: DetectionState;

@@ -1,4 +1,4 @@
-"""``await processor.check_now()`` (DESIGN.md §13): the processor's side of on-demand checks.
+"""``await processor.check_now()`` (docs/DESIGN.md §13): the processor's side of on-demand checks.
 
 Each call sends a ``Check`` message and waits for the ``check_started`` that names its check (the
 participant has one check at a time: a request while one runs joins it), then for that check's

@@ -95,7 +95,7 @@ class ServerError:
 
 @dataclass(frozen=True, slots=True)
 class CheckStarted:
-    """``check_started``: an on-demand check of the participant began (DESIGN.md §13)."""
+    """``check_started``: an on-demand check of the participant began (docs/DESIGN.md §13)."""
 
     check_id: str
     until_ms: float

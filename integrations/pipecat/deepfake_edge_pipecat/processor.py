@@ -247,7 +247,7 @@ class DeepfakeEdgeProcessor(ServiceEvents, FrameProcessor):
         self._media.webrtc = webrtc_connection
 
     async def check_now(self, duration_s: int = 0) -> CheckCompleted:
-        """An on-demand check (DESIGN.md §13): a fresh verdict within ``duration_s`` seconds (0: the
+        """An on-demand check (docs/DESIGN.md §13): a fresh verdict within ``duration_s`` seconds (0: the
         service's default, 10 s; at most 60), joining a check already running. Returns its
         ``CheckCompleted`` (outcome, level, per-track levels); raises ``CheckError`` (code
         ``check_rate_limited``, ``bad_check``, ``not_ready``, ``disconnected``, ``timeout`` or ``closed``)."""

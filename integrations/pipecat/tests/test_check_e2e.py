@@ -1,4 +1,4 @@
-"""``await processor.check_now()`` (DESIGN.md §13) in a real Pipecat pipeline against a real `wrangler dev`.
+"""``await processor.check_now()`` (docs/DESIGN.md §13) in a real Pipecat pipeline against a real `wrangler dev`.
 
 Without media the check ends with its window (``no_media``); with the camera streaming, the simulator's
 answer to a frame sampled in the window completes it ``answered``. A window over 60 s is refused at once.
