@@ -119,7 +119,9 @@ class CheckCompleted:
     raw: dict[str, Any]
 
 
-ServerEvent = Union[Ready, Rate, AudioHint, DeepfakeAlert, Upstream, UpstreamError, ServerError, CheckStarted, CheckCompleted]
+ServerEvent = Union[
+    Ready, Rate, AudioHint, DeepfakeAlert, Upstream, UpstreamError, ServerError, CheckStarted, CheckCompleted
+]
 
 
 def parse_event(text: str | bytes) -> ServerEvent | None:

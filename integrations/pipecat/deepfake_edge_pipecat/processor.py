@@ -251,7 +251,8 @@ class DeepfakeEdgeProcessor(ServiceEvents, FrameProcessor):
         service's default, 10 s; at most 60), joining a check already running. Returns its
         ``CheckCompleted`` (outcome, level, per-track levels); raises ``CheckError`` (code
         ``check_rate_limited``, ``bad_check``, ``not_ready``, ``disconnected``, ``timeout`` or ``closed``)."""
-        if isinstance(duration_s, bool) or not isinstance(duration_s, int) or not 0 <= duration_s <= CHECK_MAX_DURATION_S:
+        valid = isinstance(duration_s, int) and not isinstance(duration_s, bool)
+        if not valid or not 0 <= duration_s <= CHECK_MAX_DURATION_S:
             raise ValueError(f"duration_s must be a whole number from 0 to {CHECK_MAX_DURATION_S}, got {duration_s!r}")
         if not self.ready:
             raise CheckError("not_ready", "the processor is not connected to the service")
