@@ -40,6 +40,8 @@ describe("an object that starts with a stored session", () => {
     const alarm = await runInDurableObject(stubFor(id), (_i: ParticipantSession, state) => state.storage.getAlarm());
     const pending = await runInDurableObject(stubFor(id), (_i: ParticipantSession, state) =>
       Number(state.storage.sql.exec("SELECT MIN(next_attempt_ms) AS at FROM webhook_outbox WHERE status = 'pending'").one().at));
-    expect(alarm).toBe(pending);
+    // Armed again, no later than the webhook retry (another part, such as a room report, may be due earlier).
+    expect(alarm).not.toBeNull();
+    expect(alarm!).toBeLessThanOrEqual(pending);
   });
 });
