@@ -600,7 +600,12 @@ describe("POST /v1/participants/:id/webhooks/:seq/redeliver", () => {
     expect(accepted[2]!.verified).toBe(true);
     measure(`redelivery: arrived ${accepted[2]!.atMs - requestedAt} ms after the request, behind the pending event, with webhook-id ${first.id}`);
 
-    const { rows } = await allWebhooks(pid);
+    // The sink has answered; the object records the answer when the response reaches it, moments later.
+    let rows: OutboxRow[] = [];
+    for (const until = Date.now() + 5_000; Date.now() < until; await new Promise((r) => setTimeout(r, 50))) {
+      rows = (await allWebhooks(pid)).rows;
+      if (rows.find((r) => r.seq === res.body.seq)?.status !== "pending") break;
+    }
     const redelivered = rows.find((r) => r.seq === res.body.seq)!;
     expect(redelivered).toMatchObject({ event_id: first.id, status: "delivered", attempts: 1, last_status: 204 });
     expect(rows.find((r) => r.seq === firstRow.seq)).toMatchObject({ status: "delivered", attempts: 1 });
