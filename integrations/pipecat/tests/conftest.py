@@ -59,6 +59,9 @@ HEALTH_TIMEOUT_S = 75.0
 STOP_GRACE_S = 5.0
 
 
+PORT_RACE_ATTEMPTS = 3
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -70,6 +73,8 @@ class WranglerDev:
 
     def __init__(self, vars: dict[str, str], port: int | None = None) -> None:
         self.vars = {"DEV_MODE": "true", **vars}
+        self._port_given = port is not None
+        self._started = False
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._dir = Path(tempfile.mkdtemp(prefix="deepfake-edge-pipecat-"))
@@ -77,6 +82,22 @@ class WranglerDev:
         self._log_path = self._dir / "wrangler.log"
 
     def start(self) -> None:
+        """Starts wrangler dev; again on new ports when one was taken between free_port() and the bind
+        (the port of a restart stays the same: clients reconnect to it)."""
+        for attempt in range(1, PORT_RACE_ATTEMPTS + 1):
+            try:
+                self._start_once()
+                self._started = True
+                return
+            except RuntimeError as err:
+                if "address already in use" not in str(err).lower() or attempt == PORT_RACE_ATTEMPTS:
+                    raise
+                self.stop()
+                if not self._port_given and not self._started:
+                    self.port = free_port()
+                    self.url = f"http://127.0.0.1:{self.port}"
+
+    def _start_once(self) -> None:
         if not WRANGLER.exists():
             pytest.fail(f"{WRANGLER} is missing: run `npm ci --no-audit --no-fund` in {REPO_ROOT}")
         args = [
@@ -97,6 +118,7 @@ class WranglerDev:
             "FORCE_COLOR": "0",
             "WRANGLER_LOG_PATH": str(self._dir / "wrangler-logs"),
         }
+        log_start = self._log_path.stat().st_size if self._log_path.exists() else 0
         log = open(self._log_path, "ab")
         self._proc = subprocess.Popen(
             args, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -106,7 +128,8 @@ class WranglerDev:
         problem = "no attempt yet"
         while True:
             if self._proc.poll() is not None:
-                raise RuntimeError(f"wrangler dev exited with {self._proc.returncode} before /healthz answered:\n{self.logs()}")
+                output = self._log_path.read_bytes()[log_start:].decode(errors="replace")[-20_000:]
+                raise RuntimeError(f"wrangler dev exited with {self._proc.returncode} before /healthz answered:\n{output}")
             try:
                 with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as res:
                     if res.status == 200:

@@ -94,15 +94,23 @@ function sleep(ms: number): Promise<void> {
 /** Attempts when the free port found was taken by another process before wrangler bound it. */
 const PORT_RACE_ATTEMPTS = 3;
 
-export async function startWranglerDev(options: WranglerDevOptions): Promise<WranglerDev> {
+/**
+ * Starts a server on ports from `freePort()`, again on new ports when one was taken between the
+ * probe and the server's own bind (the failure's message says "address already in use").
+ */
+export async function retryOnPortRace<T>(start: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startOnce(options);
+      return await start();
     } catch (err) {
-      const portRace = /Address already in use/.test((err as Error).message);
+      const portRace = /address already in use/i.test((err as Error).message);
       if (!portRace || attempt >= PORT_RACE_ATTEMPTS) throw err;
     }
   }
+}
+
+export async function startWranglerDev(options: WranglerDevOptions): Promise<WranglerDev> {
+  return retryOnPortRace(() => startOnce(options));
 }
 
 async function startOnce(options: WranglerDevOptions): Promise<WranglerDev> {

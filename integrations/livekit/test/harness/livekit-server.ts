@@ -1,11 +1,12 @@
 /**
  * A real LiveKit server for the tests: the pinned livekit-server (built once by
  * scripts/ensure-livekit-server.mjs, which says what is missing when Go is not installed), started
- * on 127.0.0.1 on free ports in its own process group, and stopped with the group.
+ * on 127.0.0.1 on free ports (new ones if a port was taken meanwhile) in its own process group, and
+ * stopped with the group.
  */
 import { execFileSync, spawn } from "node:child_process";
 import { join } from "node:path";
-import { freePort, REPO_ROOT } from "../../../../test/e2e/harness/wrangler-dev.js";
+import { freePort, REPO_ROOT, retryOnPortRace } from "../../../../test/e2e/harness/wrangler-dev.js";
 
 export const API_KEY = "e2e-livekit-key";
 /** livekit-server refuses secrets shorter than 32 characters outside --dev. */
@@ -35,6 +36,10 @@ export function liveKitServerBinary(): string {
 
 export async function startLiveKitServer(): Promise<LiveKitServerProcess> {
   const binary = liveKitServerBinary();
+  return retryOnPortRace(() => startOnce(binary));
+}
+
+async function startOnce(binary: string): Promise<LiveKitServerProcess> {
   const [port, tcpPort, udpPort] = [await freePort(), await freePort(), await freePort()];
   const config = [
     `port: ${port}`,
