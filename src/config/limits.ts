@@ -227,7 +227,7 @@ export const AUDIO_MAX_INPUT_RATE_HZ = 48_000;
 export const AUDIO_MAX_CHANNELS = 2;
 /** Longest audio a single AudioFrame may carry. */
 export const AUDIO_MAX_FRAME_MS = 1_000;
-/** Distinct audio tracks per participant (each has its own resampler, gate and chunk buffer). */
+/** Distinct audio tracks per socket (each has its own resampler, gate and chunk buffer). */
 export const AUDIO_MAX_TRACKS = 4;
 
 /** Cloudflare Realtime SFU WebSocket adapter PCM (`outputCodec: "pcm"`): s16le, 48 kHz, stereo interleaved. */

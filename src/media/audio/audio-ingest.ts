@@ -209,7 +209,7 @@ export class AudioIngest {
     let track = this.#tracks.get(trackId);
     if (!track) {
       if (this.#tracks.size >= this.#maxTracks) {
-        throw new AudioError(`too many audio tracks (at most ${this.#maxTracks} per participant)`);
+        throw new AudioError(`too many audio tracks (at most ${this.#maxTracks} per socket)`);
       }
       track = {
         resampler: new Resampler(sampleRate),
