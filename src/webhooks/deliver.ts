@@ -13,10 +13,10 @@ import {
   formatDuration,
   nextAttemptAtMs,
   parseRetryAfter,
-  DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS,
 } from "./schedule.js";
 import {
   WEBHOOK_RETRY_JITTER_RATIO,
+  WEBHOOK_RETRY_SCHEDULE_MS,
   WEBHOOK_LEASE_MARGIN_MS,
   WEBHOOK_MAX_ATTEMPTS_PER_RUN,
   WEBHOOK_RETRY_WINDOW_MS,
@@ -106,7 +106,7 @@ export interface RunDeliveriesOptions {
   secretKey: Uint8Array;
   /** During a rotation, the key being replaced: each request is signed with both. */
   previousSecretKey?: Uint8Array | null;
-  /** Delays between attempts; defaults to DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS. */
+  /** Delays between attempts; defaults to WEBHOOK_RETRY_SCHEDULE_MS (../config/limits.ts). */
   schedule?: readonly number[];
   /** A row still pending this long after its creation is failed (default 3 days). */
   windowMs?: number;
@@ -180,7 +180,7 @@ export async function runDueDeliveries(
   const random = options.random ?? Math.random;
   const alive = options.alive ?? (() => true);
   const changed = options.changed ?? (() => {});
-  const schedule = options.schedule ?? DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS;
+  const schedule = options.schedule ?? WEBHOOK_RETRY_SCHEDULE_MS;
   const windowMs = options.windowMs ?? WEBHOOK_RETRY_WINDOW_MS;
   const timeoutMs = options.timeoutMs ?? WEBHOOK_TIMEOUT_MS;
   const jitterRatio = options.jitterRatio ?? WEBHOOK_RETRY_JITTER_RATIO;

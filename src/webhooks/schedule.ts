@@ -14,9 +14,6 @@ import {
   WEBHOOK_RETRY_WINDOW_MS,
 } from "../config/limits.js";
 
-/** The default schedule (../config/limits.ts WEBHOOK_RETRY_SCHEDULE_MS). */
-export const DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS = WEBHOOK_RETRY_SCHEDULE_MS;
-
 const SECOND_MS = 1_000;
 const MINUTE_MS = 60 * SECOND_MS;
 const HOUR_MS = 60 * MINUTE_MS;
@@ -55,7 +52,7 @@ export function formatDuration(ms: number): string {
  */
 export function parseRetrySchedule(text: string): number[] {
   const trimmed = text.trim();
-  if (trimmed === "") return [...DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS];
+  if (trimmed === "") return [...WEBHOOK_RETRY_SCHEDULE_MS];
   if (trimmed.toLowerCase() === "none") return [];
   const parts = trimmed.split(",").map((part) => part.trim().toLowerCase());
   const delays: number[] = [];

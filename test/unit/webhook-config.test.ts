@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { parseWebhookConfig } from "../../src/webhooks/config";
-import { DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS } from "../../src/webhooks/schedule";
+import { WEBHOOK_RETRY_SCHEDULE_MS } from "../../src/config/limits";
 import { formatWebhookSecret } from "../../src/webhooks/signing";
 
 const SECRET = formatWebhookSecret(new Uint8Array(32).fill(9));
@@ -15,7 +15,7 @@ describe("parseWebhookConfig", () => {
       urls: [],
       secretKey: null,
       previousSecretKey: null,
-      scheduleMs: [...DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS],
+      scheduleMs: [...WEBHOOK_RETRY_SCHEDULE_MS],
       windowMs: 3 * 24 * 3_600_000,
       timeoutMs: 10_000,
       runBudgetMs: 30_000,

@@ -5,8 +5,8 @@
  */
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
+import { WEBHOOK_RETRY_SCHEDULE_MS } from "../../src/config/limits";
 import {
-  DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS,
   RetryScheduleError,
   classifyResponse,
   formatDuration,
@@ -37,7 +37,7 @@ function attemptTimes(random: () => number, durationMs: () => number, lateMs: ()
   for (let attempts = 1; ; attempts++) {
     const startedMs = times[times.length - 1]!;
     const endedMs = startedMs + durationMs();
-    const at = nextAttemptAtMs({ attemptsSoFar: attempts, schedule: DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS, createdMs: 0, startedMs, endedMs, retryAfterMs: null, windowMs, random });
+    const at = nextAttemptAtMs({ attemptsSoFar: attempts, schedule: WEBHOOK_RETRY_SCHEDULE_MS, createdMs: 0, startedMs, endedMs, retryAfterMs: null, windowMs, random });
     if (at === null || at >= windowMs) return times;
     times.push(at + lateMs());
   }
@@ -51,7 +51,7 @@ function waitAfter(times: number[], recoveredMs: number): number {
 
 describe("default schedule", () => {
   it("is dense first, then backs off, and outlasts the 3-day window that ends it", () => {
-    const s = DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS;
+    const s = WEBHOOK_RETRY_SCHEDULE_MS;
     expect(s.slice(0, 5)).toEqual([1 * S, 2 * S, 4 * S, 8 * S, 10 * S]);
     expect(s.filter((d) => d === 10 * S)).toHaveLength(12);
     expect(s.filter((d) => d === 50 * S)).toHaveLength(78);
@@ -156,8 +156,8 @@ describe("parseRetrySchedule", () => {
   });
 
   it("blank is the default schedule, none is a single attempt", () => {
-    expect(parseRetrySchedule("")).toEqual(DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS);
-    expect(parseRetrySchedule("  ")).toEqual(DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS);
+    expect(parseRetrySchedule("")).toEqual(WEBHOOK_RETRY_SCHEDULE_MS);
+    expect(parseRetrySchedule("  ")).toEqual(WEBHOOK_RETRY_SCHEDULE_MS);
     expect(parseRetrySchedule("none")).toEqual([]);
   });
 
@@ -222,10 +222,10 @@ describe("nextAttemptDelayMs", () => {
     expect(nextAttemptDelayMs(4, schedule, null, mid)).toBeNull();
     expect(nextAttemptDelayMs(1, [], null, mid)).toBeNull();
     // The default: 114 retries after the first attempt, none after the 115th (the window ends it first).
-    expect(nextAttemptDelayMs(114, DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS, null, mid)).toBe(6 * H);
-    expect(nextAttemptDelayMs(115, DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS, null, mid)).toBeNull();
+    expect(nextAttemptDelayMs(114, WEBHOOK_RETRY_SCHEDULE_MS, null, mid)).toBe(6 * H);
+    expect(nextAttemptDelayMs(115, WEBHOOK_RETRY_SCHEDULE_MS, null, mid)).toBeNull();
     // By age: an event first tried 2 hours after its creation is not retried after 1 s.
-    expect(nextAttemptDelayMs(1, DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS, null, mid, 0.1, 2 * H)).toBe(30 * M);
+    expect(nextAttemptDelayMs(1, WEBHOOK_RETRY_SCHEDULE_MS, null, mid, 0.1, 2 * H)).toBe(30 * M);
   });
 
   it("spreads each delay by ±10 %", () => {
