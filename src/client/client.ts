@@ -14,7 +14,8 @@ import { parseServerEvent, type CheckCompletedEvent, type ReadyEvent } from "./e
 import { ClientEmitter } from "./emitter.js";
 import { RateGate } from "./rate-gate.js";
 import {
-  AuthError, SOCKET_OPEN, browserSocketFactory, probeTokenRefusal, refusedUpgradeStatus, streamUrl, tokenClaims,
+  AuthError, REFUSED_UPGRADE_STATUSES, SOCKET_OPEN, browserSocketFactory, isRefusedUpgrade, probeTokenRefusal,
+  refusedUpgradeStatus, streamUrl, tokenClaims,
 } from "./socket.js";
 import type { SocketFactory, WebSocketLike } from "./socket.js";
 import { AUDIO_BATCH_MS, TimedAudioBatcher, type PcmFrame } from "./audio-batcher.js";
@@ -342,8 +343,9 @@ export class DeepfakeEdgeClient extends ClientEmitter {
     const probe = this.#options.probeAuth ?? typeof fetch === "function";
     if (!opened && status === null && probe) status = await probeTokenRefusal(this.url, token);
     if (attemptId !== this.#attemptId || !this.#wanted) return;
-    if (status === 401) {
-      return this.#failAuth(new AuthError(`connect token rejected (HTTP 401) for ${this.#options.participantId}`, 401));
+    if (isRefusedUpgrade(status)) {
+      const what = REFUSED_UPGRADE_STATUSES[status];
+      return this.#failAuth(new AuthError(`${what} (HTTP ${status}) for ${this.#options.participantId}`, status));
     }
     const shouldReconnect = this.#options.shouldReconnect ?? ((c: number) => !TERMINAL_CLOSE_CODES.includes(c));
     if (this.#options.reconnect === false || (opened && !shouldReconnect(code, reason))) {

@@ -37,6 +37,7 @@ export { AUDIO_FRAME_MS, PcmFramer, downmix, floatToS16, s16ToLeBytes, samplesPe
 export { CLIENT_SAMPLER_TOLERANCE_RATIO } from "./rate-gate.js";
 export {
   AuthError,
+  REFUSED_UPGRADE_STATUSES,
   browserSocketFactory,
   nodeSocketFactory,
   streamUrl,

@@ -70,7 +70,7 @@ export interface ClientOptions {
   maxMessageBytes?: number;
   /**
    * Browsers hide the status of a refused upgrade; after a failed attempt the client can ask with a
-   * plain GET (401 = AuthError). Default: on when `fetch` exists. Needs a server that checks the
+   * plain GET (401 or 403 = AuthError). Default: on when `fetch` exists. Needs a server that checks the
    * token before answering 426 to a non-upgrade request.
    */
   probeAuth?: boolean;

@@ -82,12 +82,26 @@ export function streamUrl(baseUrl: string, participantId: string): string {
   return url.toString();
 }
 
-/** The service refused the connect token (HTTP 401 on the upgrade, or a token already expired). */
+/**
+ * HTTP answers to the upgrade that no retry can change, so the client stops (AuthError): the token is
+ * refused (401), or the connection is forbidden (403: a foreign origin, or a token not for this participant).
+ */
+export const REFUSED_UPGRADE_STATUSES: Readonly<Record<number, string>> = Object.freeze({
+  401: "connect token rejected",
+  403: "connection forbidden",
+});
+
+/** Whether an upgrade's HTTP status is a final refusal (REFUSED_UPGRADE_STATUSES). */
+export function isRefusedUpgrade(status: number | null): status is number {
+  return status !== null && REFUSED_UPGRADE_STATUSES[status] !== undefined;
+}
+
+/** The service refused the connection (HTTP 401 or 403 on the upgrade, or a token already expired). */
 export class AuthError extends Error {
   override readonly name = "AuthError";
   constructor(
     message: string,
-    /** 401 when the server answered; 0 when the SDK refused an expired token without connecting. */
+    /** 401 or 403 when the server answered; 0 when the SDK refused an expired token without connecting. */
     readonly status: number,
   ) {
     super(message);
@@ -95,15 +109,16 @@ export class AuthError extends Error {
 }
 
 /**
- * Whether the server refuses this token: a GET without Upgrade to the socket's URL, which a server that
- * checks the token first answers 401 for a bad one. 401, or null for any other answer or a failure.
+ * Whether the server refuses this connection: a GET without Upgrade to the socket's URL, which a server
+ * that checks the origin and token first answers 403 or 401 for. That status, or null for any other
+ * answer or a failure.
  */
 export async function probeTokenRefusal(wsUrl: string, token: string | undefined): Promise<number | null> {
   try {
     const url = wsUrl.replace(/^ws/, "http");
     const res = await fetch(url, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
     await res.body?.cancel();
-    return res.status === 401 ? 401 : null;
+    return isRefusedUpgrade(res.status) ? res.status : null;
   } catch {
     return null;
   }

@@ -1,5 +1,5 @@
 /**
- * Rejected auth: an HTTP 401 on the upgrade (as `ws` reports it) or an already expired token ends
+ * Rejected auth: an HTTP 401 or 403 on the upgrade (as `ws` reports it) or an already expired token ends
  * the client with a typed AuthError and no reconnect loop; other refusals are retried. Browsers do
  * not expose the status, so the SDK can ask with a plain GET (probeAuth). Also where the token goes.
  */
@@ -33,7 +33,8 @@ afterEach(() => {
 });
 
 describe("auth errors", () => {
-  it("a 401 on the upgrade rejects connect() with AuthError, emits auth_error, closes, and never retries", async () => {
+  const finalRefusal = "a %i on the upgrade rejects connect() with AuthError, emits auth_error, closes, and never retries";
+  it.each([401, 403])(finalRefusal, async (status) => {
     const client = makeClient({ token: "bad.token.value" });
     const authErrors: AuthError[] = [];
     const states: StateChange[] = [];
@@ -41,10 +42,10 @@ describe("auth errors", () => {
     client.on("state", (s) => states.push(s));
     const ready = client.connect();
     await clock.advance(0);
-    server.last().refuse(401);
+    server.last().refuse(status);
     const error = await ready.catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AuthError);
-    expect(error).toMatchObject({ name: "AuthError", status: 401 });
+    expect(error).toMatchObject({ name: "AuthError", status });
     expect(authErrors).toHaveLength(1);
     expect(states.at(-1)).toMatchObject({ state: "closed", error });
     await clock.advance(120_000);
@@ -92,8 +93,9 @@ describe("auth errors", () => {
     expect(client.state).toBe("connecting");
   });
 
-  it("in a browser (no status) probes with a GET: 401 means AuthError, anything else means retry", async () => {
-    const statuses = [426, 401];
+  const probed = "in a browser (no status) probes with a GET: %i means AuthError, anything else means retry";
+  it.each([401, 403])(probed, async (refusal) => {
+    const statuses = [426, refusal];
     const probes: Array<{ url: string; auth: string | null }> = [];
     vi.stubGlobal("fetch", async (url: string, init: { headers: Record<string, string> }) => {
       probes.push({ url, auth: init.headers.authorization ?? null });
@@ -106,7 +108,7 @@ describe("auth errors", () => {
     await clock.advance(1_000); // 426: the probe was inconclusive, so the client retried
     expect(server.sockets).toHaveLength(2);
     server.last().fail();
-    await expect(ready).rejects.toBeInstanceOf(AuthError);
+    await expect(ready).rejects.toMatchObject({ name: "AuthError", status: refusal });
     expect(probes).toEqual([
       { url: "http://edge.test/v1/participants/alice/stream", auth: "Bearer tok" },
       { url: "http://edge.test/v1/participants/alice/stream", auth: "Bearer tok" },
