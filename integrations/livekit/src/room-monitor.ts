@@ -5,7 +5,8 @@
  * `<room>:<identity>` in room `<room>` of this service when its first track is subscribed, and
  * leaves when it disconnects. Every transition is published into the LiveKit room on topic
  * `deepfake_alert` and, with onAlert, acted on through the LiveKit server API. It rejoins LiveKit on
- * its own after a disconnect; the SDK clients reconnect to the service on their own.
+ * its own after a disconnect, unless an operator removed it (disconnects.ts); the SDK clients reconnect
+ * to the service on their own.
  */
 import {
   DisconnectReason,
@@ -22,6 +23,7 @@ import type { RoomServiceClient } from "livekit-server-sdk";
 import type { ClientStats, DeepfakeAlert } from "@deepfake-edge/client";
 import { ALERT_TOPIC, encodeAlert, liveKitAlert, type LiveKitAlert } from "./alert-message.js";
 import type { EdgeService, LiveKitServer, OnAlertAction, SpeakingSource } from "./config.js";
+import { finalDisconnect } from "./disconnects.js";
 import { createEdgeClient } from "./edge.js";
 import { participantIdFor, roomIdFor } from "./ids.js";
 import { actOnAlert, bridgeToken, roomService } from "./livekit-api.js";
@@ -235,12 +237,11 @@ class LiveKitRoomMonitor implements RoomMonitor {
       this.#lk = null;
       void this.#closeLinks("bridge left the LiveKit room");
       const why = DisconnectReason[reason] ?? String(reason);
-      if (reason === DisconnectReason.DUPLICATE_IDENTITY) {
-        this.#problem(`another participant joined ${this.room} as ${this.identity}: not rejoining`);
-        this.#emit({ type: "disconnected", room: this.room, reason: why, retryInMs: null });
-        return;
-      }
-      this.#rejoinLater(why);
+      const final = finalDisconnect(reason, this.room, this.identity);
+      if (final === null) return this.#rejoinLater(why);
+      this.#stopped = true;
+      this.#problem(final);
+      this.#emit({ type: "disconnected", room: this.room, reason: why, retryInMs: null });
     });
   }
 

@@ -1,14 +1,17 @@
 /**
- * The bridge's pure parts: LiveKit names to service ids, the data message it publishes, and the
- * command line. (Everything that needs LiveKit runs in room.e2e.test.ts against a real server.)
+ * The bridge's pure parts: LiveKit names to service ids, the data message it publishes, the
+ * command line, and which disconnects it rejoins after. (Everything that needs LiveKit runs in
+ * room.e2e.test.ts against a real server.)
  */
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
+import { DisconnectReason } from "@livekit/rtc-node";
 import type { DeepfakeAlert, SocketFactory, WebSocketLike } from "@deepfake-edge/client";
 import { liveKitAlert } from "../src/alert-message.js";
 import { parseCommand } from "../src/config.js";
 import { MAX_ROOM_ID_CHARS, participantIdFor, roomIdFor, SERVICE_ID_PATTERN } from "../src/ids.js";
 import { roomSocketFactory } from "../src/edge.js";
+import { finalDisconnect } from "../src/disconnects.js";
 
 describe("ids", () => {
   it("keeps names that fit the service's alphabet: R + alice -> R:alice", () => {
@@ -135,5 +138,25 @@ describe("the stream URL", () => {
       [`${stream}?room=R`, undefined],
       [stream, "tok"],
     ]);
+  });
+});
+
+describe("after a disconnect", () => {
+  it("stays out of a room an operator removed it from, or where another participant took its identity", () => {
+    expect(finalDisconnect(DisconnectReason.PARTICIPANT_REMOVED, "R", "deepfake-edge-1")).toBe(
+      "an operator removed deepfake-edge-1 from R: not rejoining",
+    );
+    expect(finalDisconnect(DisconnectReason.DUPLICATE_IDENTITY, "R", "deepfake-edge-1")).toBe(
+      "another participant joined R as deepfake-edge-1: not rejoining",
+    );
+  });
+
+  it("rejoins after any other disconnect: the network, a server shutdown, a deleted or closed room", () => {
+    const final = new Set([DisconnectReason.PARTICIPANT_REMOVED, DisconnectReason.DUPLICATE_IDENTITY]);
+    const reasons = Object.values(DisconnectReason).filter((r): r is DisconnectReason => typeof r === "number");
+    expect(reasons.length).toBeGreaterThan(10);
+    for (const reason of reasons.filter((r) => !final.has(r))) {
+      expect(finalDisconnect(reason, "R", "deepfake-edge-1"), DisconnectReason[reason]).toBeNull();
+    }
   });
 });
