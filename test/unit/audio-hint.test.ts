@@ -8,59 +8,12 @@ import { describe, expect, it } from "vitest";
 import { deepfake_edge } from "../../src/gen/ingest.js";
 import { parseConfig } from "../../src/config/config";
 import { AudioHint } from "../../src/media/audio/audio-hint";
-import { activateParticipant } from "../../src/session/active-participant";
-import { Connections, readyEvent } from "../../src/session/connections";
-import { SocketMessages } from "../../src/session/socket-messages";
+import { readyEvent } from "../../src/session/connections";
+import type { SocketMessages } from "../../src/session/socket-messages";
+import { type FakeSocket, messagePath } from "./socket-messages-fakes";
 
 const v1 = deepfake_edge.v1;
 const START_MS = 1_000_000;
-
-class FakeSocket {
-  attachment: unknown = null;
-  readonly sent: Array<Record<string, unknown>> = [];
-  closed = false;
-  serializeAttachment(value: unknown): void {
-    this.attachment = structuredClone(value);
-  }
-  deserializeAttachment(): unknown {
-    return this.attachment;
-  }
-  send(text: string): void {
-    this.sent.push(JSON.parse(text) as Record<string, unknown>);
-  }
-  close(): void {
-    this.closed = true;
-  }
-  hints() {
-    return this.sent.filter((e) => e.type === "audio");
-  }
-}
-
-function setup(intervalS: string) {
-  const sockets: FakeSocket[] = [];
-  const host = { getWebSockets: () => sockets, getTags: () => ["client"] };
-  const connections = new Connections<FakeSocket>(host);
-  const config = parseConfig({ DEV_MODE: "true", AUDIO_INTERVAL_S: intervalS });
-  const chunks: string[] = [];
-  const outputs = { send: (_bytes: Uint8Array, trackId: string) => void chunks.push(trackId), count: () => undefined };
-  const live = activateParticipant(config, { participantId: "p", level: "clear", sinceMs: 0 }, [], 0, async () => new Uint8Array(4), outputs);
-  const messages = new SocketMessages<FakeSocket>({
-    config,
-    sockets: connections,
-    live: () => live,
-    wantUpstream: () => undefined,
-    tracksClosed: () => undefined,
-    count: () => undefined,
-    left: () => undefined,
-  });
-  const open = () => {
-    const ws = new FakeSocket();
-    sockets.push(ws);
-    connections.attach(ws, "client", 0);
-    return ws;
-  };
-  return { messages, open, chunks };
-}
 
 const encode = (message: deepfake_edge.v1.ClientMessage.$Properties) => v1.ClientMessage.encode(message).finish().slice().buffer;
 const hello = encode({ hello: { client: "test", vad: true, honorsRate: true } });
@@ -81,7 +34,7 @@ async function speak(messages: SocketMessages<FakeSocket>, ws: FakeSocket, start
 
 describe("the audio hint", () => {
   it("a chunk sent: that client hears wanted=false until the interval is over, then wanted=true on its next message", async () => {
-    const { messages, open, chunks } = setup("10");
+    const { messages, open, chunks } = messagePath("10");
     const bot = open();
     const other = open();
     let t = START_MS;
@@ -114,7 +67,7 @@ describe("the audio hint", () => {
   });
 
   it("a chunk flushed at the end of speech pauses the same way", async () => {
-    const { messages, open, chunks } = setup("60");
+    const { messages, open, chunks } = messagePath("60");
     const bot = open();
     let t = START_MS;
     await messages.receive(bot, hello, t);
@@ -127,7 +80,7 @@ describe("the audio hint", () => {
   });
 
   it("with no interval (AUDIO_INTERVAL_S=0) speech is always wanted and no hint is ever sent", async () => {
-    const { messages, open, chunks } = setup("0");
+    const { messages, open, chunks } = messagePath("0");
     const bot = open();
     let t = START_MS;
     await messages.receive(bot, hello, t);

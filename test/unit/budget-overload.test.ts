@@ -7,15 +7,11 @@
  */
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { parseConfig } from "../../src/config/config";
 import { AUDIO_MAX_LATENESS_S, MAX_CLIENTS_PER_PARTICIPANT, PARTICIPANT_AUDIO_MAX_SPEED_RATIO, SOCKET_BUDGET_MESSAGES_PER_S } from "../../src/config/limits";
 import { deepfake_edge } from "../../src/gen/ingest.js";
-import { activateParticipant } from "../../src/session/active-participant";
 import { VideoIngest } from "../../src/media/video-ingest";
 import { DEFAULT_BUDGET, ParticipantBudget, SocketBudget, audioSeconds } from "../../src/session/budget";
-import { Connections } from "../../src/session/connections";
-import type { CounterName } from "../../src/session/counters";
-import { SocketMessages } from "../../src/session/socket-messages";
+import { messagePath } from "./socket-messages-fakes";
 
 const v1 = deepfake_edge.v1;
 const FRAME_S = 0.02;
@@ -128,7 +124,7 @@ describe("budgets close a client that really sends too fast", () => {
   });
 
   it("through the object's message path: 3x real time is answered rate_limited, then closed with 1008 within 15 s", async () => {
-    const { messages, open } = objectPath();
+    const { messages, open } = messagePath();
     const ws = open(1_000_000);
     let t = 1_000_000;
     for (; t < 1_015_000 && !ws.closed; t += 20) for (let k = 0; k < 3; k++) await messages.receive(ws, audioMessage("mic"), t);
@@ -139,7 +135,7 @@ describe("budgets close a client that really sends too fast", () => {
 
   it("through the object's message path: a 20 s stall then a catch-up burst gets no error at all, a 90 s one keeps its socket", async () => {
     for (const stallS of [20, 90]) {
-      const { messages, open, counts } = objectPath();
+      const { messages, open, counts } = messagePath();
       const t0 = 1_000_000;
       const ws = open(t0);
       const schedule = honestSchedule(stallS + 40);
@@ -219,47 +215,7 @@ describe("under overload the first thing shed is the encode of a sampled video f
   });
 });
 
-// ---- the object's message path (parser, budgets, media intake), as in socket-messages.test.ts ----
-
-class FakeSocket {
-  attachment: unknown = null;
-  readonly sent: Array<Record<string, unknown>> = [];
-  closed: { code?: number; reason?: string } | null = null;
-  serializeAttachment(value: unknown): void {
-    this.attachment = structuredClone(value);
-  }
-  deserializeAttachment(): unknown {
-    return this.attachment;
-  }
-  send(text: string): void {
-    this.sent.push(JSON.parse(text) as Record<string, unknown>);
-  }
-  close(code?: number, reason?: string): void {
-    this.closed ??= { code, reason };
-  }
-  errors(code?: string) {
-    return this.sent.filter((e) => e.type === "error" && (code === undefined || e.code === code));
-  }
-}
-
-function objectPath() {
-  const sockets: FakeSocket[] = [];
-  const connections = new Connections<FakeSocket>({ getWebSockets: () => sockets.filter((s) => !s.closed), getTags: () => ["client"] });
-  const config = parseConfig({ DEV_MODE: "true", AUDIO_INTERVAL_S: "0" });
-  const counts: Partial<Record<CounterName, number>> = {};
-  const live = activateParticipant(config, { participantId: "p", level: "clear", sinceMs: 0 }, [], 0, async () => new Uint8Array(4), { send: () => undefined, count: () => undefined });
-  const messages = new SocketMessages<FakeSocket>({
-    config, sockets: connections, live: () => live, wantUpstream: () => undefined, tracksClosed: () => undefined, left: () => undefined,
-    count: (name, by = 1) => void (counts[name] = (counts[name] ?? 0) + by),
-  });
-  const open = (nowMs: number) => {
-    const ws = new FakeSocket();
-    sockets.push(ws);
-    connections.attach(ws, "client", nowMs);
-    return ws;
-  };
-  return { messages, open, counts };
-}
+// ---- the object's message path (parser, budgets, media intake): socket-messages-fakes.ts ----
 
 const pcm = new Uint8Array(AUDIO_BYTES).map((_, i) => (i * 37) & 255);
 const audioMessage = (trackId: string) => v1.ClientMessage.encode({ audio: { trackId, sampleRate: 16_000, channels: 1, data: pcm } }).finish().slice().buffer;

@@ -5,67 +5,17 @@
  */
 import { describe, expect, it } from "vitest";
 import { deepfake_edge } from "../../src/gen/ingest.js";
-import { parseConfig } from "../../src/config/config";
 import { POLICY_CLOSE_COOLDOWN_MS, SOCKET_RATE_LIMITED_EVENTS_PER_S } from "../../src/config/limits";
-import { activateParticipant } from "../../src/session/active-participant";
-import { Connections } from "../../src/session/connections";
-import type { CounterName } from "../../src/session/counters";
-import { SocketMessages } from "../../src/session/socket-messages";
+import { messagePath } from "./socket-messages-fakes";
 
 const v1 = deepfake_edge.v1;
-
-class FakeSocket {
-  attachment: unknown = null;
-  readonly sent: Array<Record<string, unknown>> = [];
-  closed: { code?: number; reason?: string } | null = null;
-  serializeAttachment(value: unknown): void {
-    this.attachment = structuredClone(value);
-  }
-  deserializeAttachment(): unknown {
-    return this.attachment;
-  }
-  send(text: string): void {
-    this.sent.push(JSON.parse(text) as Record<string, unknown>);
-  }
-  close(code?: number, reason?: string): void {
-    this.closed ??= { code, reason };
-  }
-  errors(code?: string) {
-    return this.sent.filter((e) => e.type === "error" && (code === undefined || e.code === code));
-  }
-}
-
-function setup() {
-  const sockets: FakeSocket[] = [];
-  const host = { getWebSockets: () => sockets.filter((s) => !s.closed), getTags: () => ["client"] };
-  const connections = new Connections<FakeSocket>(host);
-  const config = parseConfig({ DEV_MODE: "true", AUDIO_INTERVAL_S: "0" });
-  const counts: Partial<Record<CounterName, number>> = {};
-  const live = activateParticipant(config, { participantId: "p", level: "clear", sinceMs: 0 }, [], 0, async () => new Uint8Array(4), { send: () => undefined, count: () => undefined });
-  const messages = new SocketMessages<FakeSocket>({
-    config,
-    sockets: connections,
-    live: () => live,
-    wantUpstream: () => undefined,
-    tracksClosed: () => undefined,
-    count: (name, by = 1) => void (counts[name] = (counts[name] ?? 0) + by),
-    left: () => undefined,
-  });
-  const open = () => {
-    const ws = new FakeSocket();
-    sockets.push(ws);
-    connections.attach(ws, "client", 0);
-    return ws;
-  };
-  return { messages, open, counts };
-}
 
 const audio = (ms: number) =>
   v1.ClientMessage.encode({ audio: { trackId: "mic", sampleRate: 48_000, channels: 1, timestampMs: 0, data: new Uint8Array(Math.round(48 * ms) * 2) } }).finish().slice().buffer;
 
 describe("SocketMessages budgets", () => {
   it("audio at 10x real time: rate_limited events (capped per second), then a 1008 close; the participant's other socket is unaffected", async () => {
-    const { messages, open, counts } = setup();
+    const { messages, open, counts } = messagePath();
     const flood = open();
     const calm = open();
     let t = 1_000_000;
@@ -86,7 +36,7 @@ describe("SocketMessages budgets", () => {
   });
 
   it("messages still arriving from a socket closed for policy cost nothing: no events, no counts, no log line each", async () => {
-    const { messages, open, counts } = setup();
+    const { messages, open, counts } = messagePath();
     const flood = open();
     let t = 1_000_000;
     for (let tick = 0; tick < 200 && !flood.closed; tick++, t += 20) for (let i = 0; i < 10; i++) await messages.receive(flood, audio(20), t);
@@ -107,7 +57,7 @@ describe("SocketMessages budgets", () => {
   });
 
   it("after a policy close new sockets are refused for POLICY_CLOSE_COOLDOWN_MS", async () => {
-    const { messages, open } = setup();
+    const { messages, open } = messagePath();
     const bad = open();
     const now = Date.now();
     expect(messages.cooldown(now)).toBeNull();
@@ -118,7 +68,7 @@ describe("SocketMessages budgets", () => {
   });
 
   it("a malformed audio frame is bad_audio, never charged to the audio clock", async () => {
-    const { messages, open } = setup();
+    const { messages, open } = messagePath();
     const ws = open();
     const twoSeconds = v1.ClientMessage.encode({ audio: { trackId: "mic", sampleRate: 8_000, channels: 1, data: new Uint8Array(8_000 * 2 * 2) } }).finish().slice().buffer;
     for (let i = 0; i < 5; i++) await messages.receive(ws, twoSeconds, 1_000);
