@@ -4,20 +4,11 @@
  * `wanted: true`, when the pause is over, or on a new connection.
  */
 import { beforeEach, describe, expect, it } from "vitest";
-import { DeepfakeEdgeClient } from "../../src/client/client";
-import { FakeClock, fakeServer } from "./client-fakes";
+import { FakeClock, connectedClient, fakeServer } from "./client-fakes";
 
 let clock: FakeClock;
 let server: ReturnType<typeof fakeServer>;
 const frame = { sampleRate: 48_000, channels: 1, data: new Int16Array(4_800) }; // 100 ms: one whole batch
-
-async function connected(): Promise<DeepfakeEdgeClient> {
-  const client = new DeepfakeEdgeClient({ baseUrl: "http://edge.test", participantId: "p1", socketFactory: server.factory, timers: clock, probeAuth: false });
-  void client.connect();
-  await clock.advance(0);
-  server.last().accept();
-  return client;
-}
 
 beforeEach(() => {
   clock = new FakeClock();
@@ -26,7 +17,7 @@ beforeEach(() => {
 
 describe("the audio hint", () => {
   it("sends no audio while speech is not wanted, and again after wanted=true", async () => {
-    const client = await connected();
+    const client = await connectedClient(server, clock);
     const socket = server.last();
     const heard: boolean[] = [];
     client.on("audio", (e) => heard.push(e.wanted));
@@ -44,7 +35,7 @@ describe("the audio hint", () => {
   });
 
   it("resumes on its own when the pause is over, even if wanted=true never arrives", async () => {
-    const client = await connected();
+    const client = await connectedClient(server, clock);
     const socket = server.last();
     socket.push({ type: "audio", wanted: false, until_ms: 0, resume_in_ms: 3_000 });
     expect(client.sendAudio(frame)).toBe("audio_not_wanted");
@@ -54,7 +45,7 @@ describe("the audio hint", () => {
   });
 
   it("a reconnect starts without a pause (the new connection's audio path has none)", async () => {
-    const client = await connected();
+    const client = await connectedClient(server, clock);
     server.last().push({ type: "audio", wanted: false, until_ms: 0, resume_in_ms: 60_000 });
     expect(client.sendAudio(frame)).toBe("audio_not_wanted");
     server.last().drop(1006);
@@ -64,7 +55,7 @@ describe("the audio hint", () => {
   });
 
   it("a malformed audio event is counted and changes nothing", async () => {
-    const client = await connected();
+    const client = await connectedClient(server, clock);
     server.last().push({ type: "audio", wanted: "no", until_ms: 0, resume_in_ms: 60_000 });
     server.last().push({ type: "audio", wanted: false });
     expect(client.stats.badEvents).toBe(2);

@@ -5,19 +5,10 @@
  */
 import { beforeEach, describe, expect, it } from "vitest";
 import { CHECK_ANSWER_GRACE_MS, CheckError } from "../../src/client/checks";
-import { DeepfakeEdgeClient } from "../../src/client/client";
-import { FakeClock, fakeServer } from "./client-fakes";
+import { FakeClock, connectedClient, fakeServer } from "./client-fakes";
 
 let clock: FakeClock;
 let server: ReturnType<typeof fakeServer>;
-
-async function connected(): Promise<DeepfakeEdgeClient> {
-  const client = new DeepfakeEdgeClient({ baseUrl: "http://edge.test", participantId: "p1", socketFactory: server.factory, timers: clock, probeAuth: false });
-  void client.connect();
-  await clock.advance(0);
-  server.last().accept();
-  return client;
-}
 
 const started = (checkId: string, untilMs = Date.now() + 10_000) => ({ type: "check_started", check_id: checkId, participant_id: "p1", room_id: null, until_ms: untilMs });
 const completed = (checkId: string, outcome = "answered") => ({
@@ -42,7 +33,7 @@ beforeEach(() => {
 
 describe("client.check()", () => {
   it("sends a Check with the window and resolves with its own check's check_completed", async () => {
-    const client = await connected();
+    const client = await connectedClient(server, clock);
     const seen: string[] = [];
     client.on("check_started", (e) => seen.push(`started ${e.check_id}`));
     client.on("check_completed", (e) => seen.push(`completed ${e.check_id} ${e.outcome}`));
@@ -57,7 +48,7 @@ describe("client.check()", () => {
   });
 
   it("two calls during one check both resolve with it (the second joined)", async () => {
-    const client = await connected();
+    const client = await connectedClient(server, clock);
     const first = client.check();
     const socket = server.last();
     socket.push(started("chk_a"));
@@ -69,7 +60,7 @@ describe("client.check()", () => {
   });
 
   it("a refusal rejects with the service's code and message", async () => {
-    const client = await connected();
+    const client = await connectedClient(server, clock);
     const result = client.check(5);
     server.last().push({ type: "error", code: "check_rate_limited", message: "at most 10 checks per participant every 600 s; the next one can start in 42 s" });
     const error = await result.catch((e: unknown) => e);
@@ -78,14 +69,14 @@ describe("client.check()", () => {
   });
 
   it("rejects at once a window over 60 s, or when not connected", async () => {
-    const client = await connected();
+    const client = await connectedClient(server, clock);
     await expect(client.check(61)).rejects.toThrow(RangeError);
     server.last().drop(1006);
     await expect(client.check()).rejects.toMatchObject({ code: "not_sent" });
   });
 
   it("a started check whose result never comes rejects after the window plus the grace; close() rejects at once", async () => {
-    const client = await connected();
+    const client = await connectedClient(server, clock);
     const lost = client.check(10);
     server.last().push(started("chk_a", Date.now() + 10_000));
     let settled = false;

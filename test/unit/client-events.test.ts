@@ -4,22 +4,14 @@
  * fallback for servers that reject audio.
  */
 import { beforeEach, describe, expect, expectTypeOf, it } from "vitest";
-import { DeepfakeEdgeClient } from "../../src/client/client";
 import { parseServerEvent, type RateEvent, type ReadyEvent } from "../../src/client/events";
 import type { DeepfakeAlert } from "../../src/protocol/events";
 import { audioMessage, videoMessage } from "../../src/client/messages";
 import { PcmFramer, floatToS16, samplesPerFrame } from "../../src/client/pcm";
-import { FakeClock, fakeJpeg, fakeServer } from "./client-fakes";
+import { FakeClock, connectedClient, fakeJpeg, fakeServer } from "./client-fakes";
 
 let clock: FakeClock;
 let server: ReturnType<typeof fakeServer>;
-
-async function connected(): Promise<DeepfakeEdgeClient> {
-  const client = new DeepfakeEdgeClient({ baseUrl: "http://edge.test", participantId: "p1", socketFactory: server.factory, timers: clock, probeAuth: false });
-  void client.connect();
-  await clock.advance(0);
-  return client;
-}
 
 const alert = {
   type: "deepfake_alert",
@@ -41,7 +33,7 @@ beforeEach(() => {
 
 describe("typed events", () => {
   it("dispatches each event type to its listeners with typed fields", async () => {
-    const client = await connected();
+    const client = await connectedClient(server, clock, false);
     const seen: string[] = [];
     client.on("ready", (e) => {
       expectTypeOf(e).toEqualTypeOf<ReadyEvent>();
@@ -80,7 +72,7 @@ describe("typed events", () => {
   });
 
   it("drops malformed, unknown and binary messages without calling listeners, and counts them", async () => {
-    const client = await connected();
+    const client = await connectedClient(server, clock, false);
     let calls = 0;
     for (const type of ["ready", "rate", "deepfake_alert", "upstream", "upstream_error", "error"] as const) client.on(type, () => calls++);
     const socket = server.last();
@@ -100,7 +92,7 @@ describe("typed events", () => {
   });
 
   it("a listener that throws does not stop the others; off() and once() work", async () => {
-    const client = await connected();
+    const client = await connectedClient(server, clock, false);
     const errors = console.error;
     console.error = () => undefined;
     try {
@@ -130,7 +122,7 @@ describe("typed events", () => {
 
 describe("audio on a server without the audio path", () => {
   it("stops sending audio on this connection after an unsupported_format error about audio, and retries after a reconnect", async () => {
-    const client = await connected();
+    const client = await connectedClient(server, clock, false);
     const socket = server.last();
     socket.accept();
     const frame = { sampleRate: 48_000, channels: 1, data: new Int16Array(4_800) }; // 100 ms: one whole batch, sent at once
@@ -149,7 +141,7 @@ describe("audio on a server without the audio path", () => {
   });
 
   it("a video unsupported_format error does not stop audio", async () => {
-    const client = await connected();
+    const client = await connectedClient(server, clock, false);
     server.last().accept();
     const frame = { sampleRate: 16_000, channels: 2, data: new Int16Array(640) };
     expect(client.sendAudio(frame)).toBe("sent");

@@ -5,6 +5,7 @@
 import { deepfake_edge } from "../../src/gen/ingest";
 import type { Timers } from "../../src/shared/timers";
 import type { SocketFactory, WebSocketLike } from "../../src/client/socket";
+import { DeepfakeEdgeClient } from "../../src/client/client";
 
 const v1 = deepfake_edge.v1;
 
@@ -141,6 +142,25 @@ export function fakeServer(clock: FakeClock): { factory: SocketFactory; sockets:
       return socket;
     },
   };
+}
+
+/** A client (participant p1) of the fake server, connecting; with `accept` its socket is open too. */
+export async function connectedClient(
+  server: ReturnType<typeof fakeServer>,
+  clock: FakeClock,
+  accept = true,
+): Promise<DeepfakeEdgeClient> {
+  const client = new DeepfakeEdgeClient({
+    baseUrl: "http://edge.test",
+    participantId: "p1",
+    socketFactory: server.factory,
+    timers: clock,
+    probeAuth: false,
+  });
+  void client.connect();
+  await clock.advance(0);
+  if (accept) server.last().accept();
+  return client;
 }
 
 /** A JPEG-looking payload (SOI marker + filler) of `bytes` bytes. */
