@@ -142,6 +142,7 @@ export class SocketMessages<S extends Socket> {
   /** The session was purged: every budget and the cooldown go with it. */
   reset(): void {
     this.#budgets.clear();
+    this.#participant = null;
     this.#cooldownUntilMs = 0;
   }
 

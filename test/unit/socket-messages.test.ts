@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { deepfake_edge } from "../../src/gen/ingest.js";
-import { POLICY_CLOSE_COOLDOWN_MS, SOCKET_RATE_LIMITED_EVENTS_PER_S } from "../../src/config/limits";
+import { POLICY_CLOSE_COOLDOWN_MS, SOCKET_BUDGET_MESSAGES_BURST, SOCKET_RATE_LIMITED_EVENTS_PER_S } from "../../src/config/limits";
 import { messagePath } from "./socket-messages-fakes";
 
 const v1 = deepfake_edge.v1;
@@ -65,6 +65,18 @@ describe("SocketMessages budgets", () => {
     expect(bad.closed?.code).toBe(1008);
     expect(messages.cooldown(Date.now())).toMatch(/retry in \d+ s/);
     expect(messages.cooldown(Date.now() + POLICY_CLOSE_COOLDOWN_MS + 1)).toBeNull();
+  });
+
+  it("a purge (reset) forgets the budget all the participant's sockets share: a new socket starts afresh", async () => {
+    const { messages, open } = messagePath();
+    const first = open();
+    const quiet = v1.ClientMessage.encode({ speaking: { speaking: false } }).finish().slice().buffer;
+    for (let i = 0; i <= SOCKET_BUDGET_MESSAGES_BURST; i++) await messages.receive(first, quiet, 1_000);
+    expect(first.errors("rate_limited").length).toBeGreaterThan(0);
+    messages.reset();
+    const next = open(1_000);
+    await messages.receive(next, quiet, 1_000);
+    expect(next.errors()).toEqual([]);
   });
 
   it("a malformed audio frame is bad_audio, never charged to the audio clock", async () => {
