@@ -5,7 +5,7 @@
  * rows. Never media. Parameterised SQL through the structural SqlLike.
  */
 import { isLevel } from "../protocol/levels.js";
-import type { SqlLike } from "../shared/sql.js";
+import { jsonColumn, type SqlLike } from "../shared/sql.js";
 import type { CheckRecord } from "./window.js";
 
 /** Append to the object's MIGRATIONS list (one schema version). */
@@ -97,16 +97,9 @@ export class CheckStore implements CheckLedger {
   }
 }
 
-function parseJson(text: unknown): unknown {
-  try {
-    return typeof text === "string" ? JSON.parse(text) : null;
-  } catch {
-    return null;
-  }
-}
 
 function parseTracks(text: unknown): CheckRecord["tracks"] {
-  const value = parseJson(text);
+  const value = jsonColumn<unknown>(text, null);
   if (!Array.isArray(value)) return [];
   return value.flatMap((t: unknown) => {
     const { trackId, level } = (t ?? {}) as { trackId?: unknown; level?: unknown };
@@ -115,6 +108,6 @@ function parseTracks(text: unknown): CheckRecord["tracks"] {
 }
 
 function parseStrings(text: unknown): string[] {
-  const value = parseJson(text);
+  const value = jsonColumn<unknown>(text, null);
   return Array.isArray(value) ? value.filter((v): v is string => typeof v === "string") : [];
 }

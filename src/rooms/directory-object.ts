@@ -8,6 +8,7 @@ import { DIRECTORY_MAX_ROOMS } from "../config/limits.js";
 import { parseConfig, type ConfigVars } from "../config/config.js";
 import type { RoomListing } from "../protocol/rooms.js";
 import { errorMessage, log } from "../shared/log.js";
+import { jsonColumn } from "../shared/sql.js";
 import { listRooms, parseDirectoryUpdate, type DirectoryUpdate } from "./directory.js";
 
 export const DIRECTORY_NAME = "directory";
@@ -25,7 +26,7 @@ export class RoomDirectory extends DurableObject<ConfigVars> {
       "CREATE TABLE IF NOT EXISTS rooms (room_id TEXT PRIMARY KEY, updated_ms INTEGER NOT NULL, body TEXT NOT NULL)",
     );
     for (const row of ctx.storage.sql.exec("SELECT body FROM rooms").toArray()) {
-      const update = parseDirectoryUpdate(safeJson(row.body));
+      const update = parseDirectoryUpdate(jsonColumn<unknown>(row.body, null));
       if (update) this.#rooms.set(update.room_id, update);
     }
   }
@@ -65,13 +66,5 @@ export class RoomDirectory extends DurableObject<ConfigVars> {
   /** What the directory has cost since it started: updates received and storage rows written. */
   async costs(): Promise<{ updates: number; rows_written: number; rooms: number }> {
     return { updates: this.#updates, rows_written: this.#rowsWritten, rooms: this.#rooms.size };
-  }
-}
-
-function safeJson(text: unknown): unknown {
-  try {
-    return typeof text === "string" ? JSON.parse(text) : null;
-  } catch {
-    return null;
   }
 }

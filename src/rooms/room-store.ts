@@ -5,6 +5,7 @@
  */
 import { isLevel, type Level } from "../protocol/levels.js";
 import type { ParticipantEvent, RoomTrack } from "../protocol/rooms.js";
+import { jsonColumn } from "../shared/sql.js";
 import type { ParticipantRecord } from "./room-state.js";
 
 /** SqlStorage as this module uses it (structural; `rowsWritten` is the runtime cursor's). */
@@ -22,15 +23,6 @@ const DDL = [
      type TEXT NOT NULL, participant_id TEXT NOT NULL, level TEXT NOT NULL, at_ms INTEGER NOT NULL,
      body TEXT NOT NULL)`,
 ];
-
-function parseJson<T>(text: unknown, fallback: T): T {
-  if (typeof text !== "string") return fallback;
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    return fallback;
-  }
-}
 
 export class RoomStore {
   /** Rows written since the object started (INSERT, UPDATE and DELETE rows, as SQLite counts them). */
@@ -69,8 +61,8 @@ export class RoomStore {
       level: isLevel(row.level) ? row.level : "clear",
       since_ms: Number(row.since_ms),
       connected: Number(row.connected) === 1,
-      tracks: parseJson<RoomTrack[]>(row.tracks, []),
-      last_event: parseJson<ParticipantEvent | null>(row.last_event, null),
+      tracks: jsonColumn<RoomTrack[]>(row.tracks, []),
+      last_event: jsonColumn<ParticipantEvent | null>(row.last_event, null),
     }));
   }
 
@@ -113,7 +105,7 @@ export class RoomStore {
       afterSeq = Number(row.seq);
     }
     const rows = this.#exec("SELECT body FROM room_events WHERE seq > ? ORDER BY seq LIMIT ?", afterSeq, limit);
-    return rows.map((row) => parseJson<ParticipantEvent>(row.body, {} as ParticipantEvent));
+    return rows.map((row) => jsonColumn<ParticipantEvent>(row.body, {} as ParticipantEvent));
   }
 
   /** Times of the transitions to ALERT since `sinceMs`, newest first, at most `limit`. */
