@@ -13,6 +13,7 @@ import { authorizeParticipant, devModeWarning, isLocalDev, signingSecret } from 
 import {
   eventsQuery,
   isParticipantId,
+  replyAuthRefusal,
   replyError,
   reply,
   requireAdmin,
@@ -84,7 +85,7 @@ for (const route of ["stream", "sfu/video", "sfu/audio"]) {
     const id = c.req.param("id");
     // Auth first: a browser cannot see the status of a refused upgrade, so the SDK checks with a GET.
     const auth = await authorizeParticipant(c.var.config, c.req.raw, id, route === "stream" ? "stream" : "sfu");
-    if (!auth.ok) return replyError(c, auth.status, "unauthorized", auth.message);
+    if (!auth.ok) return replyAuthRefusal(c, auth);
     const protocol = selectProtocol(offeredProtocols(c.req.header("sec-websocket-protocol")));
     if (!protocol.ok) return replyError(c, 400, "bad_subprotocol", protocol.message);
     const rates = route === "stream" ? parseRateOverrides(new URL(c.req.url).searchParams, c.var.config.video) : null;

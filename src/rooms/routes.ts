@@ -8,7 +8,9 @@ import { ROOM_ID_PATTERN } from "../config/limits.js";
 import type { Env } from "../env.js";
 import { offeredProtocols, selectProtocol } from "../protocol/subprotocol.js";
 import { authorizeWatch } from "../router/auth.js";
-import { eventsQuery, replyError, reply, requireAdmin, requireAllowedOrigin, type AppEnv } from "../router/respond.js";
+import {
+  eventsQuery, replyAuthRefusal, replyError, reply, requireAdmin, requireAllowedOrigin, type AppEnv,
+} from "../router/respond.js";
 import { DIRECTORY_NAME } from "./directory-object.js";
 import { ROOM_ID_MESSAGE } from "./membership.js";
 
@@ -28,7 +30,7 @@ export const rooms = new Hono<AppEnv>();
 rooms.get("/:room/watch", requireAllowedOrigin, validRoomId, async (c) => {
   const room = c.req.param("room");
   const auth = await authorizeWatch(c.var.config, c.req.raw, room);
-  if (!auth.ok) return replyError(c, auth.status, auth.status === 403 ? "forbidden" : "unauthorized", auth.message);
+  if (!auth.ok) return replyAuthRefusal(c, auth);
   const protocol = selectProtocol(offeredProtocols(c.req.header("sec-websocket-protocol")));
   if (!protocol.ok) return replyError(c, 400, "bad_subprotocol", protocol.message);
   if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {

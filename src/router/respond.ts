@@ -24,6 +24,11 @@ export function reply<T>(c: Context<AppEnv>, answer: Answer<T>) {
   return answer.ok ? c.json(answer.value as object) : replyError(c, answer.status, answer.error, answer.message);
 }
 
+/** Refused credentials: 401 `unauthorized` (none, or not valid), 403 `forbidden` (valid, but not for this). */
+export function replyAuthRefusal(c: Context<AppEnv>, refusal: { status: 401 | 403; message: string }) {
+  return replyError(c, refusal.status, refusal.status === 403 ? "forbidden" : "unauthorized", refusal.message);
+}
+
 const PARTICIPANT_ID_MESSAGE = "participant id must be 1-128 characters of [A-Za-z0-9._:-]";
 
 /** The one participant-id check, for every route with an `:id`. */
@@ -42,7 +47,7 @@ export { PARTICIPANT_ID_MESSAGE };
 /** Management routes, token minting and simulator controls: `Authorization: Bearer <ADMIN_API_KEY>`. */
 export const requireAdmin: MiddlewareHandler<AppEnv> = async (c, next) => {
   const auth = await authorizeAdmin(c.var.config, c.req.raw);
-  if (!auth.ok) return replyError(c, auth.status, "unauthorized", auth.message);
+  if (!auth.ok) return replyAuthRefusal(c, auth);
   await next();
 };
 
