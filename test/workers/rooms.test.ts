@@ -146,10 +146,14 @@ describe("rooms", () => {
   it("the watch socket takes the admin key or a watch token for its room, and nothing else", async () => {
     const room = `r-${RUN}-auth`;
     const upgrade = (headers: Record<string, string>) => call(`/v1/rooms/${room}/watch`, { headers: { Upgrade: "websocket", ...headers } });
-    expect((await upgrade({})).status).toBe(401);
+    const none = await upgrade({});
+    expect(none.status).toBe(401);
+    expect(await none.json()).toMatchObject({ error: "unauthorized" });
     expect((await upgrade({ Authorization: "Bearer wrong" })).status).toBe(401);
     const other = await token({ scope: "watch", room: `${room}-other` });
-    expect((await upgrade({ Authorization: `Bearer ${other}` })).status).toBe(403);
+    const elsewhere = await upgrade({ Authorization: `Bearer ${other}` });
+    expect(elsewhere.status).toBe(403);
+    expect(await elsewhere.json()).toMatchObject({ error: "forbidden" });
     const stream = await token({ participant_id: "p", room, scope: "stream" });
     expect((await upgrade({ Authorization: `Bearer ${stream}` })).status).toBe(403);
     const own = await token({ scope: "watch", room });
