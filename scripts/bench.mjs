@@ -6,6 +6,7 @@
 //   npm run bench                      every benchmark (about 15 minutes on a loaded 2-core machine)
 //   npm run bench -- --smoke           every benchmark briefly: checks they still run, not their numbers
 //   npm run bench -- latency scale     only the files whose name contains one of the words
+//   npm run bench -- scale.bench.ts    only that file
 //   npm run bench -- --json out.json   write the results elsewhere (default: bench-results.json)
 //
 // `.wasm` imports (as wrangler compiles them for the Worker) become WebAssembly.Module values here,
@@ -27,8 +28,10 @@ const jsonPath = resolve(root, jsonAt >= 0 ? args[jsonAt + 1] : "bench-results.j
 const words = args.filter((a, i) => !a.startsWith("--") && (jsonAt < 0 || i !== jsonAt + 1));
 
 const benchDir = join(root, "bench");
+/** A word names one file exactly (`scale.bench.ts`) or is part of file names (`scale`: scale and sfu-scale). */
+const matches = (file, word) => (word.endsWith(".ts") ? file === word : file.includes(word));
 const entries = readdirSync(benchDir)
-  .filter((f) => f.endsWith(".bench.ts") && (words.length === 0 || words.some((w) => f.includes(w))))
+  .filter((f) => f.endsWith(".bench.ts") && (words.length === 0 || words.some((w) => matches(f, w))))
   .sort();
 const workers = existsSync(join(benchDir, "lib"))
   ? readdirSync(join(benchDir, "lib")).filter((f) => f.endsWith(".worker.ts"))

@@ -138,3 +138,33 @@ export function printSummary(title: string, s: ProfileSummary, top = 15): void {
   console.log(`  top ${top} functions (self time):`);
   for (const r of s.functions.filter((f) => f.key !== "(idle)").slice(0, top)) console.log(`    ${pct(r.ms)}  ${r.ms.toFixed(0).padStart(7)} ms  ${r.key}`);
 }
+
+/**
+ * What a workerd isolate did around a moment, from its profile: one line per `bucketMs` between
+ * `fromMs` and `toMs` (wall clock; `wallStartMs` is when the profiler started) with the number of
+ * samples and the functions most sampled. The inspector samples only while the isolate runs, so a
+ * bucket with few samples is one where it waited (for I/O, a storage commit, a core).
+ */
+export function timeline(p: CpuProfile, wallStartMs: number, fromMs: number, toMs: number, bucketMs = 50): string[] {
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const buckets = new Map<number, Map<string, number>>();
+  let us = 0;
+  for (let i = 0; i < p.samples.length; i++) {
+    us += p.timeDeltas[i] ?? 0;
+    const wall = wallStartMs + us / 1000;
+    if (wall < fromMs || wall > toMs) continue;
+    const b = Math.floor((wall - fromMs) / bucketMs);
+    const fn = byId.get(p.samples[i]!)?.callFrame.functionName || "(anonymous)";
+    const counts = buckets.get(b) ?? new Map<string, number>();
+    counts.set(fn, (counts.get(fn) ?? 0) + 1);
+    buckets.set(b, counts);
+  }
+  const lines: string[] = [];
+  for (let b = 0; b <= Math.floor((toMs - fromMs) / bucketMs); b++) {
+    const counts = buckets.get(b) ?? new Map<string, number>();
+    const n = [...counts.values()].reduce((a, c) => a + c, 0);
+    const top = [...counts.entries()].sort((x, y) => y[1] - x[1]).slice(0, 5).map(([k, c]) => `${k} ${c}`);
+    lines.push(`${((b * bucketMs) / 1000).toFixed(2).padStart(6)} s  ${String(n).padStart(4)} samples  ${top.join(", ")}`);
+  }
+  return lines;
+}

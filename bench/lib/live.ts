@@ -5,6 +5,7 @@
  * memory and CPU through /proc. Built from the end-to-end harness (test/e2e/harness/).
  */
 import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
 import { loadavg } from "node:os";
 import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
 import { connectParticipant, mintConnectToken, type ParticipantClient } from "../../test/e2e/harness/client.js";
@@ -71,7 +72,17 @@ export interface LiveOptions {
   vars?: Record<string, string>;
   /** Deliver every transition to a webhook sink (WEBHOOK_URLS, WEBHOOK_SECRET). */
   webhooks?: boolean;
+  /**
+   * Where wrangler dev keeps the objects' SQLite files: in memory (tmpfs, /dev/shm) by default, or on
+   * the disk. On a disk the kernel's periodic writeback can make a commit wait hundreds of ms, and the
+   * object's output gate holds every event behind its commit: a stall of the local disk, which
+   * Cloudflare's storage does not have (README, Performance). "disk" measures it.
+   */
+  storage?: "memory" | "disk";
 }
+
+/** tmpfs for wrangler dev's storage when the machine has one (Linux), else the OS temp dir. */
+export const MEMORY_STORAGE_DIR = existsSync("/dev/shm") ? "/dev/shm" : undefined;
 
 export async function startLive(options: LiveOptions = {}): Promise<LiveStack> {
   const fake = await FakeUpstream.start({ expectedKey: API_KEY, decodeJpegs: false });
@@ -80,7 +91,10 @@ export async function startLive(options: LiveOptions = {}): Promise<LiveStack> {
   const hooks: Record<string, string> = sink ? { WEBHOOK_URLS: sink.url, WEBHOOK_SECRET: secret, WEBHOOK_RETRY_SCHEDULE: "1s,2s,5s" } : {};
   let dev: WranglerDev;
   try {
-    dev = await startWranglerDev({ vars: productionVars(fake, { apiKey: API_KEY, adminKey: ADMIN_KEY }, { ...hooks, ...options.vars }) });
+    dev = await startWranglerDev({
+      vars: productionVars(fake, { apiKey: API_KEY, adminKey: ADMIN_KEY }, { ...hooks, ...options.vars }),
+      persistUnder: options.storage === "disk" ? undefined : MEMORY_STORAGE_DIR,
+    });
   } catch (err) {
     await fake.close();
     await sink?.close();

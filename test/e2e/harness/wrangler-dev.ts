@@ -26,6 +26,8 @@ export interface WranglerDevOptions {
   vars: Record<string, string>;
   /** Local storage directory; a fresh temporary directory (removed on stop) when omitted. */
   persistTo?: string;
+  /** Where the fresh temporary storage directory goes when `persistTo` is omitted (the OS temp dir by default). */
+  persistUnder?: string;
   /** How long to wait for `GET /healthz` to answer 200. */
   healthTimeoutMs?: number;
   /** The address to listen on (`--ip`): 127.0.0.1 unless given; 0.0.0.0 reaches other interfaces too. */
@@ -117,7 +119,7 @@ async function startOnce(options: WranglerDevOptions): Promise<WranglerDev> {
   const port = await freePort();
   const inspectorPort = await freePort();
   const ownsPersistDir = options.persistTo === undefined;
-  const persistTo = options.persistTo ?? mkdtempSync(join(tmpdir(), "deepfake-edge-e2e-"));
+  const persistTo = options.persistTo ?? mkdtempSync(join(options.persistUnder ?? tmpdir(), "deepfake-edge-e2e-"));
   const ip = options.ip ?? "127.0.0.1";
   const url = `http://${ip === "0.0.0.0" ? "127.0.0.1" : ip}:${port}`;
 
