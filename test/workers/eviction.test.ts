@@ -3,10 +3,8 @@
  * fresh instance over the same storage. The participant's level and history resume from storage,
  * and the upstream (an outgoing socket, which lives in memory only) reconnects for the next media.
  */
-import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import type { ParticipantSession } from "../../src/session/participant-session.js";
-import { ADMIN, call, connect, mintToken, rgbFrame, simulatorStats, steer, stubFor, waitUntil } from "./helpers.js";
+import { ADMIN, call, connect, evict, mintToken, rgbFrame, simulatorStats, steer, stubFor, waitUntil } from "./helpers.js";
 
 
 describe("eviction", () => {
@@ -21,13 +19,7 @@ describe("eviction", () => {
     const closed = new Promise<number>((resolve) => first.ws.addEventListener("close", (e) => resolve(e.code)));
 
     // What a deploy or an eviction does: the instance is thrown away with its sockets and memory.
-    await runInDurableObject(stubFor(id), (_instance: ParticipantSession, state) => {
-      try {
-        state.abort("test: simulated eviction");
-      } catch {
-        // abort() throws in the caller by design
-      }
-    }).catch(() => undefined);
+    await evict(id);
     const code = await Promise.race([closed, new Promise<number>((r) => setTimeout(() => r(-1), 5_000))]);
     expect(code, "the client socket is dropped with the instance").not.toBe(-1);
 

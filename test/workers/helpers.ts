@@ -1,3 +1,4 @@
+import { runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { deepfake_edge } from "../../src/gen/ingest.js";
 
@@ -115,4 +116,29 @@ export async function transition(participantId: string, level: "suspicious" | "a
   const alert = await s.next("deepfake_alert");
   s.ws.close(1000);
   return alert;
+}
+
+export interface OutboxRow { status: string; attempts: number }
+
+/** The participant's webhook outbox, read through the router's RPC. */
+export async function outbox(participantId: string): Promise<OutboxRow[]> {
+  const res = await call(`/v1/participants/${participantId}/webhooks`, { headers: ADMIN });
+  if (res.status !== 200) throw new Error(`GET webhooks for ${participantId} answered ${res.status}`);
+  return ((await res.json()) as { webhooks: OutboxRow[] }).webhooks;
+}
+
+/**
+ * What a deploy or a crash does: the instance is thrown away with its sockets and memory. It waits
+ * first until every webhook has had its first attempt recorded: aborting an instance while its
+ * delivery fetch is in flight leaves the pool (0.15.1) hanging at teardown.
+ */
+export async function evict(participantId: string): Promise<void> {
+  await waitUntil(async () => (await outbox(participantId)).every((w) => w.attempts >= 1));
+  await runInDurableObject(stubFor(participantId), (_instance: unknown, state) => {
+    try {
+      state.abort("test: simulated eviction");
+    } catch {
+      // abort() throws in the caller by design
+    }
+  }).catch(() => undefined);
 }

@@ -6,32 +6,14 @@
  * and runDurableObjectAlarm; test/e2e/restart.e2e.test.ts does the same with kill -9 of wrangler dev.
  * The pool's webhook consumer is http://127.0.0.1:9/hook (nothing listens), so a delivery stays pending.
  * Pool limitation (0.15.1, workerd 1.20260426.1): aborting an instance while its webhook fetch is in
- * flight leaves the pool hanging after the file's last test, so an instance is only evicted once its
+ * flight leaves the pool hanging after the file's last test, so evict() (helpers.ts) waits until the
  * delivery attempt is recorded.
  */
 import { env } from "cloudflare:workers";
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { ParticipantSession } from "../../src/session/participant-session.js";
-import { ADMIN, call, connect, mintToken, stubFor, transition, waitUntil } from "./helpers.js";
-
-/** What a deploy or a crash does: the instance is thrown away with its sockets and memory. */
-async function evict(participantId: string): Promise<void> {
-  await runInDurableObject(stubFor(participantId), (_instance: ParticipantSession, state) => {
-    try {
-      state.abort("test: simulated restart");
-    } catch {
-      // abort() throws in the caller by design
-    }
-  }).catch(() => undefined);
-}
-
-interface OutboxRow { status: string; attempts: number }
-async function outbox(participantId: string): Promise<OutboxRow[]> {
-  const res = await call(`/v1/participants/${participantId}/webhooks`, { headers: ADMIN });
-  expect(res.status, "the router's RPC for this participant").toBe(200);
-  return ((await res.json()) as { webhooks: OutboxRow[] }).webhooks;
-}
+import { ADMIN, call, connect, evict, mintToken, outbox, stubFor, transition, waitUntil } from "./helpers.js";
 
 /** A session at `alert` whose webhook failed once and waits for its retry (no delivery in flight). */
 async function withPendingWebhook(participantId: string): Promise<void> {
