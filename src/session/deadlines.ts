@@ -24,7 +24,8 @@ export interface Redelivery {
 }
 
 /** The outbox operations the webhook part uses (WebhookOutbox fits; Node tests pass a fake). */
-export type DeadlineOutbox = DeliveryOutbox & Pick<WebhookOutbox, "get" | "pendingFor" | "enqueueRedelivery">;
+export type DeadlineOutbox = DeliveryOutbox &
+  Pick<WebhookOutbox, "get" | "pendingFor" | "enqueueRedelivery" | "abandonUrlsNotIn">;
 
 export interface WebhookHooks {
   ready(): boolean;
@@ -58,6 +59,11 @@ export class WebhookDeadline implements Capability {
 
   nextDeadline(): number | null {
     return this.hooks.ready() ? this.outbox.nextDueMs() : null;
+  }
+
+  /** A stored session starts again: events pending for URLs no longer configured are abandoned. */
+  onStart(_participantId: string, nowMs: number): void {
+    this.outbox.abandonUrlsNotIn(this.config.urls, nowMs);
   }
 
   /**

@@ -146,7 +146,6 @@ export class ParticipantSession extends DurableObject<SessionEnv> {
   #start(): void {
     const row = this.#parts.who.restore();
     if (!this.#parts.who.stored) return;
-    this.#parts.outbox.abandonUrlsNotIn(this.#parts.config.webhooks.urls, Date.now());
     if (row) this.#each("start", (c) => c.onStart?.(row.participantId, Date.now()));
     this.#arm();
   }

@@ -3,8 +3,8 @@
  * head of line per URL, leased claims, outcomes recorded against the claim (seq and event id; a retry
  * also by attempt), and a purge that restarts the seqs like the object's deleteAll() does.
  */
-import type { DeliveryOutbox } from "../../src/webhooks/deliver";
-import type { DeliveryClaim, DueDelivery, OutboxRow, WebhookOutbox } from "../../src/webhooks/outbox";
+import type { DeadlineOutbox } from "../../src/session/deadlines";
+import type { DeliveryClaim, DueDelivery, OutboxRow } from "../../src/webhooks/outbox";
 
 export const T0_MS = Date.now();
 
@@ -20,8 +20,6 @@ export interface Row {
   lastStatus: number | null;
   createdMs: number;
 }
-
-type DeadlineOutbox = DeliveryOutbox & Pick<WebhookOutbox, "get" | "pendingFor" | "enqueueRedelivery">;
 
 export class FakeOutbox implements DeadlineOutbox {
   rows: Row[] = [];
@@ -109,5 +107,10 @@ export class FakeOutbox implements DeadlineOutbox {
     const row = this.add(original.eventId, original.url, nowMs);
     row.body = body;
     return row.seq;
+  }
+  abandonUrlsNotIn(urls: readonly string[], _nowMs: number): number {
+    const gone = this.rows.filter((r) => r.status === "pending" && !urls.includes(r.url));
+    for (const row of gone) Object.assign(row, { status: "failed", nextAttemptMs: null, lastError: "url no longer configured" });
+    return gone.length;
   }
 }

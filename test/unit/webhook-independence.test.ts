@@ -218,3 +218,19 @@ describe("a delivery that ends after a purge", () => {
     expect(fresh).toMatchObject({ status: "pending", attempts: 0 });
   });
 });
+
+describe("a stored session that starts again", () => {
+  it("abandons the events pending for a URL that is no longer configured, and keeps the others", () => {
+    const config = parseWebhookConfig({ WEBHOOK_URLS: FLAKY, WEBHOOK_SECRET: SECRET });
+    const outbox = new FakeOutbox();
+    const kept = outbox.add("evt_kept", FLAKY);
+    const dropped = outbox.add("evt_dropped", "https://removed.example/hook");
+    const part = new WebhookDeadline(outbox, { historyEvent: () => null }, config, {
+      ready: () => true, logFields: () => ({}), claimed: () => undefined,
+    });
+    part.onStart("p-1", T0_MS + 1);
+    expect(dropped).toMatchObject({ status: "failed", lastError: "url no longer configured" });
+    expect(kept).toMatchObject({ status: "pending" });
+    expect(part.nextDeadline()).toBe(kept.nextAttemptMs);
+  });
+});
