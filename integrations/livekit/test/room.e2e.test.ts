@@ -4,7 +4,9 @@
  * alice (camera + microphone), bob (camera + screen share), carol (microphone only) and a watcher
  * that only listens for data messages. What the tests assert is what a user would see: JPEGs and PCM
  * chunks arriving at the API per LiveKit track, data messages in the LiveKit room, webhooks, and the
- * service's room "R" as a moderator sees it (GET /v1/rooms, the watch socket).
+ * service's room "R" as a moderator sees it (GET /v1/rooms, the watch socket). A restart of the LiveKit
+ * server shows that the bridge rejoins on its own after an ordinary disconnect; an operator's removal,
+ * that it does not.
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { RoomServiceClient } from "livekit-server-sdk";
@@ -231,6 +233,51 @@ it("carol leaving LiveKit shows as participant_left in the service's room", asyn
   const room = (await admin(`/v1/rooms/${ROOM}`)) as RoomView;
   expect(room.participants.find((p) => p.participant_id === "R:carol")).toMatchObject({ connected: false });
   expect(monitor!.participants().map((p) => p.identity).sort()).toEqual(["alice", "bob"]);
+});
+
+it("rejoins LiveKit on its own after the LiveKit server restarted, and streams alice and bob again", async () => {
+  const mark = events.length;
+  const since = () => events.slice(mark);
+  const restartedAt = Date.now();
+  // The server shuts down (every participant is told SERVER_SHUTDOWN, unless the process exits before
+  // that message is out: then the LiveKit SDK reconnects on its own) and a new one answers at the same address.
+  await livekit.restart();
+  // The people come back to the new server as they would (their tracks get new sids); the bridge on its own.
+  for (const name of ["alice", "bob", "watcher"]) await people[name]!.rejoin();
+  const camera = { alice: people.alice!.sids.camera!, bob: people.bob!.sids.camera! };
+  const streamedAgain = () => framesOf("R:alice", camera.alice).length > 0 && framesOf("R:bob", camera.bob).length > 0;
+  await fake.waitFor(streamedAgain, 30_000, "alice's and bob's camera JPEGs from the new server");
+  const back = Math.min(framesOf("R:alice", camera.alice)[0]!.atMs, framesOf("R:bob", camera.bob)[0]!.atMs);
+  const log = JSON.stringify(since());
+  const left = since().find((e) => e.type === "disconnected");
+  const how = left ? `the bridge rejoined after ${left.reason}` : "the LiveKit SDK resumed the bridge's connection";
+  measure(`LiveKit restart: alice and bob streamed again ${back - restartedAt} ms after the restart began (${how})`);
+
+  // It never gave up; when the server told it to leave, it waited (a retry delay) and joined again.
+  const lifecycle = since().filter((e) => e.type === "disconnected" || e.type === "connected");
+  if (left) {
+    expect(left, log).toMatchObject({ reason: "SERVER_SHUTDOWN", retryInMs: expect.any(Number) });
+    expect(lifecycle.at(-1)?.type, log).toBe("connected");
+  }
+  expect(lifecycle.filter((e) => e.type === "disconnected" && e.retryInMs === null), log).toEqual([]);
+  expect(since().filter((e) => e.type === "problem" && /not rejoining/.test(e.message)), log).toEqual([]);
+  expect(monitor!.isConnected).toBe(true);
+  // alice and bob left the service with the old server and are back, each once: no duplicate participants.
+  const ids = (type: MonitorEvent["type"]) =>
+    since().flatMap((e) => (e.type === type && "participantId" in e ? [e.participantId] : []));
+  expect(new Set(ids("participant_left")), log).toEqual(new Set(["R:alice", "R:bob"]));
+  expect(new Set(ids("participant_joined")), log).toEqual(new Set(["R:alice", "R:bob"]));
+  const monitored = monitor!.participants();
+  expect(monitored.map((p) => p.identity).sort()).toEqual(["alice", "bob"]);
+  expect(monitored.find((p) => p.identity === "alice")!.trackSids).toContain(camera.alice);
+  expect(monitored.find((p) => p.identity === "bob")!.trackSids).toEqual([camera.bob]);
+  const room = (await admin(`/v1/rooms/${ROOM}`)) as RoomView;
+  const connected = room.participants.filter((p) => p.connected).map((p) => p.participant_id);
+  expect(connected.sort()).toEqual(["R:alice", "R:bob"]);
+  // The new server has the bridge once, next to the three people.
+  const service = new RoomServiceClient(livekit.url.replace(/^ws/, "http"), livekit.apiKey, livekit.apiSecret);
+  const inLiveKit = (await service.listParticipants(ROOM)).map((p) => p.identity).sort();
+  expect(inLiveKit).toEqual(["alice", "bob", monitor!.identity, "watcher"].sort());
 });
 
 it("an operator removing the bridge stops it for the room: its participants leave the service, no rejoin", async () => {

@@ -2,7 +2,8 @@
  * A real LiveKit server for the tests: the pinned livekit-server (built once by
  * scripts/ensure-livekit-server.mjs, which says what is missing when Go is not installed), started
  * on 127.0.0.1 on free ports (new ones if a port was taken meanwhile) in its own process group, and
- * stopped with the group.
+ * stopped with the group. restart() replaces it with a new process on the same ports and keys, so the
+ * clients in its rooms see a server that went away and came back at the same address.
  */
 import { execFileSync, spawn } from "node:child_process";
 import { join } from "node:path";
@@ -19,10 +20,31 @@ export interface LiveKitServerProcess {
   apiSecret: string;
   logs(): string;
   stop(): Promise<void>;
+  /**
+   * Shuts this server down (SIGTERM, then SIGTERM again, which livekit-server takes as "stop now": it
+   * tells every participant SERVER_SHUTDOWN, though the process can exit before some of those messages
+   * are out) and starts a new one on the same ports and keys, with empty rooms. Resolves once it answers.
+   */
+  restart(): Promise<void>;
+}
+
+interface Ports {
+  port: number;
+  tcpPort: number;
+  udpPort: number;
+}
+
+interface ServerRun {
+  logs(): string;
+  kill(signal: NodeJS.Signals): void;
+  exited: Promise<void>;
+  stop(): Promise<void>;
 }
 
 const MAX_LOG_CHARS = 500_000;
 const START_TIMEOUT_MS = 30_000;
+/** How long restart() tries the same ports again while one is still taken. */
+const RESTART_BIND_TIMEOUT_MS = 10_000;
 
 /** The binary's path; builds it the first time (a few minutes), with the build's output on stderr. */
 export function liveKitServerBinary(): string {
@@ -36,11 +58,43 @@ export function liveKitServerBinary(): string {
 
 export async function startLiveKitServer(): Promise<LiveKitServerProcess> {
   const binary = liveKitServerBinary();
-  return retryOnPortRace(() => startOnce(binary));
+  let ports!: Ports;
+  let run = await retryOnPortRace(async () => {
+    ports = { port: await freePort(), tcpPort: await freePort(), udpPort: await freePort() };
+    return startRun(binary, ports);
+  });
+  let earlier = "";
+  return {
+    url: `ws://127.0.0.1:${ports.port}`,
+    apiKey: API_KEY,
+    apiSecret: API_SECRET,
+    logs: () => earlier + run.logs(),
+    stop: () => run.stop(),
+    async restart() {
+      run.kill("SIGTERM");
+      await new Promise((r) => setTimeout(r, 200));
+      run.kill("SIGTERM");
+      const timer = setTimeout(() => run.kill("SIGKILL"), 5_000);
+      await run.exited;
+      clearTimeout(timer);
+      earlier = (earlier + run.logs() + "\n--- restarted ---\n").slice(-MAX_LOG_CHARS);
+      // The same ports: another process may hold one for a moment (the old sockets close asynchronously).
+      const deadline = Date.now() + RESTART_BIND_TIMEOUT_MS;
+      for (;;) {
+        try {
+          run = await startRun(binary, ports);
+          return;
+        } catch (err) {
+          const taken = /address already in use/i.test((err as Error).message);
+          if (!taken || Date.now() > deadline) throw err;
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      }
+    },
+  };
 }
 
-async function startOnce(binary: string): Promise<LiveKitServerProcess> {
-  const [port, tcpPort, udpPort] = [await freePort(), await freePort(), await freePort()];
+async function startRun(binary: string, { port, tcpPort, udpPort }: Ports): Promise<ServerRun> {
   const config = [
     `port: ${port}`,
     `bind_addresses: ["127.0.0.1"]`,
@@ -90,5 +144,5 @@ async function startOnce(binary: string): Promise<LiveKitServerProcess> {
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  return { url: `ws://127.0.0.1:${port}`, apiKey: API_KEY, apiSecret: API_SECRET, logs: () => buffer, stop };
+  return { logs: () => buffer, kill, exited, stop };
 }

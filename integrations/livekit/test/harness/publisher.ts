@@ -40,6 +40,8 @@ export interface Publisher {
   /** Data messages received, with their topic. */
   data: Array<{ atMs: number; topic: string | undefined; text: string }>;
   leave(): Promise<void>;
+  /** Leaves (if still in the room) and joins again as the same identity, publishing the same tracks anew (new sids). */
+  rejoin(): Promise<void>;
 }
 
 export async function joinToken(server: LiveKitServerProcess, room: string, identity: string): Promise<string> {
@@ -65,15 +67,28 @@ export async function startPublisher(
   roomName: string,
   spec: PublisherSpec,
 ): Promise<Publisher> {
-  const room = new Room();
   const publisher: Publisher = {
     identity: spec.identity,
-    room,
+    room: new Room(),
     sids: {},
     disconnectReason: null,
     data: [],
     leave: async () => {},
+    rejoin: async () => {
+      await publisher.leave();
+      publisher.room = new Room();
+      await join(server, roomName, spec, publisher);
+    },
   };
+  await join(server, roomName, spec, publisher);
+  return publisher;
+}
+
+/** Connects publisher.room (a new Room) and publishes spec's tracks, replacing sids and leave. */
+async function join(server: LiveKitServerProcess, roomName: string, spec: PublisherSpec, publisher: Publisher) {
+  const room = publisher.room;
+  publisher.sids = {};
+  publisher.disconnectReason = null;
   room.on(RoomEvent.Disconnected, (reason) => (publisher.disconnectReason = reason));
   room.on(RoomEvent.DataReceived, (payload, _participant, _kind, topic) => {
     publisher.data.push({ atMs: Date.now(), topic, text: new TextDecoder().decode(payload) });
@@ -121,5 +136,4 @@ export async function startPublisher(
     await room.disconnect().catch(() => undefined);
     await Promise.all(sources.map((s) => s.close().catch(() => undefined)));
   };
-  return publisher;
 }
