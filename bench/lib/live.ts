@@ -5,7 +5,7 @@
  * memory and CPU through /proc. Built from the end-to-end harness (test/e2e/harness/).
  */
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
+import { existsSync, statfsSync } from "node:fs";
 import { loadavg } from "node:os";
 import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
 import { connectParticipant, mintConnectToken, type ParticipantClient } from "../../test/e2e/harness/client.js";
@@ -81,8 +81,22 @@ export interface LiveOptions {
   storage?: "memory" | "disk";
 }
 
-/** tmpfs for wrangler dev's storage when the machine has one (Linux), else the OS temp dir. */
-export const MEMORY_STORAGE_DIR = existsSync("/dev/shm") ? "/dev/shm" : undefined;
+/** The free space tmpfs needs for the largest steps' SQLite files (400 participants: a few hundred MB). */
+const MEMORY_STORAGE_MIN_BYTES = 1024 ** 3;
+
+/**
+ * tmpfs for wrangler dev's storage when the machine has one (Linux) with room to spare, else the OS
+ * temp dir (a container's /dev/shm is often 64 MB: full, it would fail the objects' writes).
+ */
+export const MEMORY_STORAGE_DIR = memoryStorageDir();
+
+function memoryStorageDir(): string | undefined {
+  if (!existsSync("/dev/shm")) return undefined;
+  const { bavail, bsize } = statfsSync("/dev/shm");
+  if (bavail * bsize >= MEMORY_STORAGE_MIN_BYTES) return "/dev/shm";
+  console.log("  (/dev/shm has under 1 GiB free: wrangler dev's storage goes to the disk)");
+  return undefined;
+}
 
 export async function startLive(options: LiveOptions = {}): Promise<LiveStack> {
   const fake = await FakeUpstream.start({ expectedKey: API_KEY, decodeJpegs: false });
